@@ -1,0 +1,46 @@
+// Redis-backed cache and fixed-window rate limiter. Every key is prefixed so parallel runs
+// (tests, several environments on one Redis) never collide.
+import Redis from "ioredis";
+import type { Cache, RateLimiter } from "./types";
+
+export function createRedisClient(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+}
+
+export function createRedisCache(redis: Redis, prefix: string): Cache {
+  return {
+    get: (key) => redis.get(prefix + key),
+    async set(key, value, ttlSeconds) {
+      if (ttlSeconds && ttlSeconds > 0) await redis.set(prefix + key, value, "EX", ttlSeconds);
+      else await redis.set(prefix + key, value);
+    },
+    async del(key) {
+      await redis.del(prefix + key);
+    },
+    async ping() {
+      return (await redis.ping()) === "PONG";
+    },
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+// INCR and the first EXPIRE in one round trip and one atomic step, so a crash between them
+// can never leave a counter without a TTL.
+const HIT_SCRIPT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('TTL', KEYS[1])
+return {n, ttl}`;
+
+export function createRedisRateLimiter(redis: Redis, prefix: string): RateLimiter {
+  return {
+    async hit(key, limit, windowSeconds) {
+      if (limit <= 0) return { allowed: true, remaining: Number.POSITIVE_INFINITY, retryAfterSeconds: 0 };
+      const [count, ttl] = (await redis.eval(HIT_SCRIPT, 1, `${prefix}rl:${key}`, windowSeconds)) as [number, number];
+      const retryAfterSeconds = Math.max(1, ttl);
+      return { allowed: count <= limit, remaining: Math.max(0, limit - count), retryAfterSeconds };
+    },
+  };
+}

@@ -1,0 +1,20 @@
+// The cache and rate-limiter contracts shared by the Redis and in-memory implementations.
+export interface Cache {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  del(key: string): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface RateLimitResult {
+  allowed: boolean;
+  remaining: number;
+  /** Seconds until the window resets (for `Retry-After`). */
+  retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Counts one hit on `key` in a fixed window; `limit` 0 disables the limit. */
+  hit(key: string, limit: number, windowSeconds: number): Promise<RateLimitResult>;
+}

@@ -1,0 +1,92 @@
+// Typed, fail-fast configuration: every service declares one TypeBox schema and validates
+// the environment against it at start; all problems are reported at once.
+import { type Static, type TObject, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+export { Type as T } from "@sinclair/typebox";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly service: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration for ${service}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses `env` against `schema` (applying defaults and string → number/boolean coercion). Throws ConfigError listing every problem. */
+export function parseConfig<S extends TObject>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined>,
+): Static<S> {
+  const input: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== "") input[key] = raw;
+  }
+  const withDefaults = Value.Default(schema, input);
+  const converted = Value.Convert(schema, withDefaults);
+  const problems = [...Value.Errors(schema, converted)].map((e) => {
+    const key = e.path.replace(/^\//, "") || "(root)";
+    return `${key}: ${e.message}${e.value === undefined ? " (missing)" : ""}`;
+  });
+  if (problems.length > 0) throw new ConfigError(service, problems);
+  return converted as Static<S>;
+}
+
+/** For main.ts: parse, or print every problem and exit non-zero. */
+export function loadConfig<S extends TObject>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): Static<S> {
+  try {
+    return parseConfig(service, schema, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Fields every service shares. Spread into a service's own schema. */
+export const commonConfig = {
+  NODE_ENV: Type.Union([Type.Literal("development"), Type.Literal("test"), Type.Literal("production")], {
+    default: "development",
+  }),
+  LOG_LEVEL: Type.Union(
+    ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
+    { default: "info" },
+  ),
+  HOST: Type.String({ default: "127.0.0.1" }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String()),
+};
+
+export const databaseConfig = {
+  DATABASE_URL: Type.String({ pattern: "^postgres(ql)?://", default: "postgres://postgres@127.0.0.1:5432/careforall" }),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+};
+
+export const redisConfig = {
+  REDIS_URL: Type.String({ pattern: "^rediss?://", default: "redis://127.0.0.1:6379" }),
+  /** Prefix for every key, so parallel runs (tests) never collide. */
+  REDIS_PREFIX: Type.String({ default: "cfa:" }),
+};
+
+export const natsConfig = {
+  NATS_URL: Type.String({ default: "nats://127.0.0.1:4222" }),
+  /** Prefix for stream, subject and consumer names, so parallel runs never collide. */
+  BUS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_]+$", default: "cfa" }),
+};
+
+export const jwtVerifyConfig = {
+  JWT_PUBLIC_KEY: Type.String({ minLength: 32, description: "SPKI PEM of auth's Ed25519 signing key" }),
+  JWT_ISSUER: Type.String({ default: "careforall-auth" }),
+};
+
+export type { Static };
+export * from "./clock";

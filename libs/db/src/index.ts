@@ -1,0 +1,140 @@
+// PostgreSQL access for every service: a drizzle + postgres.js factory, the start-up migrator
+// (serialised by an advisory lock so replicas can start together), and test-database helpers.
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate as drizzleMigrate } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+
+export { sql } from "drizzle-orm";
+export type { PostgresJsDatabase };
+
+export type Database<TSchema extends Record<string, unknown> = Record<string, never>> = PostgresJsDatabase<TSchema>;
+/** The transaction handle drizzle passes to `db.transaction(fn)`. */
+export type Tx<TSchema extends Record<string, unknown> = Record<string, never>> = Parameters<
+  Parameters<Database<TSchema>["transaction"]>[0]
+>[0];
+/** Either a database or a transaction: helpers that must join the caller's transaction take this. */
+export type Executor<TSchema extends Record<string, unknown> = Record<string, never>> = Database<TSchema> | Tx<TSchema>;
+
+export interface DbHandle<TSchema extends Record<string, unknown>> {
+  db: Database<TSchema>;
+  client: postgres.Sql;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions<TSchema extends Record<string, unknown>> {
+  url: string;
+  schema: TSchema;
+  max?: number;
+  /** Application name shown in pg_stat_activity. */
+  name?: string;
+}
+
+export function createDb<TSchema extends Record<string, unknown>>(options: CreateDbOptions<TSchema>): DbHandle<TSchema> {
+  const client = postgres(options.url, {
+    max: options.max ?? 10,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: options.name ?? "careforall" },
+  });
+  const db = drizzle(client, { schema: options.schema });
+  return {
+    db,
+    client,
+    async ping() {
+      await client`select 1`;
+      return true;
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+/**
+ * Applies a service's committed drizzle-kit migrations. The journal lives in the service's own
+ * schema; an advisory lock makes concurrent starts (replicas, tests) apply each migration once.
+ */
+export async function migrate({
+  url,
+  migrationsFolder,
+  schema,
+}: {
+  url: string;
+  migrationsFolder: string;
+  schema: string;
+}): Promise<void> {
+  // One dedicated connection, so the session-level advisory lock covers every statement.
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  const lockKey = `migrate:${schema}`;
+  try {
+    await client`select pg_advisory_lock(hashtext(${lockKey}))`;
+    await drizzleMigrate(drizzle(client), { migrationsFolder, migrationsSchema: schema, migrationsTable: "__migrations" });
+  } finally {
+    await client`select pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});
+    await client.end({ timeout: 5 });
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres";
+}
+
+/** Creates the database named in `url` if it does not exist (development start-up). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  const admin = postgres(withDatabase(url, "postgres"), { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await admin`select 1 as ok from pg_database where datname = ${name}`;
+    if (!row) await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`).catch((err: { code?: string }) => {
+      // 42P04: another process created it between our check and our create.
+      if (err.code !== "42P04") throw err;
+    });
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh, empty database for one test file or run, so parallel runs never collide.
+ * Base URL from TEST_DATABASE_URL (default: local trust-auth server).
+ */
+export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
+  const base = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const safe = label.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 20);
+  const name = `cfa_test_${safe}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(withDatabase(base, "postgres"), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  await admin.end({ timeout: 5 });
+  return {
+    url: withDatabase(base, name),
+    name,
+    async drop() {
+      const a = postgres(withDatabase(base, "postgres"), { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists "${name}" with (force)`);
+      await a.end({ timeout: 5 });
+    },
+  };
+}
+
+/** Postgres error code for unique violations, for callers that map them to domain outcomes. */
+export const UNIQUE_VIOLATION = "23505";
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint_name?: string; cause?: unknown };
+  if (e?.code === UNIQUE_VIOLATION) return constraint === undefined || e.constraint_name === constraint;
+  return e?.cause !== undefined && e.cause !== err ? isUniqueViolation(e.cause, constraint) : false;
+}

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDb, createTestDatabase, ensureDatabase, isUniqueViolation, migrate, sql, type TestDatabase } from "@careforall/db";
+
+let tdb: TestDatabase;
+beforeAll(async () => {
+  tdb = await createTestDatabase("dblib");
+});
+afterAll(async () => {
+  await tdb.drop();
+});
+
+async function fakeMigrations(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "mig-"));
+  await mkdir(join(dir, "meta"));
+  await writeFile(
+    join(dir, "meta", "_journal.json"),
+    JSON.stringify({ version: "7", dialect: "postgresql", entries: [{ idx: 0, version: "7", when: 1, tag: "0000_init", breakpoints: true }] }),
+  );
+  await writeFile(
+    join(dir, "0000_init.sql"),
+    `CREATE SCHEMA IF NOT EXISTS "demo";\n--> statement-breakpoint\nCREATE TABLE "demo"."things" ("id" integer PRIMARY KEY, "name" text NOT NULL UNIQUE);`,
+  );
+  return dir;
+}
+
+describe("db", () => {
+  test("migrations apply once even when several processes start together", async () => {
+    const folder = await fakeMigrations();
+    await Promise.all(Array.from({ length: 4 }, () => migrate({ url: tdb.url, migrationsFolder: folder, schema: "demo" })));
+    const h = createDb({ url: tdb.url, schema: {} });
+    const [row] = await h.client`select count(*)::int as n from demo.__migrations`;
+    expect(row?.n).toBe(1);
+    expect(await h.ping()).toBe(true);
+    await h.close();
+  });
+
+  test("unique violations are recognisable for mapping to domain outcomes", async () => {
+    const h = createDb({ url: tdb.url, schema: {} });
+    await h.db.execute(sql`insert into demo.things (id, name) values (1, 'a')`);
+    const err = await h.db.execute(sql`insert into demo.things (id, name) values (2, 'a')`).catch((e) => e);
+    expect(isUniqueViolation(err)).toBe(true);
+    expect(isUniqueViolation(err, "things_name_key")).toBe(true);
+    expect(isUniqueViolation(new Error("x"))).toBe(false);
+    await h.close();
+  });
+
+  test("ensureDatabase creates a missing database and tolerates an existing one", async () => {
+    const url = tdb.url.replace(tdb.name, `${tdb.name}_x`);
+    await ensureDatabase(url);
+    await ensureDatabase(url);
+    const h = createDb({ url, schema: {} });
+    expect(await h.ping()).toBe(true);
+    await h.close();
+    const admin = createDb({ url: tdb.url, schema: {} });
+    await admin.client.unsafe(`drop database "${tdb.name}_x" with (force)`);
+    await admin.close();
+  });
+});

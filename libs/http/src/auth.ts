@@ -1,0 +1,71 @@
+// Access-token verification for every service. Only auth holds the Ed25519 private key;
+// everyone else verifies with the public key (invariant 6: only auth can mint tokens).
+import { Elysia } from "elysia";
+import { importSPKI, type JWTPayload, jwtVerify } from "jose";
+import { forbidden, unauthorized } from "./errors";
+
+export type Role = "donor" | "admin";
+
+export interface Principal {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+export const JWT_ALG = "EdDSA";
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+export function createTokenVerifier({ publicKeyPem, issuer }: { publicKeyPem: string; issuer: string }): TokenVerifier {
+  const key = importSPKI(publicKeyPem, JWT_ALG);
+  return {
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        // The algorithm list is fixed: `alg: none` and HS256-with-the-public-key forgeries are refused.
+        ({ payload } = await jwtVerify(token, await key, {
+          algorithms: [JWT_ALG],
+          issuer,
+          requiredClaims: ["sub", "exp"],
+        }));
+      } catch {
+        throw unauthorized("The access token is invalid or expired");
+      }
+      const { sub, email, name, role } = payload as JWTPayload & { email?: unknown; name?: unknown; role?: unknown };
+      if (typeof sub !== "string" || typeof email !== "string" || (role !== "donor" && role !== "admin")) {
+        throw unauthorized("The access token is malformed");
+      }
+      return { id: sub, email, name: typeof name === "string" ? name : "", role };
+    },
+  };
+}
+
+export function bearerToken(authorization: string | undefined | null): string | null {
+  if (!authorization) return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  return match?.[1] ?? null;
+}
+
+/**
+ * Adds the `auth` route option: `auth: true` (signed in), `auth: "admin"`, or
+ * `auth: "optional"` (principal may be null). Resolves `principal` for the handler.
+ */
+export function authGuard(verifier: TokenVerifier) {
+  return new Elysia({ name: "careforall-auth-guard" }).macro({
+    auth: (mode: true | "optional" | "admin") => ({
+      async resolve({ headers }) {
+        const token = bearerToken(headers.authorization);
+        if (!token) {
+          if (mode === "optional") return { principal: null as Principal | null };
+          throw unauthorized();
+        }
+        const principal: Principal | null = await verifier.verify(token);
+        if (mode === "admin" && principal.role !== "admin") throw forbidden("Administrators only");
+        return { principal };
+      },
+    }),
+  });
+}

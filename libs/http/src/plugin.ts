@@ -1,0 +1,192 @@
+// The Elysia plugin every service mounts: request ids, problem+json errors, body limit,
+// security headers, request metrics, and the /health, /ready and /metrics endpoints.
+import type { Logger } from "@careforall/log";
+import { Elysia } from "elysia";
+import { AppError, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
+import { createHttpMetrics, type HttpMetrics } from "./metrics";
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "permissions-policy": "camera=(), microphone=(), geolocation=()",
+};
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export type ReadinessChecks = Record<string, () => Promise<unknown>>;
+
+export interface HttpKitOptions {
+  service: string;
+  log: Logger;
+  metrics?: HttpMetrics;
+  /** Dependencies /ready checks; each resolves (up) or throws/returns false (down). */
+  checks?: ReadinessChecks;
+  bodyLimit?: number;
+}
+
+/** Picks the caller's request id when it is well-formed, else mints one. */
+export function requestIdFor(request: Request): string {
+  const incoming = request.headers.get("x-request-id");
+  return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+const startTimes = new WeakMap<Request, number>();
+
+interface ValidationLike {
+  type?: string;
+  all?: Array<{ path?: string; message?: string; summary?: string; schema?: Record<string, unknown> }>;
+  valueError?: { path?: string; message?: string; schema?: Record<string, unknown> };
+}
+
+/** Turns Elysia's validation error into `errors[]` with a readable dotted path per field. */
+function validationErrors(error: ValidationLike): FieldError[] {
+  const raw = error.all?.length ? error.all : error.valueError ? [error.valueError] : [];
+  const seen = new Map<string, FieldError>();
+  for (const e of raw) {
+    const pointer = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".");
+    const path = pointer || (e.schema?.["x-name"] as string | undefined) || error.type || "body";
+    const message = String(("summary" in e && e.summary) || e.message || "Invalid value");
+    if (!seen.has(path)) seen.set(path, { path, message });
+  }
+  return [...seen.values()];
+}
+
+export function httpKit(options: HttpKitOptions) {
+  const { service, log, checks = {} } = options;
+  const metrics = options.metrics ?? createHttpMetrics(service);
+  const bodyLimit = options.bodyLimit ?? BODY_LIMIT_BYTES;
+
+  return (
+    new Elysia({ name: `careforall-http-${service}` })
+      .decorate({ metrics })
+      .onRequest(({ request, set }) => {
+        startTimes.set(request, performance.now());
+        set.headers["x-request-id"] = requestIdFor(request);
+        Object.assign(set.headers, SECURITY_HEADERS);
+        const length = request.headers.get("content-length");
+        if (length !== null && Number(length) > bodyLimit) throw payloadTooLarge(bodyLimit);
+      })
+      // Our own JSON parser: enforces the byte limit even without Content-Length (chunked
+      // bodies) and maps malformed JSON to a 400 problem.
+      .onParse({ as: "global" }, async ({ request, contentType }) => {
+        if (!contentType?.startsWith("application/json")) return;
+        const bytes = new Uint8Array(await request.arrayBuffer());
+        if (bytes.byteLength > bodyLimit) throw payloadTooLarge(bodyLimit);
+        if (bytes.byteLength === 0) throw malformedBody("The request body is empty");
+        try {
+          return JSON.parse(new TextDecoder().decode(bytes));
+        } catch {
+          throw malformedBody("The request body is not valid JSON");
+        }
+      })
+      .derive({ as: "global" }, ({ set }) => {
+        const requestId = set.headers["x-request-id"] as string;
+        return { requestId, log: log.child({ requestId }) };
+      })
+      .onError({ as: "global" }, ({ code, error, set, request, path }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(set.headers)) if (typeof v === "string") headers[k] = v;
+        // Errors thrown by our body parser reach here wrapped in Elysia's ParseError.
+        const appError =
+          error instanceof AppError
+            ? error
+            : (error as Error)?.cause instanceof AppError
+              ? (error as Error).cause
+              : null;
+        if (appError instanceof AppError) {
+          set.status = appError.status;
+          return problemResponse(appError.toProblem(), { ...headers, ...appError.headers });
+        }
+        switch (code) {
+          case "VALIDATION": {
+            set.status = 400;
+            const errors = validationErrors(error as unknown as ValidationLike);
+            return problemResponse(
+              {
+                type: "https://careforall.dev/problems/validation",
+                title: "Invalid request",
+                status: 400,
+                detail: errors.map((e) => `${e.path}: ${e.message}`).join("; "),
+                errors,
+              },
+              headers,
+            );
+          }
+          case "PARSE": {
+            const problem = malformedBody("The body could not be parsed as the declared content type");
+            set.status = 400;
+            return problemResponse(problem.toProblem(), headers);
+          }
+          case "NOT_FOUND":
+            set.status = 404;
+            return problemResponse(
+              {
+                type: "https://careforall.dev/problems/not-found",
+                title: "Not found",
+                status: 404,
+                detail: `No route for ${request.method} ${path}`,
+              },
+              headers,
+            );
+          default: {
+            // Anything else is our bug or a dependency failure: log it whole, tell the client nothing internal.
+            const status = code === "INVALID_COOKIE_SIGNATURE" ? 400 : 500;
+            set.status = status;
+            log.error({ err: error, code, method: request.method, path }, "request.failed");
+            return problemResponse(
+              {
+                type: "https://careforall.dev/problems/internal",
+                title: status === 500 ? "Internal server error" : "Invalid request",
+                status,
+                detail: status === 500 ? "Something went wrong on our side; it has been logged" : "Invalid request",
+              },
+              headers,
+            );
+          }
+        }
+      })
+      .onAfterResponse({ as: "global" }, ({ request, route, set, response }) => {
+        const started = startTimes.get(request);
+        const status = String(response instanceof Response ? response.status : (set.status ?? 200));
+        const labels = { method: request.method, route: route || "unmatched", status };
+        metrics.requests.inc(labels);
+        if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1000);
+      })
+      .get("/health", () => ({ status: "ok", service }), { detail: { tags: ["operations"], summary: "Process is up" } })
+      .get(
+        "/ready",
+        async ({ set }) => {
+          const results: Record<string, "up" | "down"> = {};
+          await Promise.all(
+            Object.entries(checks).map(async ([name, check]) => {
+              try {
+                const ok = await Promise.race([
+                  check(),
+                  new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000)),
+                ]);
+                results[name] = ok === false ? "down" : "up";
+              } catch {
+                results[name] = "down";
+              }
+            }),
+          );
+          const ready = Object.values(results).every((r) => r === "up");
+          set.status = ready ? 200 : 503;
+          return { status: ready ? "ready" : "unavailable", service, checks: results };
+        },
+        { detail: { tags: ["operations"], summary: "Dependencies reachable (503 if one is down)" } },
+      )
+      .get(
+        "/metrics",
+        async ({ set }) => {
+          set.headers["content-type"] = metrics.registry.contentType;
+          return metrics.registry.metrics();
+        },
+        { detail: { tags: ["operations"], summary: "Prometheus metrics" } },
+      )
+  );
+}

@@ -1,0 +1,194 @@
+import { describe, expect, test } from "bun:test";
+import {
+  AppError,
+  authGuard,
+  conflict,
+  createHttpMetrics,
+  createTokenVerifier,
+  httpKit,
+  IdParams,
+  Int,
+  ListQuery,
+} from "@careforall/http";
+import { silentLogger } from "@careforall/log";
+import { Elysia, t } from "elysia";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+
+const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+const publicKeyPem = await exportSPKI(publicKey);
+const issuer = "careforall-auth";
+
+const sign = (claims: Record<string, unknown>, exp = "15m", key: CryptoKey = privateKey) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: "EdDSA" })
+    .setSubject("user-1")
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(key);
+
+let dbUp = true;
+const metrics = createHttpMetrics("test");
+const app = new Elysia()
+  .use(httpKit({ service: "test", log: silentLogger(), metrics, checks: { db: async () => dbUp } }))
+  .use(authGuard(createTokenVerifier({ publicKeyPem, issuer })))
+  .post("/things/:id", ({ body, params }) => ({ ...body, id: params.id }), {
+    params: IdParams,
+    body: t.Object({ count: Int({ minimum: 1, maximum: 10 }), name: t.String({ minLength: 1 }) }),
+  })
+  .get("/things", ({ query }) => query, { query: t.Object(ListQuery) })
+  .get("/me", ({ principal }) => principal, { auth: true })
+  .get("/admin", () => "ok", { auth: "admin" })
+  .get("/maybe", ({ principal }) => ({ principal }), { auth: "optional" })
+  .get("/conflict", () => {
+    throw conflict("already there");
+  })
+  .get("/boom", () => {
+    throw new Error("secret internal detail");
+  })
+  .get("/rate", () => {
+    throw new AppError({ status: 429, code: "rate-limited", title: "Too many", headers: { "retry-after": "7" } });
+  })
+  .get("/requestid", ({ requestId }) => ({ requestId }));
+
+const call = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: "POST",
+  body: typeof body === "string" ? body : JSON.stringify(body),
+  headers: { "content-type": "application/json", ...headers },
+});
+const ID = "0193e3f0-0000-7000-8000-000000000000";
+
+async function expectProblem(res: Response, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const body = await res.json();
+  expect(body).toMatchObject({ status, type: expect.any(String), title: expect.any(String) });
+  expect(JSON.stringify(body)).not.toContain("at ");
+  return body;
+}
+
+describe("problem+json errors", () => {
+  test("schema validation → 400 with errors[].path per field", async () => {
+    const body = await expectProblem(await call(`/things/${ID}`, json({ count: 0 })), 400);
+    const paths = body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(["count", "name"]);
+  });
+  test("wrong-typed fields are not coerced", async () => {
+    const body = await expectProblem(await call(`/things/${ID}`, json({ count: "5", name: "x" })), 400);
+    expect(body.errors[0].path).toBe("count");
+  });
+  test("invalid id in the path → 400", async () => {
+    const body = await expectProblem(await call("/things/not-a-uuid", json({ count: 1, name: "x" })), 400);
+    expect(body.errors[0].path).toBe("id");
+  });
+  test("out-of-range query → 400 naming the parameter", async () => {
+    const body = await expectProblem(await call("/things?limit=500"), 400);
+    expect(body.errors[0].path).toBe("limit");
+    expect((await call("/things?limit=5")).status).toBe(200);
+  });
+  test("malformed JSON → 400", async () => {
+    await expectProblem(await call(`/things/${ID}`, json("{bad")), 400);
+  });
+  test("unknown route → 404 problem", async () => {
+    await expectProblem(await call("/nope"), 404);
+  });
+  test("AppError keeps its status and headers", async () => {
+    await expectProblem(await call("/conflict"), 409);
+    const res = await call("/rate");
+    await expectProblem(res, 429);
+    expect(res.headers.get("retry-after")).toBe("7");
+  });
+  test("unexpected errors → 500 without internals", async () => {
+    const res = await call("/boom");
+    const body = await expectProblem(res, 500);
+    expect(JSON.stringify(body)).not.toContain("secret internal detail");
+  });
+  test("body over 64 KiB → 413", async () => {
+    const big = JSON.stringify({ count: 1, name: "x".repeat(100 * 1024) });
+    await expectProblem(await call(`/things/${ID}`, json(big)), 413);
+  });
+});
+
+describe("request id and headers", () => {
+  test("mints an X-Request-Id and echoes a well-formed one", async () => {
+    const minted = await call("/health");
+    expect(minted.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    const echoed = await call("/requestid", { headers: { "x-request-id": "abc-123" } });
+    expect(echoed.headers.get("x-request-id")).toBe("abc-123");
+    expect(await echoed.json()).toEqual({ requestId: "abc-123" });
+    const forged = await call("/health", { headers: { "x-request-id": "bad id with spaces" } });
+    expect(forged.headers.get("x-request-id")).not.toBe("bad id");
+  });
+  test("error responses carry the request id and security headers too", async () => {
+    const res = await call("/nope", { headers: { "x-request-id": "r-404" } });
+    expect(res.headers.get("x-request-id")).toBe("r-404");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
+
+describe("operations endpoints", () => {
+  test("/health is always up; /ready reflects dependencies", async () => {
+    expect((await call("/health")).status).toBe(200);
+    expect((await call("/ready")).status).toBe(200);
+    dbUp = false;
+    const down = await call("/ready");
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ checks: { db: "down" } });
+    dbUp = true;
+  });
+  test("/metrics exposes request counts and latency by route template", async () => {
+    await call(`/things/${ID}`, json({ count: 1, name: "x" }));
+    await Bun.sleep(5);
+    const text = await (await call("/metrics")).text();
+    expect(text).toContain('http_requests_total{method="POST",route="/things/:id",status="200"');
+    expect(text).toContain("http_request_duration_seconds_bucket");
+    expect(text).not.toContain(`route="/things/${ID}"`);
+  });
+});
+
+describe("JWT guard", () => {
+  const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+  test("missing token → 401; valid token → principal", async () => {
+    await expectProblem(await call("/me"), 401);
+    const token = await sign({ email: "a@b.c", name: "A", role: "donor" });
+    expect(await (await call("/me", bearer(token))).json()).toEqual({
+      id: "user-1",
+      email: "a@b.c",
+      name: "A",
+      role: "donor",
+    });
+  });
+  test("expired token → 401", async () => {
+    const token = await sign({ email: "a@b.c", role: "donor" }, "-1m");
+    await expectProblem(await call("/me", bearer(token)), 401);
+  });
+  test("token signed by another key → 401", async () => {
+    const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const token = await sign({ email: "a@b.c", role: "admin" }, "15m", other.privateKey);
+    await expectProblem(await call("/me", bearer(token)), 401);
+  });
+  test("alg: none → 401", async () => {
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const token = `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: "x", email: "e@x.y", role: "admin", iss: issuer, exp })}.`;
+    await expectProblem(await call("/admin", bearer(token)), 401);
+  });
+  test("HS256 signed with the public key as secret → 401", async () => {
+    const token = await new SignJWT({ email: "e@x.y", role: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("x")
+      .setIssuer(issuer)
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(publicKeyPem));
+    await expectProblem(await call("/admin", bearer(token)), 401);
+  });
+  test("admin routes → 403 for donors, 200 for admins", async () => {
+    await expectProblem(await call("/admin", bearer(await sign({ email: "a@b.c", role: "donor" }))), 403);
+    expect((await call("/admin", bearer(await sign({ email: "a@b.c", role: "admin" })))).status).toBe(200);
+  });
+  test("optional auth gives null without a token, 401 with a bad one", async () => {
+    expect(await (await call("/maybe")).json()).toEqual({ principal: null });
+    await expectProblem(await call("/maybe", bearer("garbage")), 401);
+  });
+});

@@ -1,0 +1,126 @@
+// OpenTelemetry set-up and W3C trace-context propagation across HTTP hops and bus messages.
+// Spans are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and dropped otherwise;
+// propagation works either way, so a trace id follows a donation from gateway to bank.
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
+  trace,
+} from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+
+export { SpanKind, type Context, type Span };
+
+let provider: TracerProvider | undefined;
+
+export interface TelemetryOptions {
+  service: string;
+  /** OTLP/HTTP base URL, e.g. http://localhost:4318. Unset: spans are created but not exported. */
+  endpoint?: string | undefined;
+}
+
+/** Installs the global tracer provider, context manager and propagator once per process. */
+export function initTelemetry({ service, endpoint }: TelemetryOptions): { shutdown(): Promise<void> } {
+  if (!provider) {
+    const spanProcessors: SpanProcessor[] = [];
+    if (endpoint) {
+      spanProcessors.push(
+        new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }) }),
+      );
+    }
+    provider = new TracerProvider({
+      resource: resourceFromAttributes({ "service.name": service }),
+      spanProcessors,
+    });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(provider);
+  }
+  return {
+    shutdown: async () => {
+      await provider?.shutdown();
+    },
+  };
+}
+
+export function tracer(name = "careforall") {
+  return trace.getTracer(name);
+}
+
+const recordSetter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+/** Anything with a `get(name)` (Headers, NATS MsgHdrs) or a plain record. */
+export type HeaderSource = { get(name: string): string | null | undefined } | Record<string, string | undefined>;
+
+const sourceGetter: TextMapGetter<HeaderSource> = {
+  get: (carrier, key) => {
+    const value =
+      typeof (carrier as { get?: unknown }).get === "function"
+        ? (carrier as { get(name: string): string | null | undefined }).get(key)
+        : (carrier as Record<string, string | undefined>)[key];
+    return value ?? undefined;
+  },
+  keys: (carrier) =>
+    typeof (carrier as { get?: unknown }).get === "function" ? ["traceparent", "tracestate"] : Object.keys(carrier),
+};
+
+/** Writes `traceparent`/`tracestate` for the active (or given) context into a plain record. */
+export function injectTraceHeaders(
+  carrier: Record<string, string> = {},
+  ctx: Context = context.active(),
+): Record<string, string> {
+  propagation.inject(ctx, carrier, recordSetter);
+  return carrier;
+}
+
+/** Reads W3C trace context from headers; returns ROOT_CONTEXT's child when absent. */
+export function extractTraceContext(source: HeaderSource, base: Context = ROOT_CONTEXT): Context {
+  return propagation.extract(base, source, sourceGetter);
+}
+
+export function currentTraceId(ctx: Context = context.active()): string | undefined {
+  const sc = trace.getSpan(ctx)?.spanContext();
+  return sc && sc.traceId !== "00000000000000000000000000000000" ? sc.traceId : undefined;
+}
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  parent?: Context;
+  attributes?: Attributes;
+}
+
+/** Runs `fn` inside a new active span; records exceptions and ends the span either way. */
+export async function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T> | T): Promise<T> {
+  const parent = options.parent ?? context.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
+    parent,
+  );
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
