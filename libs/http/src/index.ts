@@ -4,3 +4,4 @@ export * from "./errors";
 export * from "./metrics";
 export * from "./plugin";
 export * from "./schemas";
+export * from "./serve";

@@ -1,0 +1,38 @@
+// Listening and graceful shutdown, shared by every main.ts: stop accepting, let in-flight
+// requests finish, then close workers and connections in the order given.
+import type { Logger } from "@careforall/log";
+import type { Elysia } from "elysia";
+
+// Bodies over BODY_LIMIT_BYTES get a 413 problem from httpKit; this larger hard cap only stops
+// Bun from buffering absurd uploads at all.
+const HARD_BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface ServeOptions {
+  port: number;
+  hostname: string;
+  log: Logger;
+  /** Run on SIGTERM/SIGINT after the server stops, in order (workers first, then pools). */
+  onShutdown?: Array<() => Promise<unknown> | unknown>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any Elysia instance
+export function serve(app: Elysia<any, any, any, any, any, any, any>, { port, hostname, log, onShutdown = [] }: ServeOptions) {
+  app.listen({ port, hostname, maxRequestBodySize: HARD_BODY_LIMIT_BYTES, idleTimeout: 30 });
+  log.info({ port, hostname }, "service.listening");
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "service.stopping");
+    try {
+      await app.stop(false);
+      for (const step of onShutdown) await step();
+    } catch (err) {
+      log.error({ err }, "service.shutdown_failed");
+    }
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  return app;
+}

@@ -1,0 +1,4 @@
+// @careforall/outbox — transactional outbox with its relay, and the consumer inbox.
+export * from "./inbox";
+export * from "./outbox";
+export * from "./tables";

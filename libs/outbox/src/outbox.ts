@@ -1,0 +1,163 @@
+// Transactional outbox (invariant 5: a state change and its event commit together) and the
+// relay that publishes committed events to the bus, at least once, safe with N replicas.
+import type { Bus, EventEnvelope } from "@careforall/bus";
+import { type Clock, systemClock } from "@careforall/config";
+import type { Executor } from "@careforall/db";
+import type { Logger } from "@careforall/log";
+import { injectTraceHeaders } from "@careforall/telemetry";
+import { sql } from "drizzle-orm";
+import type { PgDatabase } from "drizzle-orm/pg-core";
+import type { OutboxTable } from "./tables";
+
+/** Builds an envelope with a fresh UUIDv7 id. */
+export function newEvent<TData, TType extends string>(
+  type: TType,
+  aggregateId: string,
+  data: TData,
+  clock: Clock = systemClock,
+): EventEnvelope<TData, TType> {
+  return { id: Bun.randomUUIDv7(), type, occurredAt: clock.date().toISOString(), aggregateId, data };
+}
+
+/** Inserts events into the outbox inside the caller's transaction. */
+export async function enqueue(
+  tx: Executor<Record<string, unknown>>,
+  table: OutboxTable,
+  events: EventEnvelope | EventEnvelope[],
+): Promise<void> {
+  const list = Array.isArray(events) ? events : [events];
+  if (list.length === 0) return;
+  const headers = injectTraceHeaders();
+  await (tx as Executor<Record<string, unknown>>).insert(table).values(
+    list.map((e) => ({ id: e.id, type: e.type, aggregateId: e.aggregateId, envelope: e, headers })),
+  );
+}
+
+export interface OutboxRelayOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: any drizzle pg database (postgres.js or PGlite)
+  db: PgDatabase<any, any, any>;
+  table: OutboxTable;
+  bus: Bus;
+  log: Logger;
+  clock?: Clock;
+  batchSize?: number;
+  /** Poll interval when idle; `kick()` wakes the relay sooner. */
+  pollMs?: number;
+  /** Retry delays after a failed publish, in ms; the last repeats. */
+  backoffMs?: number[];
+  /** Published rows older than this are deleted. */
+  retainMs?: number;
+}
+
+export interface OutboxRelay {
+  start(): void;
+  stop(): Promise<void>;
+  /** Publishes one batch; returns how many events were published. */
+  drainOnce(): Promise<number>;
+  /** Wake the loop now (after a commit) instead of waiting for the next poll. */
+  kick(): void;
+  /** Unpublished events and the age of the oldest, for metrics. */
+  lag(): Promise<{ pending: number; oldestAgeSeconds: number }>;
+}
+
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, table, bus, log } = options;
+  const clock = options.clock ?? systemClock;
+  const batchSize = options.batchSize ?? 100;
+  const pollMs = options.pollMs ?? 250;
+  const backoff = options.backoffMs ?? [100, 500, 2000, 10_000];
+  const retainMs = options.retainMs ?? 60 * 60 * 1000;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let lastPrune = 0;
+
+  async function drainOnce(): Promise<number> {
+    return db.transaction(async (tx) => {
+      // SKIP LOCKED lets several relay replicas split the backlog without blocking each other;
+      // drizzle has no builder for it.
+      const rows = (await tx.execute(sql`
+        select id, envelope, headers, attempts from ${table}
+        where published_at is null and next_attempt_at <= ${clock.date()}
+        order by created_at, id
+        limit ${batchSize}
+        for update skip locked`)) as unknown as Array<{
+        id: string;
+        envelope: EventEnvelope;
+        headers: Record<string, string>;
+        attempts: number;
+      }>;
+      let published = 0;
+      for (const row of rows) {
+        try {
+          await bus.publish(row.envelope, { headers: row.headers });
+          await tx.execute(sql`update ${table} set published_at = ${clock.date()}, attempts = attempts + 1 where id = ${row.id}`);
+          published++;
+        } catch (err) {
+          const delay = backoff[Math.min(row.attempts, backoff.length - 1)] ?? 1000;
+          log.warn({ err, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed");
+          await tx.execute(sql`
+            update ${table} set attempts = attempts + 1, last_error = ${String((err as Error)?.message ?? err)},
+              next_attempt_at = ${new Date(clock.now() + delay)}
+            where id = ${row.id}`);
+          // Keep order per batch: stop here, the rest go next round.
+          break;
+        }
+      }
+      return published;
+    });
+  }
+
+  async function prune() {
+    if (clock.now() - lastPrune < 60_000) return;
+    lastPrune = clock.now();
+    await db.execute(sql`delete from ${table} where published_at < ${new Date(clock.now() - retainMs)}`);
+  }
+
+  async function run() {
+    while (running) {
+      let published = 0;
+      try {
+        published = await drainOnce();
+        await prune();
+      } catch (err) {
+        log.error({ err }, "outbox.relay_failed");
+      }
+      if (!running) break;
+      if (published < batchSize) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+    drainOnce,
+    kick() {
+      wake?.();
+    },
+    async lag() {
+      const [row] = (await db.execute(sql`
+        select count(*)::int as pending,
+          coalesce(extract(epoch from (now() - min(created_at))), 0)::float as oldest
+        from ${table} where published_at is null`)) as unknown as Array<{ pending: number; oldest: number }>;
+      return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.oldest ?? 0 };
+    },
+  };
+}

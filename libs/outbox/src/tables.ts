@@ -1,0 +1,43 @@
+// Outbox and inbox tables, declared inside each service's own PostgreSQL schema so that
+// drizzle-kit generates them with the service's migrations.
+import { index, integer, jsonb, type PgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import type { EventEnvelope } from "@careforall/bus";
+import { sql } from "drizzle-orm";
+
+const sqlUnpublished = sql`published_at is null`;
+
+export function outboxTable<S extends string>(schema: PgSchema<S>) {
+  return schema.table(
+    "outbox",
+    {
+      id: uuid("id").primaryKey(),
+      type: text("type").notNull(),
+      aggregateId: text("aggregate_id").notNull(),
+      /** The whole envelope, exactly as it will be published. */
+      envelope: jsonb("envelope").$type<EventEnvelope>().notNull(),
+      /** Trace context captured when the event was written, so the trace continues after the relay. */
+      headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
+      createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+      publishedAt: timestamp("published_at", { withTimezone: true, mode: "date" }),
+      attempts: integer("attempts").notNull().default(0),
+      nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+      lastError: text("last_error"),
+    },
+    (t) => [index("outbox_unpublished_idx").on(t.nextAttemptAt).where(sqlUnpublished)],
+  );
+}
+
+export function inboxTable<S extends string>(schema: PgSchema<S>) {
+  return schema.table(
+    "inbox",
+    {
+      consumer: text("consumer").notNull(),
+      eventId: text("event_id").notNull(),
+      processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    },
+    (t) => [primaryKey({ columns: [t.consumer, t.eventId] })],
+  );
+}
+
+export type OutboxTable = ReturnType<typeof outboxTable>;
+export type InboxTable = ReturnType<typeof inboxTable>;

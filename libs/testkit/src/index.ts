@@ -1,0 +1,37 @@
+// Helpers for integration tests: unique names per run, signing keys, and polling with a deadline.
+import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
+
+/** A name unique to this test run (and call), safe for databases, streams and Redis prefixes. */
+export function uniqueName(label: string): string {
+  const run = process.env.CFA_TEST_RUN_ID ?? Date.now().toString(36);
+  return `t_${label}_${run}_${Math.random().toString(36).slice(2, 8)}`.replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+/** A fresh Ed25519 key pair as PEM, like the one auth signs with. */
+export async function createTestKeys(): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
+  const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  return { privateKeyPem: await exportPKCS8(privateKey), publicKeyPem: await exportSPKI(publicKey) };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 25, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await Bun.sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
