@@ -28,9 +28,9 @@ export async function enqueue(
   const list = Array.isArray(events) ? events : [events];
   if (list.length === 0) return;
   const headers = injectTraceHeaders();
-  await (tx as Executor<Record<string, unknown>>).insert(table).values(
-    list.map((e) => ({ id: e.id, type: e.type, aggregateId: e.aggregateId, envelope: e, headers })),
-  );
+  await (tx as Executor<Record<string, unknown>>)
+    .insert(table)
+    .values(list.map((e) => ({ id: e.id, type: e.type, aggregateId: e.aggregateId, envelope: e, headers })));
 }
 
 export interface OutboxRelayOptions {
@@ -78,7 +78,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // drizzle has no builder for it.
       const rows = (await tx.execute(sql`
         select id, envelope, headers, attempts from ${table}
-        where published_at is null and next_attempt_at <= ${clock.date()}
+        where published_at is null and next_attempt_at <= ${clock.date().toISOString()}::timestamptz
         order by created_at, id
         limit ${batchSize}
         for update skip locked`)) as unknown as Array<{
@@ -91,14 +91,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       for (const row of rows) {
         try {
           await bus.publish(row.envelope, { headers: row.headers });
-          await tx.execute(sql`update ${table} set published_at = ${clock.date()}, attempts = attempts + 1 where id = ${row.id}`);
+          await tx.execute(
+            sql`update ${table} set published_at = ${clock.date().toISOString()}::timestamptz, attempts = attempts + 1 where id = ${row.id}`,
+          );
           published++;
         } catch (err) {
           const delay = backoff[Math.min(row.attempts, backoff.length - 1)] ?? 1000;
           log.warn({ err, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed");
           await tx.execute(sql`
             update ${table} set attempts = attempts + 1, last_error = ${String((err as Error)?.message ?? err)},
-              next_attempt_at = ${new Date(clock.now() + delay)}
+              next_attempt_at = ${new Date(clock.now() + delay).toISOString()}::timestamptz
             where id = ${row.id}`);
           // Keep order per batch: stop here, the rest go next round.
           break;
@@ -111,7 +113,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function prune() {
     if (clock.now() - lastPrune < 60_000) return;
     lastPrune = clock.now();
-    await db.execute(sql`delete from ${table} where published_at < ${new Date(clock.now() - retainMs)}`);
+    await db.execute(
+      sql`delete from ${table} where published_at < ${new Date(clock.now() - retainMs).toISOString()}::timestamptz`,
+    );
   }
 
   async function run() {

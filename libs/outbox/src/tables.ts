@@ -1,8 +1,9 @@
 // Outbox and inbox tables, declared inside each service's own PostgreSQL schema so that
 // drizzle-kit generates them with the service's migrations.
-import { index, integer, jsonb, type PgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
 import type { EventEnvelope } from "@careforall/bus";
 import { sql } from "drizzle-orm";
+import { index, integer, jsonb, type PgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 const sqlUnpublished = sql`published_at is null`;
 

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { type Bus, createJetStreamBus, createMemoryBus, deleteStream, type EventEnvelope } from "@careforall/bus";
+import { createDb, createTestDatabase, type DbHandle, type TestDatabase } from "@careforall/db";
+import { silentLogger } from "@careforall/log";
+import { createOutboxRelay, enqueue, newEvent, recordInbox } from "@careforall/outbox";
+import { TEST_NATS_URL, uniqueName, waitFor } from "@careforall/testkit";
+import { eq, sql } from "drizzle-orm";
+import { DDL, inbox, outbox, tables, widgets } from "./fixtures/schema";
+
+const log = silentLogger();
+let tdb: TestDatabase;
+let handle: DbHandle<typeof tables>;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase("outbox");
+  handle = createDb({ url: tdb.url, schema: tables, max: 8 });
+  await handle.client.unsafe(DDL);
+});
+afterAll(async () => {
+  await handle.close();
+  await tdb.drop();
+});
+
+async function reset() {
+  await handle.client`truncate outbox_demo.widgets, outbox_demo.outbox, outbox_demo.inbox`;
+}
+
+function collect(bus: Bus, durable: string) {
+  const seen: EventEnvelope[] = [];
+  const sub = bus.subscribe({ durable, types: ["widget.*"], handler: async (e) => void seen.push(e) });
+  return { seen, sub };
+}
+
+describe("outbox", () => {
+  test("an event is enqueued only if its transaction commits", async () => {
+    await reset();
+    const { db } = handle;
+    await db
+      .transaction(async (tx) => {
+        await tx.insert(widgets).values({ id: "rolled-back", qty: 1 });
+        await enqueue(tx, outbox, newEvent("widget.created", "rolled-back", {}));
+        throw new Error("abort");
+      })
+      .catch(() => {});
+    await db.transaction(async (tx) => {
+      await tx.insert(widgets).values({ id: "kept", qty: 1 });
+      await enqueue(tx, outbox, newEvent("widget.created", "kept", {}));
+    });
+    const rows = await db.select().from(outbox);
+    expect(rows.map((r) => r.aggregateId)).toEqual(["kept"]);
+  });
+
+  test("the relay publishes in order, marks rows published, and reports lag", async () => {
+    await reset();
+    const bus = createMemoryBus({ log });
+    const { seen, sub } = collect(bus, "order");
+    await sub;
+    for (let i = 0; i < 5; i++) {
+      await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", `w${i}`, { i })));
+    }
+    const relay = createOutboxRelay({ db: handle.db, table: outbox, bus, log });
+    expect((await relay.lag()).pending).toBe(5);
+    expect(await relay.drainOnce()).toBe(5);
+    expect(await relay.drainOnce()).toBe(0);
+    await waitFor(() => seen.length === 5, { what: "5 events" });
+    expect(seen.map((e) => e.aggregateId)).toEqual(["w0", "w1", "w2", "w3", "w4"]);
+    expect((await relay.lag()).pending).toBe(0);
+    await bus.close();
+  });
+
+  test("a failed publish is retried later with backoff and nothing is lost", async () => {
+    await reset();
+    const inner = createMemoryBus({ log });
+    let failures = 2;
+    const flaky: Bus = {
+      ...inner,
+      publish: async (e, o) => {
+        if (failures-- > 0) throw new Error("nats down");
+        return inner.publish(e, o);
+      },
+    };
+    const { seen, sub } = collect(inner, "flaky");
+    await sub;
+    await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", "f1", {})));
+    const relay = createOutboxRelay({ db: handle.db, table: outbox, bus: flaky, log, backoffMs: [10], pollMs: 10 });
+    relay.start();
+    await waitFor(() => seen.length === 1, { what: "retried publish" });
+    await relay.stop();
+    const [row] = await handle.db.select().from(outbox).where(eq(outbox.aggregateId, "f1"));
+    expect(row?.attempts).toBe(3);
+    expect(row?.publishedAt).not.toBeNull();
+    await inner.close();
+  });
+
+  test("several relay replicas publish each event exactly once between them (SKIP LOCKED)", async () => {
+    await reset();
+    const bus = createMemoryBus({ log });
+    let publishes = 0;
+    const counting: Bus = { ...bus, publish: (e, o) => (publishes++, bus.publish(e, o)) };
+    await handle.db.transaction((tx) =>
+      enqueue(
+        tx,
+        outbox,
+        Array.from({ length: 300 }, (_, i) => newEvent("widget.created", `r${i}`, {})),
+      ),
+    );
+    const relays = Array.from({ length: 4 }, () =>
+      createOutboxRelay({ db: handle.db, table: outbox, bus: counting, log, batchSize: 20, pollMs: 5 }),
+    );
+    for (const r of relays) r.start();
+    await waitFor(async () => (await relays[0]!.lag()).pending === 0, { what: "backlog drained" });
+    await Promise.all(relays.map((r) => r.stop()));
+    expect(publishes).toBe(300);
+    await bus.close();
+  });
+
+  test("a commit followed by SIGKILL before publishing still reaches JetStream after restart", async () => {
+    await reset();
+    const prefix = uniqueName("outbox");
+    const bus = await createJetStreamBus({ url: TEST_NATS_URL, prefix, log });
+    try {
+      const { seen, sub } = collect(bus, "crash");
+      await sub;
+      const child = Bun.spawn(["bun", join(import.meta.dir, "fixtures/commit-then-die.ts"), tdb.url, "crash-1"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const code = await child.exited;
+      expect(await new Response(child.stdout).text()).toContain("committed");
+      expect(child.signalCode ?? code).toBe("SIGKILL");
+      // The process is gone; the event only exists in PostgreSQL. A new relay (the restart) picks it up.
+      expect(seen).toHaveLength(0);
+      const relay = createOutboxRelay({ db: handle.db, table: outbox, bus, log, pollMs: 10 });
+      relay.start();
+      await waitFor(() => seen.some((e) => e.aggregateId === "crash-1"), { what: "event after restart" });
+      await relay.stop();
+      // Publishing again (a relay that died after publish, before marking) is deduplicated by id.
+      const [row] = await handle.db.select().from(outbox).where(eq(outbox.aggregateId, "crash-1"));
+      expect((await bus.publish(row!.envelope)).duplicate).toBe(true);
+    } finally {
+      await bus.close();
+      await deleteStream(TEST_NATS_URL, prefix);
+    }
+  });
+});
+
+describe("inbox", () => {
+  test("the same event id applies its effect once, even when delivered concurrently", async () => {
+    await reset();
+    await handle.db.insert(widgets).values({ id: "counter", qty: 0 });
+    const eventId = Bun.randomUUIDv7();
+    const apply = () =>
+      handle.db.transaction(async (tx) => {
+        if (!(await recordInbox(tx, inbox, "widget-counter", eventId))) return false;
+        await tx
+          .update(widgets)
+          .set({ qty: sql`${widgets.qty} + 1` })
+          .where(eq(widgets.id, "counter"));
+        return true;
+      });
+    const results = await Promise.all(Array.from({ length: 10 }, apply));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const [row] = await handle.db.select().from(widgets).where(eq(widgets.id, "counter"));
+    expect(row?.qty).toBe(1);
+    // Another consumer of the same event has its own record.
+    expect(await recordInbox(handle.db, inbox, "other-consumer", eventId)).toBe(true);
+  });
+
+  test("an effect that rolls back does not record the event, so a redelivery applies it", async () => {
+    await reset();
+    const eventId = Bun.randomUUIDv7();
+    await handle.db
+      .transaction(async (tx) => {
+        await recordInbox(tx, inbox, "c", eventId);
+        throw new Error("effect failed");
+      })
+      .catch(() => {});
+    expect(await recordInbox(handle.db, inbox, "c", eventId)).toBe(true);
+  });
+});
