@@ -1,0 +1,24 @@
+// The auth service's environment schema: validated once at start (fail fast, every problem
+// listed); defaults are the development set-up.
+import { commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+
+export const AuthConfigSchema = T.Object({
+  ...commonConfig,
+  ...databaseConfig,
+  ...natsConfig,
+  PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3101 }),
+  /** PKCS8 PEM of the Ed25519 signing key; only auth holds it (invariant 6). `\n` escapes are accepted. */
+  JWT_PRIVATE_KEY: T.String({ minLength: 32, description: "PKCS8 PEM of the Ed25519 signing key" }),
+  /** SPKI PEM of the matching public key, published at /.well-known/jwks.json. */
+  JWT_PUBLIC_KEY: T.String({ minLength: 32, description: "SPKI PEM of the Ed25519 public key" }),
+  JWT_ISSUER: T.String({ minLength: 1, default: "careforall-auth" }),
+  ACCESS_TOKEN_TTL_SECONDS: T.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: T.Integer({ minimum: 60, maximum: 365 * 86_400, default: 30 * 86_400 }),
+  ADMIN_EMAIL: T.String({ pattern: "^[^@\\s]+@[^@\\s]+$", maxLength: 254, default: "admin@careforall.local" }),
+  ADMIN_PASSWORD: T.String({ minLength: 8, maxLength: 128, default: "admin-dev-password" }),
+  ADMIN_NAME: T.String({ minLength: 1, maxLength: 80, default: "Administrator" }),
+  /** argon2id memory cost in KiB (OWASP: 19456); tests lower it for speed. */
+  PASSWORD_HASH_MEMORY_KIB: T.Integer({ minimum: 4096, maximum: 1_048_576, default: 19_456 }),
+});
+
+export type AuthConfig = Static<typeof AuthConfigSchema>;

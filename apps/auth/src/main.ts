@@ -1,0 +1,50 @@
+// Process entry for the auth service: validate config, migrate, wire PostgreSQL, JetStream and
+// the outbox relay, ensure the admin account, then listen until SIGTERM/SIGINT.
+import { join } from "node:path";
+import { createJetStreamBus } from "@careforall/bus";
+import { loadConfig, systemClock } from "@careforall/config";
+import { createDb, ensureDatabase, migrate } from "@careforall/db";
+import { createHttpMetrics, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { createOutboxRelay } from "@careforall/outbox";
+import { initTelemetry } from "@careforall/telemetry";
+import { createAuthApp, ensureAdmin } from "./app";
+import { AuthConfigSchema } from "./config";
+import * as schema from "./db/schema";
+import { loadSigningKeys } from "./keys";
+
+const config = loadConfig("auth", AuthConfigSchema);
+const log = createLogger({ service: "auth", level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: "auth", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+try {
+  const keys = await loadSigningKeys({ privateKeyPem: config.JWT_PRIVATE_KEY, publicKeyPem: config.JWT_PUBLIC_KEY });
+
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate({ url: config.DATABASE_URL, migrationsFolder: join(import.meta.dir, "db/migrations"), schema: "auth" });
+  const db = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: "auth" });
+
+  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "auth" });
+  const relay = createOutboxRelay({ db: db.db, table: schema.outbox, bus, log });
+  const metrics = createHttpMetrics("auth");
+  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+  metrics.gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    async () => (await relay.lag()).oldestAgeSeconds,
+  );
+  relay.start();
+
+  const deps = { db, clock: systemClock, config, log, onCommitted: () => relay.kick() };
+  await ensureAdmin(deps, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD, name: config.ADMIN_NAME });
+
+  serve(createAuthApp({ ...deps, keys, metrics }), {
+    port: config.PORT,
+    hostname: config.HOST,
+    log,
+    onShutdown: [() => relay.stop(), () => bus.close(), () => db.close(), () => telemetry.shutdown()],
+  });
+} catch (err) {
+  log.fatal({ err }, "service.start_failed");
+  process.exit(1);
+}

@@ -1,0 +1,47 @@
+// The campaign service's tables, all inside its own PostgreSQL schema "campaign" (no other
+// service reads them). Totals columns are maintained by the money path's event consumers.
+import { inboxTable, outboxTable } from "@careforall/outbox";
+import { sql } from "drizzle-orm";
+import { bigint, check, index, integer, pgSchema, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+export const campaignSchema = pgSchema("campaign");
+
+export const CURRENCIES = ["BDT", "USD", "EUR"] as const;
+export const CAMPAIGN_STATUSES = ["active", "closed"] as const;
+
+export const campaigns = campaignSchema.table(
+  "campaigns",
+  {
+    /** UUIDv7 (time-ordered), so "newest first" is "id desc". */
+    id: uuid("id").primaryKey(),
+    ownerId: uuid("owner_id").notNull(),
+    title: text("title").notNull(),
+    description: text("description").notNull(),
+    goalMinor: bigint("goal_minor", { mode: "number" }).notNull(),
+    currency: text("currency", { enum: CURRENCIES }).notNull(),
+    status: text("status", { enum: CAMPAIGN_STATUSES }).notNull().default("active"),
+    raisedMinor: bigint("raised_minor", { mode: "number" }).notNull().default(0),
+    donorCount: integer("donor_count").notNull().default(0),
+    pledgeCount: integer("pledge_count").notNull().default(0),
+    endsAt: timestamp("ends_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** Incremented on every change; caches keep the snapshot with the highest version. */
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [
+    check("campaigns_currency_check", sql`${t.currency} in ('BDT', 'USD', 'EUR')`),
+    check("campaigns_status_check", sql`${t.status} in ('active', 'closed')`),
+    check("campaigns_goal_minor_check", sql`${t.goalMinor} >= 100`),
+    index("campaigns_status_id_idx").on(t.status, t.id.desc()),
+  ],
+);
+
+export const outbox = outboxTable(campaignSchema);
+export const inbox = inboxTable(campaignSchema);
+
+export type CampaignRow = typeof campaigns.$inferSelect;
+
+/** Passed to drizzle so `db.query.*` and the relay see every table. */
+export const schema = { campaigns, outbox, inbox };
+export type CampaignDbSchema = typeof schema;

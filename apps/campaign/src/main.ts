@@ -1,0 +1,55 @@
+// The campaign process: validate config, migrate, connect PostgreSQL and JetStream, start the
+// outbox relay, listen, and shut down in order (server, relay, bus, pool).
+import { join } from "node:path";
+import { createJetStreamBus } from "@careforall/bus";
+import { loadConfig, systemClock } from "@careforall/config";
+import { createDb, ensureDatabase, migrate } from "@careforall/db";
+import { createHttpMetrics, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { createOutboxRelay } from "@careforall/outbox";
+import { initTelemetry } from "@careforall/telemetry";
+import { createCampaignApp } from "./app";
+import { CampaignConfigSchema } from "./config";
+import { outbox, schema } from "./db/schema";
+
+const SERVICE = "campaign";
+
+const config = loadConfig(SERVICE, CampaignConfigSchema);
+const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+await ensureDatabase(config.DATABASE_URL);
+await migrate({
+  url: config.DATABASE_URL,
+  migrationsFolder: join(import.meta.dir, "db", "migrations"),
+  schema: SERVICE,
+});
+const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
+const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log });
+const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
+
+const metrics = createHttpMetrics(SERVICE);
+metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+metrics.gauge(
+  "outbox_oldest_pending_age_seconds",
+  "Age of the oldest unpublished outbox event",
+  async () => (await relay.lag()).oldestAgeSeconds,
+);
+
+const app = createCampaignApp({
+  db: database.db,
+  clock: systemClock,
+  config,
+  log,
+  metrics,
+  checks: { nats: () => bus.ping() },
+  onCommitted: () => relay.kick(),
+});
+
+relay.start();
+serve(app, {
+  port: config.PORT,
+  hostname: config.HOST,
+  log,
+  onShutdown: [() => relay.stop(), () => bus.close(), () => database.close(), () => telemetry.shutdown()],
+});

@@ -1,0 +1,193 @@
+// Delivery semantics both buses share: option defaults, the ack / nak / term decision after a
+// handler runs, trace spans on both sides of a message, stats and bounded handler concurrency.
+import type { Logger } from "@careforall/log";
+import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from "@careforall/telemetry";
+import { assertEventType, assertTypePattern } from "./subjects";
+import type { BusStats, EventEnvelope, EventHandler, PublishResult, SubscribeOptions } from "./types";
+
+export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+export interface ResolvedSubscribeOptions {
+  durable: string | undefined;
+  types: string[];
+  handler: EventHandler;
+  maxDeliver: number;
+  backoffMs: number[];
+  ackWaitMs: number;
+  concurrency: number;
+}
+
+/** Applies the defaults documented on SubscribeOptions and rejects values that would misbehave silently. */
+export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubscribeOptions {
+  const resolved: ResolvedSubscribeOptions = {
+    durable: options.durable,
+    types: [...new Set(options.types)],
+    handler: options.handler,
+    maxDeliver: options.maxDeliver ?? 10,
+    backoffMs: options.backoffMs ?? [200, 1000, 5000],
+    ackWaitMs: options.ackWaitMs ?? 30_000,
+    concurrency: options.concurrency ?? 16,
+  };
+  if (resolved.types.length === 0) throw new Error("subscribe: types must not be empty");
+  for (const t of resolved.types) assertTypePattern(t);
+  if (resolved.durable !== undefined && !/^[A-Za-z0-9_-]+$/.test(resolved.durable)) {
+    throw new Error(`subscribe: invalid durable name ${JSON.stringify(resolved.durable)}`);
+  }
+  if (!Number.isInteger(resolved.maxDeliver) || resolved.maxDeliver < 1)
+    throw new Error("subscribe: maxDeliver must be >= 1");
+  if (resolved.backoffMs.length === 0 || resolved.backoffMs.some((ms) => !(ms >= 0))) {
+    throw new Error("subscribe: backoffMs must be a non-empty list of delays >= 0");
+  }
+  if (!Number.isInteger(resolved.concurrency) || resolved.concurrency < 1)
+    throw new Error("subscribe: concurrency must be >= 1");
+  if (!(resolved.ackWaitMs > 0)) throw new Error("subscribe: ackWaitMs must be > 0");
+  return resolved;
+}
+
+/** The delay before redelivery after the n-th failed delivery; the last delay repeats. */
+export function backoffDelay(backoffMs: readonly number[], deliveryCount: number): number {
+  const index = Math.min(Math.max(deliveryCount - 1, 0), backoffMs.length - 1);
+  return backoffMs[index] ?? 0;
+}
+
+export function createStats(): BusStats {
+  return { published: 0, duplicates: 0, handled: 0, failed: 0, terminated: 0 };
+}
+
+/** Rejects envelopes that could not be routed or deduplicated, before they reach the wire. */
+export function assertEnvelope(event: EventEnvelope): void {
+  if (typeof event?.id !== "string" || event.id === "") throw new Error("publish: event.id must be a non-empty string");
+  assertEventType(event.type);
+}
+
+/** Parses a payload into an envelope; throws when it is not JSON or lacks the routing fields. */
+export function parseEnvelope(payload: string): EventEnvelope {
+  const value = JSON.parse(payload) as Partial<EventEnvelope> | null;
+  if (!value || typeof value !== "object" || typeof value.id !== "string" || typeof value.type !== "string") {
+    throw new Error("payload is not an event envelope");
+  }
+  return value as EventEnvelope;
+}
+
+/**
+ * Runs `send` inside a PRODUCER span and hands it the headers to put on the wire. A caller
+ * that carries a stored `traceparent` (the outbox relay) continues that trace instead of the
+ * relay's own context.
+ */
+export function publishInSpan(
+  event: EventEnvelope,
+  subject: string,
+  extra: Record<string, string> | undefined,
+  send: (headers: Record<string, string>) => Promise<PublishResult>,
+): Promise<PublishResult> {
+  const parent = extra?.traceparent ? extractTraceContext(extra) : undefined;
+  return withSpan(
+    `${event.type} publish`,
+    {
+      kind: SpanKind.PRODUCER,
+      ...(parent ? { parent } : {}),
+      attributes: { "messaging.destination.name": subject, "messaging.message.id": event.id },
+    },
+    () => {
+      const headers: Record<string, string> = { ...extra };
+      delete headers.traceparent;
+      delete headers.tracestate;
+      return send(injectTraceHeaders(headers));
+    },
+  );
+}
+
+export type Settlement = { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "term" };
+
+export interface DeliverArgs {
+  event: EventEnvelope;
+  headers: Record<string, string>;
+  deliveryCount: number;
+  options: ResolvedSubscribeOptions;
+  /** Destination name for span attributes and logs (subject or type). */
+  subject: string;
+  log: Logger;
+  stats: BusStats;
+}
+
+/**
+ * Runs the handler inside a CONSUMER span continuing the publisher's trace, and decides the
+ * message's fate: ack on success, nak with backoff on failure, term once maxDeliver is reached.
+ * Broadcast subscriptions never redeliver, so their failures are only logged.
+ */
+export async function deliver({
+  event,
+  headers,
+  deliveryCount,
+  options,
+  subject,
+  log,
+  stats,
+}: DeliverArgs): Promise<Settlement> {
+  const fields = { eventId: event.id, eventType: event.type, durable: options.durable, deliveryCount };
+  try {
+    await withSpan(
+      `${event.type} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: extractTraceContext(headers),
+        attributes: {
+          "messaging.destination.name": subject,
+          "messaging.message.id": event.id,
+          "messaging.consumer.group.name": options.durable ?? "broadcast",
+          "messaging.delivery_count": deliveryCount,
+        },
+      },
+      () => options.handler(event, { deliveryCount, headers }),
+    );
+    stats.handled++;
+    return { kind: "ack" };
+  } catch (err) {
+    stats.failed++;
+    if (options.durable === undefined) {
+      log.error({ ...fields, err }, "bus.broadcast_handler_failed");
+      return { kind: "ack" };
+    }
+    if (deliveryCount >= options.maxDeliver) {
+      stats.terminated++;
+      log.error({ ...fields, maxDeliver: options.maxDeliver, err }, "bus.event_terminated");
+      return { kind: "term" };
+    }
+    const delayMs = backoffDelay(options.backoffMs, deliveryCount);
+    log.warn({ ...fields, retryInMs: delayMs, err }, "bus.handler_failed");
+    return { kind: "nak", delayMs };
+  }
+}
+
+/** Bounds how many handlers run at once and lets stop() wait for the ones in flight. */
+export class TaskPool {
+  readonly #inflight = new Set<Promise<void>>();
+
+  constructor(readonly limit: number) {}
+
+  get size(): number {
+    return this.#inflight.size;
+  }
+
+  get hasCapacity(): boolean {
+    return this.#inflight.size < this.limit;
+  }
+
+  /** Resolves once another task may start. */
+  async slot(): Promise<void> {
+    while (this.#inflight.size >= this.limit) await Promise.race(this.#inflight);
+  }
+
+  /** Starts a task that must not reject (failures are settled inside it); resolves once its slot is free again. */
+  start(task: () => Promise<void>): Promise<void> {
+    const p: Promise<void> = task()
+      .catch(() => {})
+      .finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+    return p;
+  }
+
+  async drain(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+}

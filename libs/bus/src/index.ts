@@ -1,0 +1,19 @@
+// @careforall/bus public surface: the Bus contract, its JetStream and in-process
+// implementations, and the event-definition helpers producers and consumers share.
+export { createJetStreamBus, deleteStream, type JetStreamBusOptions } from "./jetstream";
+export { createMemoryBus, type MemoryBusOptions } from "./memory";
+export { eventSubject, streamName, typeMatches } from "./subjects";
+export {
+  type Bus,
+  type BusStats,
+  type DeliveryContext,
+  defineEvent,
+  type EventData,
+  type EventDefinition,
+  type EventEnvelope,
+  EventEnvelopeSchema,
+  type EventHandler,
+  type PublishResult,
+  type SubscribeOptions,
+  type Subscription,
+} from "./types";

@@ -1,0 +1,166 @@
+// Runs the shared bus contract against a real NATS JetStream server, plus what only a server
+// can show: a restarted consumer resuming, malformed payloads, concurrent stream provisioning.
+import { afterAll, describe, expect, test } from "bun:test";
+import {
+  createJetStreamBus,
+  type DeliveryContext,
+  deleteStream,
+  type EventEnvelope,
+  streamName,
+} from "@careforall/bus";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, nanos } from "@nats-io/transport-node";
+import { busContract, makeEvent } from "./contract";
+import { captureLog, waitFor } from "./wait-for";
+
+const url = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const run = `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+const prefixes = new Set<string>();
+let n = 0;
+
+/** Every test gets its own stream, so durables never see another test's events. */
+function freshPrefix(): string {
+  const prefix = `${run}_${++n}`;
+  prefixes.add(prefix);
+  return prefix;
+}
+
+afterAll(async () => {
+  await Promise.all([...prefixes].map((p) => deleteStream(url, p)));
+});
+
+busContract("jetstream", async (log) => {
+  const prefix = freshPrefix();
+  return {
+    connect: () => createJetStreamBus({ url, prefix, log }),
+    cleanup: async () => {
+      await deleteStream(url, prefix);
+      prefixes.delete(prefix);
+    },
+  };
+});
+
+describe("jetstream bus", () => {
+  test("a restarted consumer resumes with the same durable and loses no unacked message", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const first = await createJetStreamBus({ url, prefix, log });
+    const events = Array.from({ length: 6 }, (_, i) => makeEvent("pledge.created", { i }));
+    for (const e of events) await first.publish(e);
+    const [naked, blocking] = events as [EventEnvelope, EventEnvelope];
+
+    const succeeded = new Map<string, { process: number; deliveryCount: number }[]>();
+    const ok = (process: number, event: EventEnvelope, ctx: DeliveryContext) => {
+      succeeded.set(event.id, [...(succeeded.get(event.id) ?? []), { process, deliveryCount: ctx.deliveryCount }]);
+    };
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let blockingStarted = false;
+    const sub = await first.subscribe({
+      durable: "resume",
+      types: ["pledge.created"],
+      concurrency: 1,
+      backoffMs: [300],
+      handler: async (event, ctx) => {
+        // The first event fails and waits out its backoff while this process goes away.
+        if (event.id === naked.id) throw new Error("fails on the old process");
+        if (event.id === blocking.id) {
+          blockingStarted = true;
+          await gate;
+        }
+        ok(1, event, ctx);
+      },
+    });
+    await waitFor(() => blockingStarted);
+    const stopping = sub.stop();
+    release();
+    await stopping;
+    await first.close();
+
+    const second = await createJetStreamBus({ url, prefix, log });
+    try {
+      await second.subscribe({
+        durable: "resume",
+        types: ["pledge.created"],
+        handler: async (e, ctx) => ok(2, e, ctx),
+      });
+      // Well inside the 30 s ack_wait: messages the old process held were handed back, not left to time out.
+      await waitFor(() => events.every((e) => succeeded.has(e.id)), 5_000);
+      for (const e of events) expect(succeeded.get(e.id)?.length).toBe(1);
+      expect(succeeded.get(blocking.id)?.[0]?.process).toBe(1);
+      expect(succeeded.get(naked.id)?.[0]).toEqual({ process: 2, deliveryCount: 2 });
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("a message whose every attempt outlives ack_wait is terminated and logged, not dropped silently", async () => {
+    const prefix = freshPrefix();
+    const { log, lines } = captureLog();
+    const bus = await createJetStreamBus({ url, prefix, log });
+    try {
+      let attempts = 0;
+      await bus.subscribe({
+        durable: "hung",
+        types: ["pledge.created"],
+        maxDeliver: 2,
+        ackWaitMs: 200,
+        handler: async () => {
+          attempts++;
+          await Bun.sleep(500);
+        },
+      });
+      const event = makeEvent("pledge.created", {});
+      await bus.publish(event);
+      await waitFor(() => bus.stats().terminated === 1);
+      expect(attempts).toBe(2);
+      expect(lines.find((l) => l.msg === "bus.event_terminated")).toMatchObject({
+        eventId: event.id,
+        deliveryCount: 3,
+      });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test("a payload that is not an envelope is terminated, logged, counted, and does not block the next", async () => {
+    const prefix = freshPrefix();
+    const { log, lines } = captureLog();
+    const bus = await createJetStreamBus({ url, prefix, log });
+    const nc = await connect({ servers: url });
+    try {
+      const js = (await jetstreamManager(nc)).jetstream();
+      await js.publish(`${prefix}.evt.pledge.created`, "{not json");
+      const good = makeEvent("pledge.created", {});
+      await bus.publish(good);
+      const got: string[] = [];
+      await bus.subscribe({ durable: "strict", types: ["pledge.created"], handler: async (e) => void got.push(e.id) });
+      await waitFor(() => got.includes(good.id) && bus.stats().terminated === 1);
+      expect(lines.find((l) => l.msg === "bus.malformed_event")).toMatchObject({ level: "error" });
+    } finally {
+      await nc.close();
+      await bus.close();
+    }
+  });
+
+  test("processes starting together provision one stream; a changed duplicate window converges", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const buses = await Promise.all([1, 2, 3].map(() => createJetStreamBus({ url, prefix, log })));
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(streamName(prefix));
+      expect(info.config.subjects).toEqual([`${prefix}.evt.>`]);
+      expect(info.config.duplicate_window).toBe(nanos(120_000));
+      const changed = await createJetStreamBus({ url, prefix, log, duplicateWindowMs: 60_000 });
+      buses.push(changed);
+      expect((await jsm.streams.info(streamName(prefix))).config.duplicate_window).toBe(nanos(60_000));
+    } finally {
+      await nc.close();
+      await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+});
