@@ -1,20 +1,34 @@
 // In-memory cache and rate limiter with the same behaviour as the Redis ones: for the embedded
 // profile and unit tests. Time comes from the injected clock.
 import { type Clock, systemClock } from "@careforall/config";
+import { parseVersioned } from "./redis";
 import type { Cache, RateLimiter } from "./types";
 
 export function createMemoryCache(clock: Clock = systemClock): Cache {
   const entries = new Map<string, { value: string; expiresAt: number }>();
+  const read = (key: string) => {
+    const e = entries.get(key);
+    if (!e) return null;
+    if (e.expiresAt <= clock.now()) {
+      entries.delete(key);
+      return null;
+    }
+    return e.value;
+  };
   return {
-    async get(key) {
-      const e = entries.get(key);
-      if (!e) return null;
-      if (e.expiresAt <= clock.now()) {
-        entries.delete(key);
-        return null;
-      }
-      return e.value;
+    async setVersioned(key, version, value, ttlSeconds) {
+      const current = parseVersioned(read(key));
+      if (current && current.version >= version) return false;
+      entries.set(key, {
+        value: `${version}\n${value}`,
+        expiresAt: ttlSeconds ? clock.now() + ttlSeconds * 1000 : Number.POSITIVE_INFINITY,
+      });
+      return true;
     },
+    async getVersioned(key) {
+      return parseVersioned(read(key));
+    },
+    get: async (key) => read(key),
     async set(key, value, ttlSeconds) {
       entries.set(key, { value, expiresAt: ttlSeconds ? clock.now() + ttlSeconds * 1000 : Number.POSITIVE_INFINITY });
     },

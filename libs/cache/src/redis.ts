@@ -7,8 +7,36 @@ export function createRedisClient(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
 }
 
+// Versioned values are stored as "<version>\n<value>"; the compare-and-set runs inside Redis.
+const SET_VERSIONED_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)\\n'))
+  if v and v >= tonumber(ARGV[1]) then return 0 end
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1] .. '\\n' .. ARGV[2], 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[1] .. '\\n' .. ARGV[2])
+end
+return 1`;
+
+export function parseVersioned(raw: string | null): { version: number; value: string } | null {
+  if (raw === null) return null;
+  const nl = raw.indexOf("\n");
+  const version = Number(raw.slice(0, nl));
+  if (nl < 0 || !Number.isInteger(version)) return null;
+  return { version, value: raw.slice(nl + 1) };
+}
+
 export function createRedisCache(redis: Redis, prefix: string): Cache {
   return {
+    async setVersioned(key, version, value, ttlSeconds = 0) {
+      return (await redis.eval(SET_VERSIONED_SCRIPT, 1, prefix + key, version, value, ttlSeconds)) === 1;
+    },
+    async getVersioned(key) {
+      return parseVersioned(await redis.get(prefix + key));
+    },
     get: (key) => redis.get(prefix + key),
     async set(key, value, ttlSeconds) {
       if (ttlSeconds && ttlSeconds > 0) await redis.set(prefix + key, value, "EX", ttlSeconds);

@@ -12,7 +12,11 @@ export interface TieredCache extends Cache {
 
 export function createTieredCache(
   remote: Cache,
-  { localTtlMs = 1000, maxEntries = 10_000, clock = systemClock }: { localTtlMs?: number; maxEntries?: number; clock?: Clock } = {},
+  {
+    localTtlMs = 1000,
+    maxEntries = 10_000,
+    clock = systemClock,
+  }: { localTtlMs?: number; maxEntries?: number; clock?: Clock } = {},
 ): TieredCache {
   const local = new Map<string, { value: string; expiresAt: number }>();
   const remember = (key: string, value: string) => {
@@ -52,6 +56,9 @@ export function createTieredCache(
       local.delete(key);
       await remote.del(key);
     },
+    // Versioned values bypass the local layer: their readers (snapshots) keep their own.
+    setVersioned: (key, version, value, ttl) => remote.setVersioned(key, version, value, ttl),
+    getVersioned: (key) => remote.getVersioned(key),
     ping: () => remote.ping(),
     close: () => remote.close(),
   };

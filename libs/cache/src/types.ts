@@ -3,6 +3,12 @@ export interface Cache {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   del(key: string): Promise<void>;
+  /**
+   * Stores `value` only if `version` is newer than the stored one (atomically), so a late
+   * writer never replaces a fresher snapshot. Returns whether it was stored.
+   */
+  setVersioned(key: string, version: number, value: string, ttlSeconds?: number): Promise<boolean>;
+  getVersioned(key: string): Promise<{ version: number; value: string } | null>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -2,7 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import type { Cache, RateLimiter } from "@careforall/cache";
 
-export function cacheContract(name: string, make: () => { cache: Cache; limiter: RateLimiter; expire: (s: number) => Promise<void> }) {
+export function cacheContract(
+  name: string,
+  make: () => { cache: Cache; limiter: RateLimiter; expire: (s: number) => Promise<void> },
+) {
   describe(`${name} cache contract`, () => {
     test("get/set/del round trip", async () => {
       const { cache } = make();
@@ -15,6 +18,19 @@ export function cacheContract(name: string, make: () => { cache: Cache; limiter:
       await cache.del(key);
       expect(await cache.get(key)).toBeNull();
       expect(await cache.ping()).toBe(true);
+    });
+
+    test("versioned values only move forward, even under concurrent writers", async () => {
+      const { cache } = make();
+      const key = `ver:${crypto.randomUUID()}`;
+      expect(await cache.getVersioned(key)).toBeNull();
+      expect(await cache.setVersioned(key, 2, "two\nlines")).toBe(true);
+      expect(await cache.setVersioned(key, 1, "one")).toBe(false);
+      expect(await cache.setVersioned(key, 2, "two again")).toBe(false);
+      expect(await cache.getVersioned(key)).toEqual({ version: 2, value: "two\nlines" });
+      const results = await Promise.all([5, 3, 9, 4, 8].map((v) => cache.setVersioned(key, v, `v${v}`)));
+      expect(results.some(Boolean)).toBe(true);
+      expect(await cache.getVersioned(key)).toEqual({ version: 9, value: "v9" });
     });
 
     test("values expire after their TTL", async () => {

@@ -30,7 +30,9 @@ export interface CreateDbOptions<TSchema extends Record<string, unknown>> {
   name?: string;
 }
 
-export function createDb<TSchema extends Record<string, unknown>>(options: CreateDbOptions<TSchema>): DbHandle<TSchema> {
+export function createDb<TSchema extends Record<string, unknown>>(
+  options: CreateDbOptions<TSchema>,
+): DbHandle<TSchema> {
   const client = postgres(options.url, {
     max: options.max ?? 10,
     idle_timeout: 30,
@@ -70,7 +72,11 @@ export async function migrate({
   const lockKey = `migrate:${schema}`;
   try {
     await client`select pg_advisory_lock(hashtext(${lockKey}))`;
-    await drizzleMigrate(drizzle(client), { migrationsFolder, migrationsSchema: schema, migrationsTable: "__migrations" });
+    await drizzleMigrate(drizzle(client), {
+      migrationsFolder,
+      migrationsSchema: schema,
+      migrationsTable: "__migrations",
+    });
   } finally {
     await client`select pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});
     await client.end({ timeout: 5 });
@@ -93,10 +99,11 @@ export async function ensureDatabase(url: string): Promise<void> {
   const admin = postgres(withDatabase(url, "postgres"), { max: 1, onnotice: () => {} });
   try {
     const [row] = await admin`select 1 as ok from pg_database where datname = ${name}`;
-    if (!row) await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`).catch((err: { code?: string }) => {
-      // 42P04: another process created it between our check and our create.
-      if (err.code !== "42P04") throw err;
-    });
+    if (!row)
+      await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`).catch((err: { code?: string }) => {
+        // 42P04: another process created it between our check and our create.
+        if (err.code !== "42P04") throw err;
+      });
   } finally {
     await admin.end({ timeout: 5 });
   }
@@ -114,7 +121,10 @@ export interface TestDatabase {
  */
 export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   const base = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const safe = label.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 20);
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, "_")
+    .slice(0, 20);
   const name = `cfa_test_${safe}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(withDatabase(base, "postgres"), { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);

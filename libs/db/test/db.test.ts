@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, createTestDatabase, ensureDatabase, isUniqueViolation, migrate, sql, type TestDatabase } from "@careforall/db";
+import {
+  createDb,
+  createTestDatabase,
+  ensureDatabase,
+  isUniqueViolation,
+  migrate,
+  sql,
+  type TestDatabase,
+} from "@careforall/db";
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -17,7 +25,11 @@ async function fakeMigrations(): Promise<string> {
   await mkdir(join(dir, "meta"));
   await writeFile(
     join(dir, "meta", "_journal.json"),
-    JSON.stringify({ version: "7", dialect: "postgresql", entries: [{ idx: 0, version: "7", when: 1, tag: "0000_init", breakpoints: true }] }),
+    JSON.stringify({
+      version: "7",
+      dialect: "postgresql",
+      entries: [{ idx: 0, version: "7", when: 1, tag: "0000_init", breakpoints: true }],
+    }),
   );
   await writeFile(
     join(dir, "0000_init.sql"),
@@ -29,7 +41,9 @@ async function fakeMigrations(): Promise<string> {
 describe("db", () => {
   test("migrations apply once even when several processes start together", async () => {
     const folder = await fakeMigrations();
-    await Promise.all(Array.from({ length: 4 }, () => migrate({ url: tdb.url, migrationsFolder: folder, schema: "demo" })));
+    await Promise.all(
+      Array.from({ length: 4 }, () => migrate({ url: tdb.url, migrationsFolder: folder, schema: "demo" })),
+    );
     const h = createDb({ url: tdb.url, schema: {} });
     const [row] = await h.client`select count(*)::int as n from demo.__migrations`;
     expect(row?.n).toBe(1);

@@ -41,4 +41,7 @@ export const CampaignUpdated = defineEvent("campaign.updated", CampaignSnapshot)
 export const CampaignTotalsChanged = defineEvent("campaign.totals_changed", CampaignSnapshot);
 
 export type UserRegisteredEvent = EventEnvelope<Static<typeof UserRegistered.schema>, "user.registered">;
-export type CampaignEvent = EventEnvelope<CampaignSnapshot, "campaign.created" | "campaign.updated" | "campaign.totals_changed">;
+export type CampaignEvent = EventEnvelope<
+  CampaignSnapshot,
+  "campaign.created" | "campaign.updated" | "campaign.totals_changed"
+>;

@@ -7,7 +7,7 @@ import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-const SECURITY_HEADERS: Record<string, string> = {
+export const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
@@ -28,10 +28,20 @@ export interface HttpKitOptions {
   bodyLimit?: number;
 }
 
+// Minted ids are a per-process random prefix plus a counter: unique across processes and
+// restarts, and far cheaper on the hot path than a UUID per request.
+const PROCESS_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+let requestCounter = 0;
+
+export function mintRequestId(): string {
+  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${PROCESS_PREFIX}-${requestCounter.toString(36)}`;
+}
+
 /** Picks the caller's request id when it is well-formed, else mints one. */
 export function requestIdFor(request: Request): string {
   const incoming = request.headers.get("x-request-id");
-  return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  return incoming && REQUEST_ID.test(incoming) ? incoming : mintRequestId();
 }
 
 const startTimes = new WeakMap<Request, number>();

@@ -16,7 +16,10 @@ export interface ServeOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any Elysia instance
-export function serve(app: Elysia<any, any, any, any, any, any, any>, { port, hostname, log, onShutdown = [] }: ServeOptions) {
+export function serve(
+  app: Elysia<any, any, any, any, any, any, any>,
+  { port, hostname, log, onShutdown = [] }: ServeOptions,
+) {
   app.listen({ port, hostname, maxRequestBodySize: HARD_BODY_LIMIT_BYTES, idleTimeout: 30 });
   log.info({ port, hostname }, "service.listening");
   let stopping = false;

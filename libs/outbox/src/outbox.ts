@@ -70,6 +70,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  // A kick that lands while a batch is draining must not be lost: remember it and skip the sleep.
+  let kicked = false;
   let lastPrune = 0;
 
   async function drainOnce(): Promise<number> {
@@ -128,7 +130,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         log.error({ err }, "outbox.relay_failed");
       }
       if (!running) break;
-      if (published < batchSize) {
+      if (published < batchSize && !kicked) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollMs);
           wake = () => {
@@ -138,6 +140,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         });
         wake = undefined;
       }
+      kicked = false;
     }
   }
 
@@ -154,6 +157,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
     drainOnce,
     kick() {
+      kicked = true;
       wake?.();
     },
     async lag() {

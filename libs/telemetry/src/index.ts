@@ -36,7 +36,9 @@ export function initTelemetry({ service, endpoint }: TelemetryOptions): { shutdo
     const spanProcessors: SpanProcessor[] = [];
     if (endpoint) {
       spanProcessors.push(
-        new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }) }),
+        new BatchSpanProcessor({
+          exporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }),
+        }),
       );
     }
     provider = new TracerProvider({

@@ -1,0 +1,23 @@
+// The gateway's environment schema: public port, upstream service URLs, shared infrastructure,
+// rate limits (per minute; 0 turns one off) and the hot-path cache timings.
+import { commonConfig, jwtVerifyConfig, natsConfig, redisConfig, type Static, T } from "@careforall/config";
+
+export const GatewayConfigSchema = T.Object({
+  ...commonConfig,
+  ...redisConfig,
+  ...natsConfig,
+  ...jwtVerifyConfig,
+  PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3000 }),
+  AUTH_URL: T.String({ default: "http://127.0.0.1:3101" }),
+  CAMPAIGN_URL: T.String({ default: "http://127.0.0.1:3102" }),
+  UPSTREAM_TIMEOUT_MS: T.Integer({ minimum: 100, default: 10_000 }),
+  RATE_LIMIT_AUTH: T.Integer({ minimum: 0, default: 20 }),
+  /** Comma-separated peer addresses allowed to set X-Forwarded-For. */
+  TRUSTED_PROXIES: T.String({ default: "" }),
+  /** How long an in-process snapshot is served before it is re-checked against Redis/origin. */
+  SNAPSHOT_LOCAL_TTL_MS: T.Integer({ minimum: 0, default: 2000 }),
+  /** Lifetime of a snapshot in Redis; events refresh it long before. */
+  SNAPSHOT_REDIS_TTL_SECONDS: T.Integer({ minimum: 1, default: 300 }),
+});
+
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -1,0 +1,92 @@
+// Gateway process: Eden clients to each service, Redis for snapshots and rate limits, a
+// broadcast bus subscription keeping snapshots fresh, and the hot read mounted as a Bun
+// native route so it skips the framework's per-request hooks.
+import type { AuthApp } from "@careforall/auth";
+import { createJetStreamBus } from "@careforall/bus";
+import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
+import type { CampaignApp } from "@careforall/campaign";
+import { loadConfig, systemClock } from "@careforall/config";
+import type { CampaignSnapshot } from "@careforall/events";
+import { AppError, createHttpMetrics, problemResponse, requestIdFor, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { initTelemetry } from "@careforall/telemetry";
+import { treaty } from "@elysiajs/eden";
+import { campaignReadHandler, createGatewayApp } from "./app";
+import { GatewayConfigSchema } from "./config";
+import { createSnapshotStore } from "./snapshots";
+import { startSnapshotRefresher } from "./workers/snapshot-refresher";
+
+const config = loadConfig("gateway", GatewayConfigSchema);
+const log = createLogger({ service: "gateway", level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: "gateway", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+const redis = createRedisClient(config.REDIS_URL);
+const cache = createRedisCache(redis, config.REDIS_PREFIX);
+const limiter = createRedisRateLimiter(redis, config.REDIS_PREFIX);
+const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "gateway" });
+const metrics = createHttpMetrics("gateway");
+
+// Upstream calls time out rather than hang a client forever.
+const fetcher = ((input: RequestInfo | URL, init?: RequestInit) =>
+  fetch(input, { ...init, signal: AbortSignal.timeout(config.UPSTREAM_TIMEOUT_MS) })) as typeof fetch;
+const clients = {
+  auth: treaty<AuthApp>(config.AUTH_URL, { fetcher, parseDate: false }),
+  campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher, parseDate: false }),
+};
+
+const snapshots = createSnapshotStore({
+  cache,
+  clock: systemClock,
+  log,
+  metrics,
+  localTtlMs: config.SNAPSHOT_LOCAL_TTL_MS,
+  redisTtlSeconds: config.SNAPSHOT_REDIS_TTL_SECONDS,
+  origin: {
+    async fetch(id, requestId) {
+      const res = await clients.campaign.campaigns({ id }).get({ headers: { "x-request-id": requestId } });
+      if (res.status === 404) return null;
+      if (res.error) throw new Error(`campaign service answered ${res.status}`);
+      return res.data as CampaignSnapshot;
+    },
+  },
+});
+const refresher = await startSnapshotRefresher(bus, snapshots);
+
+const app = createGatewayApp({
+  clients,
+  snapshots,
+  limiter,
+  config,
+  log,
+  metrics,
+  checks: {
+    redis: () => cache.ping(),
+    nats: () => bus.ping(),
+    auth: async () => (await clients.auth.health.get()).status === 200,
+    campaign: async () => (await clients.campaign.health.get()).status === 200,
+  },
+});
+
+// The hot path, outside Elysia's hooks: request id, security headers and metrics are applied
+// by the snapshot store itself; problems still come back as problem+json.
+const readCampaign = campaignReadHandler(snapshots);
+const hotRead = async (request: Request & { params: { id: string } }) => {
+  try {
+    return await readCampaign(request);
+  } catch (err) {
+    const problem =
+      err instanceof AppError
+        ? err
+        : new AppError({ status: 503, code: "unavailable", title: "Service unavailable", detail: "Try again shortly" });
+    if (!(err instanceof AppError)) log.error({ err }, "campaign_read.failed");
+    return problemResponse(problem.toProblem(), { "x-request-id": requestIdFor(request) });
+  }
+};
+app.config.serve = { ...app.config.serve, routes: { "/api/campaigns/:id": { GET: hotRead } } } as never;
+
+serve(app, {
+  port: config.PORT,
+  hostname: config.HOST,
+  log,
+  onShutdown: [() => refresher.stop(), () => bus.close(), () => cache.close(), () => telemetry.shutdown()],
+});

@@ -1,0 +1,130 @@
+// /api/campaigns/*: the cached hot read, and list/create/update/close forwarded to the campaign
+// service through its Eden client (signed-in routes verify the token here first).
+import type { CampaignApp } from "@careforall/campaign";
+import { CampaignModel } from "@careforall/campaign";
+import { badRequest, IdParams, notFound, Problem } from "@careforall/http";
+import type { Logger } from "@careforall/log";
+import type { Treaty } from "@elysiajs/eden";
+import { Elysia, t } from "elysia";
+import type { SnapshotStore } from "../snapshots";
+import { call, upstreamHeaders } from "../upstream";
+import type { GatewayContext } from "./context";
+
+const detail = (summary: string, secured = false) => ({
+  tags: ["campaigns"],
+  summary,
+  ...(secured ? { security: [{ bearer: [] }] } : {}),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface CampaignRoutesDeps {
+  campaign: Treaty.Create<CampaignApp>;
+  snapshots: SnapshotStore;
+  log: Logger;
+  context: GatewayContext;
+}
+
+/**
+ * The hot read as a plain fetch handler, so main.ts can also mount it as a Bun native route
+ * (no framework hooks on the hot path). Misses and errors become problem responses via throw.
+ */
+export function campaignReadHandler(snapshots: SnapshotStore) {
+  return async (request: Request & { params?: { id?: string } }, id = request.params?.id ?? "") => {
+    const served = snapshots.serve(id, request);
+    const response = served instanceof Promise ? await served : served;
+    if (response) return response;
+    if (!UUID.test(id)) throw badRequest("id: Expected a UUID", [{ path: "id", message: "Expected a UUID" }]);
+    throw notFound("No campaign with this id");
+  };
+}
+
+export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRoutesDeps) {
+  const read = campaignReadHandler(snapshots);
+  return new Elysia({ name: "gateway-campaign-routes" })
+    .use(context)
+    .get(
+      "/api/campaigns",
+      async ({ query, requestId }) => {
+        const res = await call(log, "campaign", campaign.campaigns.get({ query, headers: upstreamHeaders(requestId) }));
+        return res.data as CampaignModel.CampaignPage;
+      },
+      {
+        query: CampaignModel.ListCampaignsQuery,
+        response: { 200: CampaignModel.CampaignPage, 400: Problem },
+        detail: detail("List campaigns, newest first (cursor pagination, `q` title search, `status` filter)"),
+      },
+    )
+    .get("/api/campaigns/:id", ({ request, params }) => read(request, params.id), {
+      params: IdParams,
+      response: {
+        200: CampaignModel.Campaign,
+        304: t.Void({ description: "Not modified (ETag matched If-None-Match)" }),
+        400: Problem,
+        404: Problem,
+      },
+      detail: {
+        ...detail("Get one campaign (cached snapshot with ETag; If-None-Match → 304)"),
+      },
+    })
+    .post(
+      "/api/campaigns",
+      async ({ body, requestId, headers, status }) => {
+        const res = await call(
+          log,
+          "campaign",
+          campaign.campaigns.post(body, { headers: upstreamHeaders(requestId, headers.authorization) }),
+        );
+        return status(201, res.data as CampaignModel.Campaign);
+      },
+      {
+        auth: true,
+        body: CampaignModel.CreateCampaignBody,
+        response: { 201: CampaignModel.Campaign, 400: Problem, 401: Problem, 413: Problem },
+        detail: detail("Create a campaign; the caller becomes its owner", true),
+      },
+    )
+    .patch(
+      "/api/campaigns/:id",
+      async ({ params, body, requestId, headers }) => {
+        const res = await call(
+          log,
+          "campaign",
+          campaign
+            .campaigns({ id: params.id })
+            .patch(body, { headers: upstreamHeaders(requestId, headers.authorization) }),
+        );
+        const updated = res.data as CampaignModel.Campaign;
+        await snapshots.apply(updated);
+        return updated;
+      },
+      {
+        auth: true,
+        params: IdParams,
+        body: CampaignModel.UpdateCampaignBody,
+        response: { 200: CampaignModel.Campaign, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem },
+        detail: detail("Change title, description, goal or end date (owner or admin)", true),
+      },
+    )
+    .post(
+      "/api/campaigns/:id/close",
+      async ({ params, requestId, headers }) => {
+        const res = await call(
+          log,
+          "campaign",
+          campaign.campaigns({ id: params.id }).close.post(undefined, {
+            headers: upstreamHeaders(requestId, headers.authorization),
+          }),
+        );
+        const closed = res.data as CampaignModel.Campaign;
+        await snapshots.apply(closed);
+        return closed;
+      },
+      {
+        auth: true,
+        params: IdParams,
+        response: { 200: CampaignModel.Campaign, 400: Problem, 401: Problem, 403: Problem, 404: Problem },
+        detail: detail("Close a campaign to new pledges (owner or admin)", true),
+      },
+    );
+}

@@ -1,0 +1,170 @@
+// The hot path: GET /api/campaigns/:id from a pre-serialised, in-process snapshot.
+// Layers: process memory (served with no I/O) → Redis (shared by gateway replicas, versioned so
+// it only moves forward) → the campaign service (on a miss). `campaign.*` events push fresh
+// snapshots into both layers; a short local TTL bounds staleness if an event is missed.
+// Totals are read from the snapshot, never computed with SUM.
+import type { Cache } from "@careforall/cache";
+import type { Clock } from "@careforall/config";
+import type { CampaignSnapshot } from "@careforall/events";
+import { type HttpMetrics, mintRequestId, requestIdFor, SECURITY_HEADERS } from "@careforall/http";
+import type { Logger } from "@careforall/log";
+
+const ROUTE = "/api/campaigns/:id";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Entry {
+  version: number;
+  body: string;
+  etag: string;
+  /** Headers shared by every response for this version (copied per response). */
+  headers: Record<string, string>;
+  checkedAt: number;
+}
+
+export interface SnapshotOrigin {
+  /** Fetches the current campaign from its owner; null when it does not exist. */
+  fetch(id: string, requestId: string): Promise<CampaignSnapshot | null>;
+}
+
+export interface SnapshotStoreOptions {
+  cache: Cache;
+  origin: SnapshotOrigin;
+  clock: Clock;
+  log: Logger;
+  metrics: HttpMetrics;
+  localTtlMs: number;
+  redisTtlSeconds: number;
+}
+
+export const snapshotKey = (id: string) => `campaign:snapshot:${id}`;
+
+function toEntry(version: number, body: string, now: number): Entry {
+  const etag = `"v${version}"`;
+  return {
+    version,
+    body,
+    etag,
+    checkedAt: now,
+    headers: {
+      ...SECURITY_HEADERS,
+      "content-type": "application/json",
+      etag,
+      "cache-control": "no-cache",
+    },
+  };
+}
+
+export function createSnapshotStore(options: SnapshotStoreOptions) {
+  const { cache, origin, clock, log, metrics, localTtlMs, redisTtlSeconds } = options;
+  const entries = new Map<string, Entry>();
+  /** Ids recently confirmed missing, so a flood of unknown ids does not reach the origin. */
+  const missing = new Map<string, number>();
+  const inflight = new Map<string, Promise<Entry | null>>();
+
+  const hits = metrics.counter("gateway_snapshot_lookups_total", "Campaign snapshot lookups by layer", ["layer"]);
+  const hitMemory = hits.labels("memory");
+  const hitRedis = hits.labels("redis");
+  const hitOrigin = hits.labels("origin");
+  const requests = {
+    200: metrics.requests.labels("GET", ROUTE, "200"),
+    304: metrics.requests.labels("GET", ROUTE, "304"),
+  };
+  const durations = {
+    200: metrics.duration.labels("GET", ROUTE, "200"),
+    304: metrics.duration.labels("GET", ROUTE, "304"),
+  };
+
+  function remember(id: string, version: number, body: string): Entry {
+    const current = entries.get(id);
+    if (current && current.version > version) return current;
+    const entry =
+      current && current.version === version
+        ? { ...current, checkedAt: clock.now() }
+        : toEntry(version, body, clock.now());
+    entries.set(id, entry);
+    missing.delete(id);
+    return entry;
+  }
+
+  async function load(id: string, requestId: string): Promise<Entry | null> {
+    const shared = await cache.getVersioned(snapshotKey(id)).catch((err) => {
+      log.warn({ err }, "snapshot.redis_failed");
+      return null;
+    });
+    const local = entries.get(id);
+    if (shared && (!local || shared.version >= local.version)) {
+      hitRedis.inc();
+      return remember(id, shared.version, shared.value);
+    }
+    hitOrigin.inc();
+    const campaign = await origin.fetch(id, requestId);
+    if (!campaign) {
+      entries.delete(id);
+      missing.set(id, clock.now());
+      return null;
+    }
+    const entry = remember(id, campaign.version, JSON.stringify(campaign));
+    await cache.setVersioned(snapshotKey(id), campaign.version, entry.body, redisTtlSeconds).catch(() => false);
+    return entry;
+  }
+
+  /** Single flight per id: a burst of misses makes one Redis/origin round trip. */
+  function refresh(id: string, requestId: string): Promise<Entry | null> {
+    let pending = inflight.get(id);
+    if (!pending) {
+      pending = load(id, requestId).finally(() => inflight.delete(id));
+      inflight.set(id, pending);
+    }
+    return pending;
+  }
+
+  function respond(entry: Entry, request: Request, started: number): Response {
+    const headers = { ...entry.headers, "x-request-id": requestIdFor(request) };
+    if (request.headers.get("if-none-match") === entry.etag) {
+      requests[304].inc();
+      durations[304].observe((performance.now() - started) / 1000);
+      return new Response(null, { status: 304, headers });
+    }
+    requests[200].inc();
+    durations[200].observe((performance.now() - started) / 1000);
+    return new Response(entry.body, { headers });
+  }
+
+  return {
+    /**
+     * The hot handler. A fresh local entry answers synchronously; a stale one is served while a
+     * background refresh runs; only a cold id waits for Redis or the origin.
+     */
+    serve(id: string, request: Request): Response | Promise<Response | null> | null {
+      const started = performance.now();
+      const entry = entries.get(id);
+      if (entry) {
+        hitMemory.inc();
+        if (clock.now() - entry.checkedAt > localTtlMs) {
+          entry.checkedAt = clock.now();
+          refresh(id, mintRequestId()).catch((err) => log.warn({ err, campaignId: id }, "snapshot.refresh_failed"));
+        }
+        return respond(entry, request, started);
+      }
+      if (!UUID.test(id)) return null;
+      const missedAt = missing.get(id);
+      if (missedAt !== undefined && clock.now() - missedAt < localTtlMs) return null;
+      return refresh(id, requestIdFor(request)).then((loaded) => (loaded ? respond(loaded, request, started) : null));
+    },
+
+    /** Applies a snapshot carried by a campaign.* event: local first, then Redis (version-checked). */
+    async apply(snapshot: CampaignSnapshot): Promise<void> {
+      const entry = remember(snapshot.id, snapshot.version, JSON.stringify(snapshot));
+      if (entry.version === snapshot.version) {
+        await cache.setVersioned(snapshotKey(snapshot.id), snapshot.version, entry.body, redisTtlSeconds);
+      }
+    },
+
+    /** Current local version, for tests and diagnostics. */
+    versionOf(id: string): number | undefined {
+      return entries.get(id)?.version;
+    },
+  };
+}
+
+export type SnapshotStore = ReturnType<typeof createSnapshotStore>;

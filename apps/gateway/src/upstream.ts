@@ -1,0 +1,84 @@
+// Turning Eden Treaty results from internal services into gateway responses: success bodies
+// pass through typed; upstream problems keep their status and problem+json body; an
+// unreachable service becomes a 503 problem instead of a stack trace.
+import { AppError, type ProblemDetails, problemResponse, serviceUnavailable } from "@careforall/http";
+import type { Logger } from "@careforall/log";
+import { injectTraceHeaders } from "@careforall/telemetry";
+
+interface EdenError {
+  status: number;
+  value: unknown;
+}
+
+export interface EdenResult<T> {
+  data: T;
+  error: EdenError | null;
+  status: number;
+  response: Response;
+}
+
+/** Headers every upstream call carries: request id, trace context, and the caller's token. */
+export function upstreamHeaders(requestId: string, authorization?: string | null): Record<string, string> {
+  const headers = injectTraceHeaders({ "x-request-id": requestId });
+  if (authorization) headers.authorization = authorization;
+  return headers;
+}
+
+function asProblem(status: number, value: unknown): ProblemDetails {
+  let body = value;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {}
+  }
+  if (body && typeof body === "object" && "status" in body && "title" in body) return body as ProblemDetails;
+  return { type: "about:blank", title: "Upstream error", status, detail: "The request could not be completed" };
+}
+
+/**
+ * Awaits an Eden call. Returns `data` on success (the route's own status code is set by the
+ * caller's `status()`), throws a Response carrying the upstream problem otherwise.
+ */
+export async function call<T>(log: Logger, service: string, request: Promise<EdenResult<T>>): Promise<EdenResult<T>> {
+  let result: EdenResult<T>;
+  try {
+    result = await request;
+  } catch (err) {
+    log.error({ err, service }, "upstream.unreachable");
+    throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
+  }
+  if (result.error) {
+    const problem = asProblem(result.error.status, result.error.value);
+    if (result.error.status >= 500) log.warn({ service, status: result.error.status }, "upstream.error");
+    throw new UpstreamProblem(problem, result.response.headers);
+  }
+  return result;
+}
+
+/** An upstream's problem, re-thrown as-is through the gateway's error plugin. */
+export class UpstreamProblem extends AppError {
+  constructor(problem: ProblemDetails, headers: Headers) {
+    const passthrough: Record<string, string> = {};
+    const retryAfter = headers.get("retry-after");
+    if (retryAfter) passthrough["retry-after"] = retryAfter;
+    const www = headers.get("www-authenticate");
+    if (www) passthrough["www-authenticate"] = www;
+    const { type, title, status, detail, errors, ...extensions } = problem;
+    super({
+      status,
+      code: "upstream",
+      title,
+      ...(detail !== undefined ? { detail } : {}),
+      ...(errors ? { errors } : {}),
+      headers: passthrough,
+      extensions,
+    });
+    this.problemType = type;
+  }
+  readonly problemType: string;
+  override toProblem(): ProblemDetails {
+    return { ...super.toProblem(), type: this.problemType };
+  }
+}
+
+export { problemResponse };

@@ -1,0 +1,144 @@
+// Starts the platform as separate processes (one per service), each with its own port and the
+// shared infrastructure settings, and waits until every one reports /ready. Used by the start
+// command, the end-to-end tests and the benchmarks, so all three run the same topology.
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..");
+
+export const SERVICES = ["auth", "campaign", "gateway"] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 3000, auth: 3101, campaign: 3102 };
+
+export interface StackOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  natsUrl: string;
+  busPrefix: string;
+  keys: { privateKeyPem: string; publicKeyPem: string };
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Extra environment for every service (e.g. RATE_LIMIT_AUTH, LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Where each service's stdout/stderr goes; "inherit" streams to this terminal. */
+  logs?: "inherit" | { dir: string };
+  services?: readonly ServiceName[];
+  readyTimeoutMs?: number;
+}
+
+export interface RunningService {
+  name: ServiceName;
+  url: string;
+  proc: ReturnType<typeof Bun.spawn>;
+}
+
+export interface Stack {
+  urls: Record<ServiceName, string>;
+  services: Map<ServiceName, RunningService>;
+  /** SIGKILL one service (chaos); `restart` brings it back. */
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  restart(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A port nobody is listening on right now. */
+export function freePort(): number {
+  const server = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = server.port as number;
+  server.stop(true);
+  return port;
+}
+
+export async function waitReady(url: string, timeoutMs: number, proc?: RunningService["proc"]): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (proc && proc.exitCode !== null) throw new Error(`${url} exited with code ${proc.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms: ${last}`);
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const urls = Object.fromEntries(SERVICES.map((s) => [s, `http://127.0.0.1:${ports[s]}`])) as Record<
+    ServiceName,
+    string
+  >;
+  const wanted = options.services ?? SERVICES;
+  const services = new Map<ServiceName, RunningService>();
+  if (options.logs && options.logs !== "inherit") mkdirSync(options.logs.dir, { recursive: true });
+
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: options.redisPrefix,
+    NATS_URL: options.natsUrl,
+    BUS_PREFIX: options.busPrefix,
+    JWT_PRIVATE_KEY: options.keys.privateKeyPem,
+    JWT_PUBLIC_KEY: options.keys.publicKeyPem,
+    AUTH_URL: urls.auth,
+    CAMPAIGN_URL: urls.campaign,
+    ...options.env,
+  };
+
+  function launch(name: ServiceName): RunningService {
+    const out =
+      options.logs === "inherit"
+        ? "inherit"
+        : options.logs
+          ? openSync(join(options.logs.dir, `${name}.log`), "a")
+          : "ignore";
+    const proc = Bun.spawn(["bun", join(ROOT, "apps", name, "src", "main.ts")], {
+      cwd: ROOT,
+      env: { ...env, PORT: String(ports[name]) },
+      stdout: out,
+      stderr: out,
+    });
+    const svc = { name, url: urls[name], proc };
+    services.set(name, svc);
+    return svc;
+  }
+
+  const timeout = options.readyTimeoutMs ?? 30_000;
+  // Upstreams first: the gateway's /ready checks them.
+  const backends = wanted.filter((s) => s !== "gateway").map(launch);
+  await Promise.all(backends.map((s) => waitReady(s.url, timeout, s.proc)));
+  if (wanted.includes("gateway")) {
+    const gw = launch("gateway");
+    await waitReady(gw.url, timeout, gw.proc);
+  }
+
+  return {
+    urls,
+    services,
+    async kill(name, signal = "SIGKILL") {
+      const svc = services.get(name);
+      if (!svc) return;
+      svc.proc.kill(signal);
+      await svc.proc.exited;
+    },
+    async restart(name) {
+      const svc = launch(name);
+      await waitReady(svc.url, timeout, svc.proc);
+    },
+    async stop() {
+      for (const svc of services.values()) svc.proc.kill("SIGTERM");
+      await Promise.race([
+        Promise.all([...services.values()].map((s) => s.proc.exited)),
+        Bun.sleep(5000).then(() => {
+          for (const svc of services.values()) svc.proc.kill("SIGKILL");
+        }),
+      ]);
+    },
+  };
+}
