@@ -15,24 +15,55 @@ export const DEMO_DONORS = [
 ];
 
 const CAMPAIGNS = [
-  ["Clean water wells for Sylhet villages", "Tube wells and filters for 14 flood-hit villages in Sylhet division.", 2_500_000],
+  [
+    "Clean water wells for Sylhet villages",
+    "Tube wells and filters for 14 flood-hit villages in Sylhet division.",
+    2_500_000,
+  ],
   ["Winter blankets for Rangpur", "Warm blankets and jackets for families facing the northern cold wave.", 800_000],
   ["School meals in Kurigram", "A daily hot lunch for 600 primary pupils for one school year.", 1_500_000],
-  ["Cyclone shelter repairs in Bhola", "Roofs, doors and solar lights for three community cyclone shelters.", 3_200_000],
-  ["Mobile clinic for Char islands", "A boat clinic bringing a nurse and medicines to river islands twice a month.", 4_000_000],
-  ["Books for the Mirpur community library", "Bangla and English books plus shelves for a neighbourhood reading room.", 300_000],
-  ["Sewing machines for women's co-op", "Twenty machines and training for a garment co-operative in Gazipur.", 1_200_000],
+  [
+    "Cyclone shelter repairs in Bhola",
+    "Roofs, doors and solar lights for three community cyclone shelters.",
+    3_200_000,
+  ],
+  [
+    "Mobile clinic for Char islands",
+    "A boat clinic bringing a nurse and medicines to river islands twice a month.",
+    4_000_000,
+  ],
+  [
+    "Books for the Mirpur community library",
+    "Bangla and English books plus shelves for a neighbourhood reading room.",
+    300_000,
+  ],
+  [
+    "Sewing machines for women's co-op",
+    "Twenty machines and training for a garment co-operative in Gazipur.",
+    1_200_000,
+  ],
   ["Cataract surgeries in Barishal", "Sight-restoring surgeries for 150 elderly patients.", 2_250_000],
   ["Flood relief food packs", "Rice, lentils, oil and ORS for 1,000 households after the monsoon floods.", 5_000_000],
   ["Solar lamps for Sundarbans fishers", "Solar lanterns so fishing families can work and study after dark.", 650_000],
   ["Wheelchairs for Chattogram", "Forty wheelchairs fitted for children with mobility impairments.", 900_000],
-  ["Scholarships for first-generation students", "University fees and stipends for ten first-generation students.", 2_000_000],
+  [
+    "Scholarships for first-generation students",
+    "University fees and stipends for ten first-generation students.",
+    2_000_000,
+  ],
 ] as const;
 
-async function api<T>(url: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<{ status: number; body: T }> {
+async function api<T>(
+  url: string,
+  init: RequestInit & { json?: unknown; token?: string } = {},
+): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const res = await fetch(url, { ...init, headers, body: init.json === undefined ? undefined : JSON.stringify(init.json) });
+  const res = await fetch(url, {
+    ...init,
+    headers,
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -44,7 +75,8 @@ async function signIn(base: string, account: { email: string; password: string; 
   });
   if (login.status === 200) return login.body.accessToken;
   const reg = await api<{ accessToken: string }>(`${base}/api/auth/register`, { method: "POST", json: account });
-  if (reg.status !== 201) throw new Error(`could not register ${account.email}: ${reg.status} ${JSON.stringify(reg.body)}`);
+  if (reg.status !== 201)
+    throw new Error(`could not register ${account.email}: ${reg.status} ${JSON.stringify(reg.body)}`);
   return reg.body.accessToken;
 }
 

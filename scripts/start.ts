@@ -8,7 +8,10 @@ import { DEFAULT_PORTS, ROOT, startStack } from "./stack";
 
 const env = process.env;
 const databaseUrl = env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/careforall";
-const admin = { email: env.ADMIN_EMAIL ?? "admin@careforall.local", password: env.ADMIN_PASSWORD ?? "admin-dev-password" };
+const admin = {
+  email: env.ADMIN_EMAIL ?? "admin@careforall.local",
+  password: env.ADMIN_PASSWORD ?? "admin-dev-password",
+};
 const keys =
   env.JWT_PRIVATE_KEY && env.JWT_PUBLIC_KEY
     ? { privateKeyPem: env.JWT_PRIVATE_KEY, publicKeyPem: env.JWT_PUBLIC_KEY }

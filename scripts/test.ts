@@ -9,7 +9,11 @@ interface StepResult {
   skipped: number;
 }
 
-async function run(title: string, cmd: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
+async function run(
+  title: string,
+  cmd: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; output: string }> {
   console.log(`\n━━ ${title}: ${cmd.join(" ")}`);
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   let output = "";

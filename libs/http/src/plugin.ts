@@ -1,6 +1,7 @@
 // The Elysia plugin every service mounts: request ids, problem+json errors, body limit,
 // security headers, request metrics, and the /health, /ready and /metrics endpoints.
 import type { Logger } from "@careforall/log";
+import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia } from "elysia";
 import { AppError, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
@@ -45,6 +46,7 @@ export function requestIdFor(request: Request): string {
 }
 
 const startTimes = new WeakMap<Request, number>();
+const spans = new WeakMap<Request, { span: Span; context: Context }>();
 
 interface ValidationLike {
   type?: string;
@@ -75,6 +77,8 @@ export function httpKit(options: HttpKitOptions) {
       .decorate({ metrics })
       .onRequest(({ request, set }) => {
         startTimes.set(request, performance.now());
+        // Continue the caller's trace (W3C traceparent); activated in derive below.
+        spans.set(request, startServerSpan(`${request.method} ${service}`, request.headers));
         set.headers["x-request-id"] = requestIdFor(request);
         Object.assign(set.headers, SECURITY_HEADERS);
         const length = request.headers.get("content-length");
@@ -93,9 +97,14 @@ export function httpKit(options: HttpKitOptions) {
           throw malformedBody("The request body is not valid JSON");
         }
       })
-      .derive({ as: "global" }, ({ set }) => {
+      .derive({ as: "global" }, ({ set, request }) => {
         const requestId = set.headers["x-request-id"] as string;
-        return { requestId, log: log.child({ requestId }) };
+        // Activated here rather than in onRequest: this hook runs in the same async chain as
+        // the handler, so the trace reaches upstream calls, outbox rows and log lines.
+        const traced = spans.get(request);
+        if (traced) enterTraceContext(traced.context);
+        const traceId = currentTraceId();
+        return { requestId, log: log.child(traceId ? { requestId, traceId } : { requestId }) };
       })
       .onError({ as: "global" }, ({ code, error, set, request, path }) => {
         const headers: Record<string, string> = {};
@@ -165,6 +174,12 @@ export function httpKit(options: HttpKitOptions) {
         const labels = { method: request.method, route: route || "unmatched", status };
         metrics.requests.inc(labels);
         if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1000);
+        const span = spans.get(request)?.span;
+        if (span) {
+          span.updateName(`${request.method} ${labels.route}`);
+          span.setAttributes({ "http.route": labels.route, "http.response.status_code": Number(status) });
+          span.end();
+        }
       })
       .get("/health", () => ({ status: "ok", service }), { detail: { tags: ["operations"], summary: "Process is up" } })
       .get(

@@ -11,9 +11,11 @@ import {
   ListQuery,
 } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
+import { currentTraceId, initTelemetry, injectTraceHeaders } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 
+initTelemetry({ service: "http-test" });
 const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
 const publicKeyPem = await exportSPKI(publicKey);
 const issuer = "careforall-auth";
@@ -49,7 +51,12 @@ const app = new Elysia()
   .get("/rate", () => {
     throw new AppError({ status: 429, code: "rate-limited", title: "Too many", headers: { "retry-after": "7" } });
   })
-  .get("/requestid", ({ requestId }) => ({ requestId }));
+  .get("/requestid", ({ requestId }) => ({ requestId }))
+  .get("/trace", async () => {
+    const before = currentTraceId();
+    await Bun.sleep(5);
+    return { before, after: currentTraceId(), outgoing: injectTraceHeaders().traceparent };
+  });
 
 const call = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
@@ -144,6 +151,28 @@ describe("operations endpoints", () => {
     expect(text).toContain('http_requests_total{method="POST",route="/things/:id",status="200"');
     expect(text).toContain("http_request_duration_seconds_bucket");
     expect(text).not.toContain(`route="/things/${ID}"`);
+  });
+});
+
+describe("trace context", () => {
+  test("a request continues the caller's trace, across awaits, and concurrent requests stay apart", async () => {
+    const traceIds = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"];
+    const results = await Promise.all(
+      traceIds.map(async (id) => {
+        const res = await call("/trace", { headers: { traceparent: `00-${id}-b7ad6b7169203331-01` } });
+        return (await res.json()) as { before: string; after: string; outgoing: string };
+      }),
+    );
+    results.forEach((r, i) => {
+      expect(r.before).toBe(traceIds[i]!);
+      expect(r.after).toBe(traceIds[i]!);
+      expect(r.outgoing).toContain(traceIds[i]!);
+    });
+  });
+
+  test("without a traceparent a fresh trace starts", async () => {
+    const body = (await (await call("/trace")).json()) as { before: string };
+    expect(body.before).toMatch(/^[0-9a-f]{32}$/);
   });
 });
 

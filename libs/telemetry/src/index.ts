@@ -23,6 +23,7 @@ import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from "@opentel
 export { SpanKind, type Context, type Span };
 
 let provider: TracerProvider | undefined;
+let contextManager: AsyncLocalStorageContextManager | undefined;
 
 export interface TelemetryOptions {
   service: string;
@@ -45,7 +46,8 @@ export function initTelemetry({ service, endpoint }: TelemetryOptions): { shutdo
       resource: resourceFromAttributes({ "service.name": service }),
       spanProcessors,
     });
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
   }
@@ -93,6 +95,25 @@ export function injectTraceHeaders(
 /** Reads W3C trace context from headers; returns ROOT_CONTEXT's child when absent. */
 export function extractTraceContext(source: HeaderSource, base: Context = ROOT_CONTEXT): Context {
   return propagation.extract(base, source, sourceGetter);
+}
+
+/**
+ * Makes `ctx` the active context for the rest of the current async chain. For framework hooks
+ * that run before a handler but cannot wrap it (an HTTP server's on-request hook).
+ */
+export function enterTraceContext(ctx: Context): void {
+  contextManager?.attach(ctx);
+}
+
+/** Starts a server span continuing the caller's trace (from W3C headers); returns it with its context. */
+export function startServerSpan(
+  name: string,
+  headers: HeaderSource,
+  attributes?: Attributes,
+): { span: Span; context: Context } {
+  const parent = extractTraceContext(headers);
+  const span = tracer().startSpan(name, { kind: SpanKind.SERVER, ...(attributes ? { attributes } : {}) }, parent);
+  return { span, context: trace.setSpan(parent, span) };
 }
 
 export function currentTraceId(ctx: Context = context.active()): string | undefined {
