@@ -50,22 +50,38 @@ export function bearerToken(authorization: string | undefined | null): string | 
 }
 
 /**
- * Adds the `auth` route option: `auth: true` (signed in), `auth: "admin"`, or
- * `auth: "optional"` (principal may be null). Resolves `principal` for the handler.
+ * Route options for access control, each resolving who is calling:
+ * - `auth: true` — signed in (else 401); `principal: Principal`
+ * - `admin: true` — signed in as an admin (401 / 403); `principal: Principal`
+ * - `optionalAuth: true` — a guest or a signed-in user; `viewer: Principal | null` (a bad token is still 401)
  */
 export function authGuard(verifier: TokenVerifier) {
+  async function principalFrom(authorization: string | undefined): Promise<Principal | null> {
+    const token = bearerToken(authorization);
+    return token ? verifier.verify(token) : null;
+  }
   return new Elysia({ name: "careforall-auth-guard" }).macro({
-    auth: (mode: true | "optional" | "admin") => ({
+    auth: {
       async resolve({ headers }) {
-        const token = bearerToken(headers.authorization);
-        if (!token) {
-          if (mode === "optional") return { principal: null as Principal | null };
-          throw unauthorized();
-        }
-        const principal: Principal | null = await verifier.verify(token);
-        if (mode === "admin" && principal.role !== "admin") throw forbidden("Administrators only");
+        const principal = await principalFrom(headers.authorization);
+        if (!principal) throw unauthorized();
         return { principal };
       },
-    }),
+    },
+    admin: {
+      async resolve({ headers }) {
+        const principal = await principalFrom(headers.authorization);
+        if (!principal) throw unauthorized();
+        if (principal.role !== "admin") throw forbidden("Administrators only");
+        return { principal };
+      },
+    },
+    optionalAuth: {
+      async resolve({ headers }) {
+        // A malformed Authorization header is refused rather than silently treated as a guest.
+        if (headers.authorization !== undefined && !bearerToken(headers.authorization)) throw unauthorized();
+        return { viewer: await principalFrom(headers.authorization) };
+      },
+    },
   });
 }

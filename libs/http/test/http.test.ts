@@ -40,8 +40,8 @@ const app = new Elysia()
   })
   .get("/things", ({ query }) => query, { query: t.Object(ListQuery) })
   .get("/me", ({ principal }) => principal, { auth: true })
-  .get("/admin", () => "ok", { auth: "admin" })
-  .get("/maybe", ({ principal }) => ({ principal }), { auth: "optional" })
+  .get("/admin", ({ principal }) => (principal.role === "admin" ? "ok" : "?"), { admin: true })
+  .get("/maybe", ({ viewer }) => ({ principal: viewer }), { optionalAuth: true })
   .get("/conflict", () => {
     throw conflict("already there");
   })

@@ -1,6 +1,6 @@
 // Account reads: the signed-in user's own profile, and the internal lookup by id that other
 // services use through Eden (not exposed under /api by the gateway).
-import { authGuard, IdParams, Problem, type TokenVerifier, unauthorized } from "@careforall/http";
+import { authGuard, IdParams, Problem, type TokenVerifier } from "@careforall/http";
 import { Elysia } from "elysia";
 import { AuthModel } from "../model";
 import type { AuthService } from "../service";
@@ -10,19 +10,11 @@ const tags = ["auth"];
 export function userRoutes(service: AuthService, verifier: TokenVerifier) {
   return new Elysia()
     .use(authGuard(verifier))
-    .get(
-      "/me",
-      ({ principal }) => {
-        // The guard's resolve is typed `Principal | null` for every mode; with `auth: true` it never is null.
-        if (!principal) throw unauthorized();
-        return service.getUser(principal.id);
-      },
-      {
-        auth: true,
-        response: { 200: AuthModel.User, 401: Problem, 404: Problem },
-        detail: { tags, summary: "The signed-in user" },
-      },
-    )
+    .get("/me", ({ principal }) => service.getUser(principal.id), {
+      auth: true,
+      response: { 200: AuthModel.User, 401: Problem, 404: Problem },
+      detail: { tags, summary: "The signed-in user" },
+    })
     .get("/users/:id", ({ params }) => service.getUser(params.id), {
       params: IdParams,
       response: { 200: AuthModel.User, 400: Problem, 404: Problem },

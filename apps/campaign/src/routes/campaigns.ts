@@ -1,6 +1,6 @@
 // Campaign routes (internal paths; the gateway maps /api/campaigns/... here through Eden).
 // Each route declares its input and every response status, so Eden and OpenAPI see them all.
-import { type authGuard, IdParams, type Principal, Problem, unauthorized } from "@careforall/http";
+import { type authGuard, IdParams, Problem } from "@careforall/http";
 import { Elysia } from "elysia";
 import { CampaignModel } from "../model";
 import type { CampaignService } from "../service";
@@ -12,15 +12,6 @@ export interface CampaignRoutesDeps {
 }
 
 const detail = (summary: string) => ({ tags: ["campaigns"], summary });
-
-/**
- * authGuard types `principal` as `Principal | null` for every mode; with `auth: true` it has
- * already thrown 401 when absent, so this only narrows the type (and fails closed if not).
- */
-function signedIn(principal: Principal | null): Principal {
-  if (!principal) throw unauthorized();
-  return principal;
-}
 
 export function campaignRoutes({ service, guard }: CampaignRoutesDeps) {
   return new Elysia({ prefix: "/campaigns" })
@@ -35,14 +26,14 @@ export function campaignRoutes({ service, guard }: CampaignRoutesDeps) {
       response: { 200: CampaignModel.Campaign, 400: Problem, 404: Problem },
       detail: detail("Get one campaign"),
     })
-    .post("", async ({ body, principal, status }) => status(201, await service.create(signedIn(principal), body)), {
+    .post("", async ({ body, principal, status }) => status(201, await service.create(principal, body)), {
       auth: true,
       parse: "json",
       body: CampaignModel.CreateCampaignBody,
       response: { 201: CampaignModel.Campaign, 400: Problem, 401: Problem, 413: Problem },
       detail: detail("Create a campaign; the caller becomes its owner"),
     })
-    .patch("/:id", ({ params, body, principal }) => service.update(signedIn(principal), params.id, body), {
+    .patch("/:id", ({ params, body, principal }) => service.update(principal, params.id, body), {
       auth: true,
       parse: "json",
       params: IdParams,
@@ -58,7 +49,7 @@ export function campaignRoutes({ service, guard }: CampaignRoutesDeps) {
       },
       detail: detail("Change a campaign (owner or admin; not once closed)"),
     })
-    .post("/:id/close", ({ params, principal }) => service.close(signedIn(principal), params.id), {
+    .post("/:id/close", ({ params, principal }) => service.close(principal, params.id), {
       auth: true,
       params: IdParams,
       response: { 200: CampaignModel.Campaign, 400: Problem, 401: Problem, 403: Problem, 404: Problem },
