@@ -12,6 +12,7 @@ import { createAuthApp, ensureAdmin } from "./app";
 import { AuthConfigSchema } from "./config";
 import * as schema from "./db/schema";
 import { loadSigningKeys } from "./keys";
+import { startBankAccountConsumer } from "./workers/bank-accounts";
 
 const config = loadConfig("auth", AuthConfigSchema);
 const log = createLogger({ service: "auth", level: config.LOG_LEVEL });
@@ -34,6 +35,7 @@ try {
     async () => (await relay.lag()).oldestAgeSeconds,
   );
   relay.start();
+  const bankAccounts = await startBankAccountConsumer(bus, db.db);
 
   const deps = { db, clock: systemClock, config, log, onCommitted: () => relay.kick() };
   await ensureAdmin(deps, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD, name: config.ADMIN_NAME });
@@ -42,7 +44,13 @@ try {
     port: config.PORT,
     hostname: config.HOST,
     log,
-    onShutdown: [() => relay.stop(), () => bus.close(), () => db.close(), () => telemetry.shutdown()],
+    onShutdown: [
+      () => bankAccounts.stop(),
+      () => relay.stop(),
+      () => bus.close(),
+      () => db.close(),
+      () => telemetry.shutdown(),
+    ],
   });
 } catch (err) {
   log.fatal({ err }, "service.start_failed");

@@ -125,8 +125,16 @@ describe("POST /auth/register", () => {
         what: "user.registered on the bus",
       });
       expect(event.data).toMatchObject({ userId: session.user.id, role: "donor" });
-      const [row] = await h.db.db.select().from(outbox).where(eq(outbox.aggregateId, session.user.id));
-      expect(row?.publishedAt).toBeInstanceOf(Date);
+      // The relay marks the row published in the transaction that is still open while the
+      // subscriber already holds the event, so wait for that commit rather than racing it.
+      const row = await waitFor(
+        async () =>
+          (await h.db.db.select().from(outbox).where(eq(outbox.aggregateId, session.user.id))).find(
+            (r) => r.publishedAt,
+          ),
+        { what: "outbox row marked published" },
+      );
+      expect(row.publishedAt).toBeInstanceOf(Date);
     } finally {
       await relay.stop();
       await sub.stop();

@@ -7,7 +7,9 @@ import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
 import type { CampaignConfig } from "./config";
 import { campaignRoutes } from "./routes/campaigns";
+import { donationRoutes } from "./routes/donations";
 import { type CampaignDb, createCampaignService } from "./service";
+import { createTotalsService } from "./totals";
 
 export interface CampaignAppDeps {
   db: CampaignDb;
@@ -35,9 +37,12 @@ export function createCampaignApp(deps: CampaignAppDeps) {
         checks: { postgres: () => db.execute(sql`select 1`), ...deps.checks },
       }),
     )
-    .use(campaignRoutes({ service, guard }));
+    .use(campaignRoutes({ service, guard }))
+    .use(donationRoutes({ totals: createTotalsService({ db, clock, log, onCommitted }), guard }));
 }
 
 export type CampaignApp = ReturnType<typeof createCampaignApp>;
 export { type CampaignConfig, CampaignConfigSchema } from "./config";
-export { CampaignModel } from "./model";
+export { CampaignModel, DonationModel } from "./model";
+export { createTotalsService, type TotalsService } from "./totals";
+export { startTotalsConsumer } from "./workers/totals-consumer";

@@ -11,6 +11,8 @@ import { initTelemetry } from "@careforall/telemetry";
 import { createCampaignApp } from "./app";
 import { CampaignConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
+import { createTotalsService } from "./totals";
+import { startTotalsConsumer } from "./workers/totals-consumer";
 
 const SERVICE = "campaign";
 
@@ -46,10 +48,19 @@ const app = createCampaignApp({
   onCommitted: () => relay.kick(),
 });
 
+const totals = createTotalsService({ db: database.db, clock: systemClock, log, onCommitted: () => relay.kick() });
+const totalsConsumer = await startTotalsConsumer(bus, totals);
+
 relay.start();
 serve(app, {
   port: config.PORT,
   hostname: config.HOST,
   log,
-  onShutdown: [() => relay.stop(), () => bus.close(), () => database.close(), () => telemetry.shutdown()],
+  onShutdown: [
+    () => totalsConsumer.stop(),
+    () => relay.stop(),
+    () => bus.close(),
+    () => database.close(),
+    () => telemetry.shutdown(),
+  ],
 });

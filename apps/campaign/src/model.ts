@@ -67,3 +67,36 @@ export namespace CampaignModel {
   export const CampaignPage = Page(Campaign);
   export type CampaignPage = typeof CampaignPage.static;
 }
+
+export namespace DonationModel {
+  export const Donation = t.Object({
+    id: t.String({ description: "The pledge id" }),
+    amountMinor: t.Integer(),
+    currency: t.Union([t.Literal("BDT"), t.Literal("USD"), t.Literal("EUR")]),
+    donorName: t.Union([t.String(), t.Null()], { description: "Null when the donor chose to stay anonymous" }),
+    message: t.Union([t.String(), t.Null()]),
+    capturedAt: t.String({ format: "date-time" }),
+  });
+  export type Donation = typeof Donation.static;
+
+  export const DonationPage = Page(Donation);
+  export type DonationPage = typeof DonationPage.static;
+
+  export const DonationsQuery = t.Object(ListQuery);
+  export type DonationsQuery = typeof DonationsQuery.static;
+
+  /** A captured pledge as the pledge service reports it, for rebuilding the read model. */
+  export const CapturedPledge = t.Object({
+    pledgeId: t.String(),
+    donorKey: t.String(),
+    amountMinor: Int({ minimum: 1 }),
+    currency: t.Union([t.Literal("BDT"), t.Literal("USD"), t.Literal("EUR")]),
+    donorName: t.Union([t.String(), t.Null()]),
+    message: t.Union([t.String(), t.Null()]),
+    capturedAt: t.String(),
+  });
+  export type CapturedPledge = typeof CapturedPledge.static;
+
+  export const RebuildBody = t.Object({ pledges: t.Array(CapturedPledge, { maxItems: 100_000 }) });
+  export type RebuildBody = typeof RebuildBody.static;
+}

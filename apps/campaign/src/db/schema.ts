@@ -2,7 +2,7 @@
 // service reads them). Totals columns are maintained by the money path's event consumers.
 import { inboxTable, outboxTable } from "@careforall/outbox";
 import { sql } from "drizzle-orm";
-import { bigint, check, index, integer, pgSchema, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, check, index, integer, pgSchema, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 export const campaignSchema = pgSchema("campaign");
 
@@ -33,7 +33,43 @@ export const campaigns = campaignSchema.table(
     check("campaigns_currency_check", sql`${t.currency} in ('BDT', 'USD', 'EUR')`),
     check("campaigns_status_check", sql`${t.status} in ('active', 'closed')`),
     check("campaigns_goal_minor_check", sql`${t.goalMinor} >= 100`),
+    check("campaigns_totals_check", sql`${t.raisedMinor} >= 0 and ${t.donorCount} >= 0 and ${t.pledgeCount} >= 0`),
     index("campaigns_status_id_idx").on(t.status, t.id.desc()),
+  ],
+);
+
+/**
+ * One row per captured pledge (the donations read model behind GET /campaigns/:id/donations).
+ * The pledge id is the key, so a pledge can add to a total at most once, whatever the event ids.
+ */
+export const donations = campaignSchema.table(
+  "donations",
+  {
+    pledgeId: uuid("pledge_id").primaryKey(),
+    campaignId: uuid("campaign_id").notNull(),
+    donorKey: text("donor_key").notNull(),
+    amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
+    currency: text("currency", { enum: CURRENCIES }).notNull(),
+    /** Null when the donor chose to stay anonymous. */
+    donorName: text("donor_name"),
+    message: text("message"),
+    capturedAt: timestamp("captured_at", { withTimezone: true, mode: "date" }).notNull(),
+    refundedAt: timestamp("refunded_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [index("donations_campaign_captured_idx").on(t.campaignId, t.capturedAt.desc(), t.pledgeId.desc())],
+);
+
+/** Captured, not refunded pledges per donor and campaign: donorCount counts the rows above zero. */
+export const campaignDonors = campaignSchema.table(
+  "campaign_donors",
+  {
+    campaignId: uuid("campaign_id").notNull(),
+    donorKey: text("donor_key").notNull(),
+    capturedCount: integer("captured_count").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.campaignId, t.donorKey] }),
+    check("campaign_donors_count_check", sql`${t.capturedCount} >= 0`),
   ],
 );
 
@@ -43,5 +79,5 @@ export const inbox = inboxTable(campaignSchema);
 export type CampaignRow = typeof campaigns.$inferSelect;
 
 /** Passed to drizzle so `db.query.*` and the relay see every table. */
-export const schema = { campaigns, outbox, inbox };
+export const schema = { campaigns, donations, campaignDonors, outbox, inbox };
 export type CampaignDbSchema = typeof schema;
