@@ -44,5 +44,5 @@ export function createGatewayApp(deps: GatewayDeps) {
 
 export type GatewayApp = ReturnType<typeof createGatewayApp>;
 export { type GatewayConfig, GatewayConfigSchema } from "./config";
-export { campaignReadHandler } from "./routes/campaigns";
+export { campaignReadHandler, hotCampaignRead } from "./routes/campaigns";
 export { createSnapshotStore, type SnapshotOrigin, type SnapshotStore } from "./snapshots";

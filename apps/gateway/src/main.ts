@@ -7,11 +7,11 @@ import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@ca
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { AppError, createHttpMetrics, problemResponse, requestIdFor, serve } from "@careforall/http";
+import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { initTelemetry } from "@careforall/telemetry";
 import { treaty } from "@elysiajs/eden";
-import { campaignReadHandler, createGatewayApp } from "./app";
+import { createGatewayApp, hotCampaignRead } from "./app";
 import { GatewayConfigSchema } from "./config";
 import { createSnapshotStore } from "./snapshots";
 import { startSnapshotRefresher } from "./workers/snapshot-refresher";
@@ -67,21 +67,9 @@ const app = createGatewayApp({
   },
 });
 
-// The hot path, outside Elysia's hooks: request id, security headers and metrics are applied
-// by the snapshot store itself; problems still come back as problem+json.
-const readCampaign = campaignReadHandler(snapshots);
-const hotRead = async (request: Request & { params: { id: string } }) => {
-  try {
-    return await readCampaign(request);
-  } catch (err) {
-    const problem =
-      err instanceof AppError
-        ? err
-        : new AppError({ status: 503, code: "unavailable", title: "Service unavailable", detail: "Try again shortly" });
-    if (!(err instanceof AppError)) log.error({ err }, "campaign_read.failed");
-    return problemResponse(problem.toProblem(), { "x-request-id": requestIdFor(request) });
-  }
-};
+// The hot path, outside Elysia's hooks: request id, security headers, metrics and problem+json
+// are applied by the handler and the snapshot store themselves.
+const hotRead = hotCampaignRead({ snapshots, log, metrics });
 app.config.serve = { ...app.config.serve, routes: { "/api/campaigns/:id": { GET: hotRead } } } as never;
 
 serve(app, {

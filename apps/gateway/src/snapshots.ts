@@ -11,6 +11,22 @@ import type { Logger } from "@careforall/log";
 
 const ROUTE = "/api/campaigns/:id";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Bound on remembered-missing ids: a flood of random UUIDs must not grow memory forever. */
+const MAX_MISSING = 10_000;
+
+/**
+ * If-None-Match per RFC 9110 §13.1.2: `*`, a list, and weak comparison (W/ ignored). Clients
+ * normally echo the exact ETag, which the first comparison answers without parsing.
+ */
+export function etagMatches(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  if (header === etag) return true;
+  for (const candidate of header.split(",")) {
+    const tag = candidate.trim();
+    if (tag === "*" || tag === etag || (tag.startsWith("W/") && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
 
 interface Entry {
   version: number;
@@ -86,13 +102,27 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
     return entry;
   }
 
+  function rememberMissing(id: string) {
+    missing.delete(id);
+    if (missing.size >= MAX_MISSING) {
+      // Maps iterate in insertion order: the first key is the oldest.
+      const oldest = missing.keys().next().value;
+      if (oldest !== undefined) missing.delete(oldest);
+    }
+    missing.set(id, clock.now());
+  }
+
   async function load(id: string, requestId: string): Promise<Entry | null> {
     const shared = await cache.getVersioned(snapshotKey(id)).catch((err) => {
       log.warn({ err }, "snapshot.redis_failed");
       return null;
     });
     const local = entries.get(id);
-    if (shared && (!local || shared.version >= local.version)) {
+    // A cold miss takes whatever Redis holds. A stale local entry takes Redis only when it is
+    // strictly newer (another gateway applied an event); otherwise the origin is asked, because
+    // Redis holding our own version proves nothing when an event was missed. This is what makes
+    // the local TTL bound staleness.
+    if (shared && (!local || shared.version > local.version)) {
       hitRedis.inc();
       return remember(id, shared.version, shared.value);
     }
@@ -100,7 +130,7 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
     const campaign = await origin.fetch(id, requestId);
     if (!campaign) {
       entries.delete(id);
-      missing.set(id, clock.now());
+      rememberMissing(id);
       return null;
     }
     const entry = remember(id, campaign.version, JSON.stringify(campaign));
@@ -118,9 +148,9 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
     return pending;
   }
 
-  function respond(entry: Entry, request: Request, started: number): Response {
-    const headers = { ...entry.headers, "x-request-id": requestIdFor(request) };
-    if (request.headers.get("if-none-match") === entry.etag) {
+  function respond(entry: Entry, request: Request, started: number, requestId: string): Response {
+    const headers = { ...entry.headers, "x-request-id": requestId };
+    if (etagMatches(request.headers.get("if-none-match"), entry.etag)) {
       requests[304].inc();
       durations[304].observe((performance.now() - started) / 1000);
       return new Response(null, { status: 304, headers });
@@ -133,10 +163,15 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
   return {
     /**
      * The hot handler. A fresh local entry answers synchronously; a stale one is served while a
-     * background refresh runs; only a cold id waits for Redis or the origin.
+     * background refresh runs; only a cold id waits for Redis or the origin. `requestId` is the
+     * one the caller answers with (minted once per request, so a cold miss's origin call and the
+     * response carry the same id); by default the client's, or a new one.
      */
-    serve(id: string, request: Request): Response | Promise<Response | null> | null {
+    serve(rawId: string, request: Request, requestId?: string): Response | Promise<Response | null> | null {
       const started = performance.now();
+      // One key per campaign: UUIDs are case-insensitive, and case variants of one id must not
+      // each hold a copy (memory) or miss the events, which carry the lower-case id.
+      const id = rawId.toLowerCase();
       const entry = entries.get(id);
       if (entry) {
         hitMemory.inc();
@@ -144,25 +179,36 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
           entry.checkedAt = clock.now();
           refresh(id, mintRequestId()).catch((err) => log.warn({ err, campaignId: id }, "snapshot.refresh_failed"));
         }
-        return respond(entry, request, started);
+        return respond(entry, request, started, requestId ?? requestIdFor(request));
       }
       if (!UUID.test(id)) return null;
       const missedAt = missing.get(id);
-      if (missedAt !== undefined && clock.now() - missedAt < localTtlMs) return null;
-      return refresh(id, requestIdFor(request)).then((loaded) => (loaded ? respond(loaded, request, started) : null));
+      if (missedAt !== undefined) {
+        if (clock.now() - missedAt < localTtlMs) return null;
+        missing.delete(id);
+      }
+      const rid = requestId ?? requestIdFor(request);
+      return refresh(id, rid).then((loaded) => (loaded ? respond(loaded, request, started, rid) : null));
     },
 
-    /** Applies a snapshot carried by a campaign.* event: local first, then Redis (version-checked). */
+    /**
+     * Applies a snapshot carried by a campaign.* event or returned by a write: local first, then
+     * Redis (version-checked). A Redis failure is logged, not thrown: the write it follows has
+     * already committed, and the local entry is already current.
+     */
     async apply(snapshot: CampaignSnapshot): Promise<void> {
-      const entry = remember(snapshot.id, snapshot.version, JSON.stringify(snapshot));
+      const id = snapshot.id.toLowerCase();
+      const entry = remember(id, snapshot.version, JSON.stringify(snapshot));
       if (entry.version === snapshot.version) {
-        await cache.setVersioned(snapshotKey(snapshot.id), snapshot.version, entry.body, redisTtlSeconds);
+        await cache
+          .setVersioned(snapshotKey(id), snapshot.version, entry.body, redisTtlSeconds)
+          .catch((err) => log.warn({ err, campaignId: id }, "snapshot.redis_failed"));
       }
     },
 
     /** Current local version, for tests and diagnostics. */
     versionOf(id: string): number | undefined {
-      return entries.get(id)?.version;
+      return entries.get(id.toLowerCase())?.version;
     },
   };
 }

@@ -14,7 +14,8 @@ export interface EdenResult<T> {
   data: T;
   error: EdenError | null;
   status: number;
-  response: Response;
+  /** Absent when the request never got an answer: Eden reports a failed fetch as status 503. */
+  response: Response | undefined;
 }
 
 /** Headers every upstream call carries: request id, trace context, and the caller's token. */
@@ -48,6 +49,12 @@ export async function call<T>(log: Logger, service: string, request: Promise<Ede
     throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
   }
   if (result.error) {
+    // Eden does not throw when the connection is refused or times out: it returns a synthetic
+    // 503 with no response. That is an outage, not an upstream problem to pass through.
+    if (!result.response) {
+      log.error({ err: result.error.value, service }, "upstream.unreachable");
+      throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
+    }
     const problem = asProblem(result.error.status, result.error.value);
     if (result.error.status >= 500) log.warn({ service, status: result.error.status }, "upstream.error");
     throw new UpstreamProblem(problem, result.response.headers);

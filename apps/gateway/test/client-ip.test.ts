@@ -1,7 +1,7 @@
 // Who the rate limiter counts: the socket peer, unless that peer is a trusted proxy; then the
 // right-most X-Forwarded-For hop that is not itself trusted. A direct client cannot forge its IP.
 import { describe, expect, test } from "bun:test";
-import { clientIp, parseTrustedProxies } from "../src/domain/client-ip";
+import { clientIp, normaliseIp, parseTrustedProxies } from "../src/domain/client-ip";
 
 const none = parseTrustedProxies("");
 const proxies = parseTrustedProxies("10.0.0.1, 10.0.0.2");
@@ -61,5 +61,27 @@ describe("clientIp", () => {
   test("an unknown peer address is reported as such, never taken from the header", () => {
     expect(clientIp(undefined, "198.51.100.1", none)).toBe("unknown");
     expect(clientIp(undefined, null, proxies)).toBe("unknown");
+  });
+
+  test("IPv4-mapped IPv6 peers (dual-stack listener) match IPv4 entries in TRUSTED_PROXIES", () => {
+    expect(clientIp("::ffff:10.0.0.1", "198.51.100.1", proxies)).toBe("198.51.100.1");
+    expect(clientIp("::ffff:203.0.113.7", "198.51.100.1", proxies)).toBe("203.0.113.7");
+    expect(clientIp("10.0.0.1", "198.51.100.1, ::ffff:10.0.0.2", proxies)).toBe("198.51.100.1");
+    expect(clientIp("10.0.0.1", "::FFFF:198.51.100.4", proxies)).toBe("198.51.100.4");
+  });
+
+  test("IPv6 proxies and clients work as written", () => {
+    const v6 = parseTrustedProxies("fd00::1");
+    expect(clientIp("fd00::1", "2001:db8::7", v6)).toBe("2001:db8::7");
+    expect(clientIp("2001:db8::9", "2001:db8::7", v6)).toBe("2001:db8::9");
+  });
+});
+
+describe("normaliseIp", () => {
+  test("unwraps IPv4-mapped addresses and lower-cases IPv6", () => {
+    expect(normaliseIp("::ffff:127.0.0.1")).toBe("127.0.0.1");
+    expect(normaliseIp("2001:DB8::1")).toBe("2001:db8::1");
+    expect(normaliseIp("::1")).toBe("::1");
+    expect(normaliseIp(" 10.0.0.1 ")).toBe("10.0.0.1");
   });
 });

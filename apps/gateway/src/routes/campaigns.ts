@@ -2,7 +2,18 @@
 // service through its Eden client (signed-in routes verify the token here first).
 import type { CampaignApp } from "@careforall/campaign";
 import { CampaignModel } from "@careforall/campaign";
-import { badRequest, IdParams, notFound, Problem } from "@careforall/http";
+import {
+  AppError,
+  badRequest,
+  type HttpMetrics,
+  IdParams,
+  notFound,
+  Problem,
+  problemResponse,
+  requestIdFor,
+  SECURITY_HEADERS,
+  serviceUnavailable,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
@@ -16,6 +27,7 @@ const detail = (summary: string, secured = false) => ({
   ...(secured ? { security: [{ bearer: [] }] } : {}),
 });
 
+const HOT_ROUTE = "/api/campaigns/:id";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface CampaignRoutesDeps {
@@ -30,12 +42,46 @@ export interface CampaignRoutesDeps {
  * (no framework hooks on the hot path). Misses and errors become problem responses via throw.
  */
 export function campaignReadHandler(snapshots: SnapshotStore) {
-  return async (request: Request & { params?: { id?: string } }, id = request.params?.id ?? "") => {
-    const served = snapshots.serve(id, request);
+  return async (request: Request & { params?: { id?: string } }, id = request.params?.id ?? "", requestId?: string) => {
+    const served = snapshots.serve(id, request, requestId);
     const response = served instanceof Promise ? await served : served;
     if (response) return response;
     if (!UUID.test(id)) throw badRequest("id: Expected a UUID", [{ path: "id", message: "Expected a UUID" }]);
     throw notFound("No campaign with this id");
+  };
+}
+
+export interface HotReadDeps {
+  snapshots: SnapshotStore;
+  log: Logger;
+  metrics: HttpMetrics;
+}
+
+/**
+ * GET /api/campaigns/:id as main.ts mounts it, a Bun native route outside Elysia's hooks. What
+ * httpKit would do is done here: one request id for the whole request, problem+json (an
+ * unexpected failure is a 503 without internals) with the security headers, and every outcome
+ * counted under the route template (the snapshot store counts its own 200 and 304).
+ */
+export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
+  const read = campaignReadHandler(snapshots);
+  return async (request: Request & { params: { id: string } }): Promise<Response> => {
+    const started = performance.now();
+    const requestId = requestIdFor(request);
+    try {
+      return await read(request, request.params.id, requestId);
+    } catch (err) {
+      const problem = err instanceof AppError ? err : serviceUnavailable("Try again shortly");
+      if (!(err instanceof AppError)) log.error({ err, requestId }, "campaign_read.failed");
+      const labels = { method: "GET", route: HOT_ROUTE, status: String(problem.status) };
+      metrics.requests.inc(labels);
+      metrics.duration.observe(labels, (performance.now() - started) / 1000);
+      return problemResponse(problem.toProblem(), {
+        ...SECURITY_HEADERS,
+        ...problem.headers,
+        "x-request-id": requestId,
+      });
+    }
   };
 }
 
@@ -55,7 +101,7 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         detail: detail("List campaigns, newest first (cursor pagination, `q` title search, `status` filter)"),
       },
     )
-    .get("/api/campaigns/:id", ({ request, params }) => read(request, params.id), {
+    .get("/api/campaigns/:id", ({ request, params, requestId }) => read(request, params.id, requestId), {
       params: IdParams,
       response: {
         200: CampaignModel.Campaign,

@@ -1,0 +1,277 @@
+// End-to-end harness: one real stack (auth, campaign, gateway as separate processes) per test
+// file, on fresh ports, a fresh database, its own Redis prefix and bus stream; plus helpers for
+// JSON calls through the gateway, sessions, and forged tokens.
+import { afterAll, beforeAll, expect } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AuthModel } from "@careforall/auth";
+import { deleteStream } from "@careforall/bus";
+import { createRedisClient } from "@careforall/cache";
+import type { CampaignModel } from "@careforall/campaign";
+import { createTestDatabase, type TestDatabase } from "@careforall/db";
+import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
+import { exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from "jose";
+import { freePort, type Stack, startStack } from "../../../../scripts/stack";
+
+export const ISSUER = "careforall-auth";
+export const ADMIN = { email: "root-admin@careforall.test", password: "admin-e2e-password-1" };
+export const PASSWORD = "correct horse battery";
+
+export type Session = AuthModel.Session;
+export type Campaign = CampaignModel.Campaign;
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export interface E2E {
+  stack: Stack;
+  /** The gateway's base URL, the only public origin. */
+  gw: string;
+  keys: { privateKeyPem: string; publicKeyPem: string };
+  logsDir: string;
+  /** The stack's database, for asserting what did (not) happen behind the gateway. */
+  databaseUrl: string;
+}
+
+type Spawn = typeof Bun.spawn;
+
+/**
+ * startStack, but if it fails half-way (one service never gets ready) the services it did launch
+ * are killed instead of outliving the test run: startStack itself does not clean up on failure.
+ * The log files are attached to the error, since they say why.
+ */
+async function startTrackedStack(options: Parameters<typeof startStack>[0]): Promise<Stack> {
+  const launched: Array<ReturnType<Spawn>> = [];
+  const bun = Bun as unknown as { spawn: Spawn };
+  const spawn = bun.spawn;
+  bun.spawn = ((...args: Parameters<Spawn>) => {
+    const proc = spawn(...args);
+    launched.push(proc);
+    return proc;
+  }) as Spawn;
+  try {
+    return await startStack(options);
+  } catch (err) {
+    for (const proc of launched) proc.kill("SIGKILL");
+    await Promise.all(launched.map((proc) => proc.exited));
+    const dir = options.logs && options.logs !== "inherit" ? options.logs.dir : undefined;
+    const logs = dir ? readdirSync(dir).map((f) => `--- ${f}\n${readFileSync(join(dir, f), "utf8").slice(-4000)}`) : [];
+    throw new Error(`the stack did not start: ${String(err)}\n${logs.join("\n")}`);
+  } finally {
+    bun.spawn = spawn;
+  }
+}
+
+/**
+ * Starts one stack for the calling test file (beforeAll) and tears it down (afterAll). The
+ * returned object is filled in once beforeAll has run.
+ */
+export function useStack(env: Record<string, string> = {}): E2E {
+  const ctx = {} as E2E;
+  let db: TestDatabase | undefined;
+  let stack: Stack | undefined;
+  const redisPrefix = `${uniqueName("gw_e2e")}:`;
+  const busPrefix = uniqueName("gw_e2e");
+  const logsDir = mkdtempSync(join(tmpdir(), "cfa-gw-e2e-"));
+
+  beforeAll(async () => {
+    db = await createTestDatabase("gw_e2e");
+    const keys = await createTestKeys();
+    stack = await startTrackedStack({
+      databaseUrl: db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix,
+      natsUrl: TEST_NATS_URL,
+      busPrefix,
+      keys,
+      ports: { auth: freePort(), campaign: freePort(), gateway: freePort() },
+      env: {
+        NODE_ENV: "test",
+        LOG_LEVEL: "warn",
+        RATE_LIMIT_AUTH: "1000",
+        PASSWORD_HASH_MEMORY_KIB: "4096",
+        ADMIN_EMAIL: ADMIN.email,
+        ADMIN_PASSWORD: ADMIN.password,
+        TRUSTED_PROXIES: "",
+        ...env,
+      },
+      logs: { dir: logsDir },
+      readyTimeoutMs: 30_000,
+    });
+    Object.assign(ctx, { stack, gw: stack.urls.gateway, keys, logsDir, databaseUrl: db.url });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    // Anything a service logged at warn or above, so a failing run shows why.
+    if (process.env.CFA_E2E_LOGS) {
+      for (const file of readdirSync(logsDir)) console.log(`--- ${file}\n${readFileSync(join(logsDir, file), "utf8")}`);
+    }
+    await db?.drop();
+    await deleteStream(TEST_NATS_URL, busPrefix).catch(() => false);
+    const redis = createRedisClient(TEST_REDIS_URL);
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== "0");
+    } finally {
+      redis.disconnect();
+    }
+    rmSync(logsDir, { recursive: true, force: true });
+  }, 30_000);
+
+  return ctx;
+}
+
+export interface Reply<T = unknown> {
+  res: Response;
+  status: number;
+  body: T;
+  text: string;
+}
+
+export interface CallOptions {
+  token?: string | undefined;
+  headers?: Record<string, string>;
+  /** Sent as-is (no JSON.stringify), e.g. malformed JSON. */
+  raw?: string;
+}
+
+/** One HTTP call; JSON bodies are stringified, JSON answers parsed (text kept for leak checks). */
+export async function call<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: CallOptions = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let payload: string | undefined;
+  if (options.raw !== undefined) payload = options.raw;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
+    headers["content-type"] = "application/json";
+  }
+  const res = await fetch(base + path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if (/json/.test(res.headers.get("content-type") ?? "") && text) parsed = JSON.parse(text);
+  return { res, status: res.status, body: parsed as T, text };
+}
+
+/** Asserts an RFC 9457 problem (status, media type, required members, no stack frames). */
+export function expectProblem(reply: Reply, status: number): Problem {
+  expect({ status: reply.status, body: reply.text }).toMatchObject({ status });
+  expect(reply.res.headers.get("content-type")).toBe("application/problem+json");
+  const body = reply.body as Problem;
+  // typeof checks, not expect.any(String): in Bun 1.4.5 that matcher boxes the matched strings.
+  expect([typeof body.type, typeof body.title, body.status]).toEqual(["string", "string", status]);
+  expectNoStackTrace(reply.text);
+  return body;
+}
+
+/** No `at fn (file:line)` frames and no source paths in anything a client can read. */
+export function expectNoStackTrace(text: string) {
+  expect(text).not.toMatch(/\bat \S+ \(|\bat \/|\.ts:\d+/);
+}
+
+export function uniqueEmail(label = "user"): string {
+  return `${uniqueName(label).toLowerCase()}@example.org`;
+}
+
+export interface Account {
+  email: string;
+  password: string;
+  name: string;
+  session: Session;
+  token: string;
+}
+
+/** Registers a fresh donor through the gateway (asserting 201) and returns its session. */
+export async function register(gw: string, overrides: { email?: string; name?: string } = {}): Promise<Account> {
+  const input = { email: uniqueEmail(), password: PASSWORD, name: "Ada Donor", ...overrides };
+  const reply = await call<Session>(gw, "POST", "/api/auth/register", input);
+  if (reply.status !== 201) throw new Error(`register failed: ${reply.status} ${reply.text}`);
+  return { ...input, session: reply.body, token: reply.body.accessToken };
+}
+
+export async function login(gw: string, email: string, password: string): Promise<Session> {
+  const reply = await call<Session>(gw, "POST", "/api/auth/login", { email, password });
+  if (reply.status !== 200) throw new Error(`login failed: ${reply.status} ${reply.text}`);
+  return reply.body;
+}
+
+export interface ForgeOptions {
+  /** PKCS8 PEM to sign with; defaults to a key nobody trusts. */
+  privateKeyPem?: string;
+  /** Seconds since the epoch, or a jose time span like "15m" / "-1m"-style via number. */
+  exp?: number | string;
+  issuer?: string;
+  claims?: Record<string, unknown>;
+  sub?: string;
+}
+
+let strangerKeyPem: Promise<string> | undefined;
+/** A key pair that is not the stack's: tokens signed with it must be refused. */
+export function strangerKey(): Promise<string> {
+  strangerKeyPem ??= generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true }).then(({ privateKey }) =>
+    exportPKCS8(privateKey),
+  );
+  return strangerKeyPem;
+}
+
+/** Signs an access token the way auth does (EdDSA, issuer, sub/email/name/role). */
+export async function signToken(options: ForgeOptions = {}): Promise<string> {
+  const pem = options.privateKeyPem ?? (await strangerKey());
+  const key = await importPKCS8(pem, "EdDSA");
+  const jwt = new SignJWT({ email: "forger@example.org", name: "Forger", role: "donor", ...options.claims })
+    .setProtectedHeader({ alg: "EdDSA", typ: "JWT" })
+    .setSubject(options.sub ?? Bun.randomUUIDv7())
+    .setIssuer(options.issuer ?? ISSUER)
+    .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+    .setExpirationTime(options.exp ?? "15m");
+  return jwt.sign(key);
+}
+
+/** An unsigned `alg: none` token claiming to be an admin. */
+export function unsignedToken(claims: Record<string, unknown> = {}): string {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: "none", typ: "JWT" })}.${b64({
+    sub: Bun.randomUUIDv7(),
+    email: "none@example.org",
+    name: "None",
+    role: "admin",
+    iss: ISSUER,
+    iat: now,
+    exp: now + 900,
+    ...claims,
+  })}.`;
+}
+
+export function campaignInput(overrides: Record<string, unknown> = {}) {
+  return {
+    title: `Campaign ${uniqueName("c")}`,
+    description: "Emergency relief",
+    goalMinor: 500_000,
+    currency: "BDT",
+    ...overrides,
+  };
+}
+
+/** Creates a campaign through the gateway (asserting 201). */
+export async function createCampaign(gw: string, token: string, overrides: Record<string, unknown> = {}) {
+  const reply = await call<Campaign>(gw, "POST", "/api/campaigns", campaignInput(overrides), { token });
+  if (reply.status !== 201) throw new Error(`create campaign failed: ${reply.status} ${reply.text}`);
+  return reply.body;
+}
