@@ -110,12 +110,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 
   const timeout = options.readyTimeoutMs ?? 30_000;
-  // Upstreams first: the gateway's /ready checks them.
-  const backends = wanted.filter((s) => s !== "gateway").map(launch);
-  await Promise.all(backends.map((s) => waitReady(s.url, timeout, s.proc)));
-  if (wanted.includes("gateway")) {
-    const gw = launch("gateway");
-    await waitReady(gw.url, timeout, gw.proc);
+  async function stopAll() {
+    for (const svc of services.values()) svc.proc.kill("SIGTERM");
+    const exited = Promise.all([...services.values()].map((s) => s.proc.exited));
+    const timedOut = await Promise.race([exited.then(() => false), Bun.sleep(5000).then(() => true)]);
+    if (timedOut) {
+      for (const svc of services.values()) svc.proc.kill("SIGKILL");
+      await exited;
+    }
+  }
+  try {
+    // Upstreams first: the gateway's /ready checks them.
+    const backends = wanted.filter((s) => s !== "gateway").map(launch);
+    await Promise.all(backends.map((s) => waitReady(s.url, timeout, s.proc)));
+    if (wanted.includes("gateway")) {
+      const gw = launch("gateway");
+      await waitReady(gw.url, timeout, gw.proc);
+    }
+  } catch (err) {
+    // Never leave half a platform running behind a failed start.
+    await stopAll();
+    throw err;
   }
 
   return {
@@ -131,14 +146,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const svc = launch(name);
       await waitReady(svc.url, timeout, svc.proc);
     },
-    async stop() {
-      for (const svc of services.values()) svc.proc.kill("SIGTERM");
-      await Promise.race([
-        Promise.all([...services.values()].map((s) => s.proc.exited)),
-        Bun.sleep(5000).then(() => {
-          for (const svc of services.values()) svc.proc.kill("SIGKILL");
-        }),
-      ]);
-    },
+    stop: stopAll,
   };
 }

@@ -62,6 +62,10 @@ export function authGuard(verifier: TokenVerifier) {
   }
   return new Elysia({ name: "careforall-auth-guard" }).macro({
     auth: {
+      // A missing token is refused before body validation runs, so 401 wins over 400.
+      transform({ headers }) {
+        if (!bearerToken(headers.authorization)) throw unauthorized();
+      },
       async resolve({ headers }) {
         const principal = await principalFrom(headers.authorization);
         if (!principal) throw unauthorized();
@@ -69,6 +73,9 @@ export function authGuard(verifier: TokenVerifier) {
       },
     },
     admin: {
+      transform({ headers }) {
+        if (!bearerToken(headers.authorization)) throw unauthorized();
+      },
       async resolve({ headers }) {
         const principal = await principalFrom(headers.authorization);
         if (!principal) throw unauthorized();

@@ -61,7 +61,9 @@ function validationErrors(error: ValidationLike): FieldError[] {
   for (const e of raw) {
     const pointer = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".");
     const path = pointer || (e.schema?.["x-name"] as string | undefined) || error.type || "body";
-    const message = String(("summary" in e && e.summary) || e.message || "Invalid value");
+    // Summaries can quote the submitted value ("… but found: hunter22"); never echo input back.
+    const raw = String(("summary" in e && e.summary) || e.message || "Invalid value");
+    const message = raw.replace(/\s*but found:[\s\S]*$/, "").replace(/\s*Found:[\s\S]*$/, "");
     if (!seen.has(path)) seen.set(path, { path, message });
   }
   return [...seen.values()];

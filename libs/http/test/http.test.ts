@@ -81,6 +81,10 @@ describe("problem+json errors", () => {
     const paths = body.errors.map((e: { path: string }) => e.path).sort();
     expect(paths).toEqual(["count", "name"]);
   });
+  test("messages never echo the submitted value", async () => {
+    const body = await expectProblem(await call(`/things/${ID}`, json({ count: 1, name: 12345678 })), 400);
+    expect(JSON.stringify(body)).not.toContain("12345678");
+  });
   test("wrong-typed fields are not coerced", async () => {
     const body = await expectProblem(await call(`/things/${ID}`, json({ count: "5", name: "x" })), 400);
     expect(body.errors[0].path).toBe("count");
@@ -178,6 +182,14 @@ describe("trace context", () => {
 
 describe("JWT guard", () => {
   const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+  test("a missing token is refused before the body is validated (401, not 400)", async () => {
+    const guarded = new Elysia()
+      .use(httpKit({ service: "order", log: silentLogger() }))
+      .use(authGuard(createTokenVerifier({ publicKeyPem, issuer })))
+      .post("/x", ({ body }) => body, { auth: true, body: t.Object({ n: Int() }) });
+    const res = await guarded.handle(new Request("http://localhost/x", json({ n: "bad" })));
+    await expectProblem(res, 401);
+  });
   test("missing token → 401; valid token → principal", async () => {
     await expectProblem(await call("/me"), 401);
     const token = await sign({ email: "a@b.c", name: "A", role: "donor" });
