@@ -57,7 +57,18 @@ const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(dig
 
 /** The table, as lines (stdout is the report; progress goes to stderr). */
 export function formatTable(scenario: string, options: BenchOptions, summaries: TargetSummary[]): string {
-  const header = ["scenario", "target", "tool", "connections", "duration", "req/s", "p50 ms", "p99 ms", "errors", "ratio"];
+  const header = [
+    "scenario",
+    "target",
+    "tool",
+    "connections",
+    "duration",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "ratio",
+  ];
   const rows = summaries.map((s) => [
     scenario,
     s.name,
@@ -114,7 +125,8 @@ export function report(input: ReportInput): string {
   out.push("");
   out.push(formatTable(scenario, options, summaries));
   out.push("");
-  if (result.bodyBytes !== undefined) out.push(`response body: ${result.bodyBytes} bytes (baseline serves the same size)`);
+  if (result.bodyBytes !== undefined)
+    out.push(`response body: ${result.bodyBytes} bytes (baseline serves the same size)`);
   out.push("req/s, p50 and p99 are medians across rounds; errors are totals; ratio = median req/s / baseline's");
   for (const v of result.verdicts) out.push(`target: ${v.description} → ${v.pass ? "PASS" : "FAIL"}`);
 
