@@ -8,8 +8,11 @@ export interface HttpMetrics {
   duration: Histogram<"method" | "route" | "status">;
   /** Registers an app-specific gauge whose value is read at scrape time. */
   gauge(name: string, help: string, collect: () => number | Promise<number>): Gauge;
-  /** Registers an app-specific counter. */
-  counter<L extends string = string>(name: string, help: string, labelNames?: L[]): Counter<L>;
+  /**
+   * Registers an app-specific counter. `collect` runs at scrape time: hot paths count in plain
+   * integers and add them to the counter there, instead of paying for a label lookup per request.
+   */
+  counter<L extends string = string>(name: string, help: string, labelNames?: L[], collect?: () => void): Counter<L>;
 }
 
 export function createHttpMetrics(service: string): HttpMetrics {
@@ -42,8 +45,8 @@ export function createHttpMetrics(service: string): HttpMetrics {
         },
       });
     },
-    counter(name, help, labelNames = []) {
-      return new Counter({ name, help, labelNames, registers: [registry] });
+    counter(name, help, labelNames = [], collect) {
+      return new Counter({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
     },
   };
 }

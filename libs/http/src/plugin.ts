@@ -8,12 +8,12 @@ import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+// The headers that matter for an API origin: no MIME sniffing, no framing, no referrer leaks.
+// (Document-only policies such as COOP or Permissions-Policy belong to the web app's HTML.)
 export const SECURITY_HEADERS: Record<string, string> = {
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
-  "cross-origin-opener-policy": "same-origin",
-  "permissions-policy": "camera=(), microphone=(), geolocation=()",
 };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

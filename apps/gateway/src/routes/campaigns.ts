@@ -42,9 +42,14 @@ export interface CampaignRoutesDeps {
  * (no framework hooks on the hot path). Misses and errors become problem responses via throw.
  */
 export function campaignReadHandler(snapshots: SnapshotStore) {
-  return async (request: Request & { params?: { id?: string } }, id = request.params?.id ?? "", requestId?: string) => {
-    const served = snapshots.serve(id, request, requestId);
-    const response = served instanceof Promise ? await served : served;
+  return async (
+    request: Request & { params?: { id?: string } },
+    id = request.params?.id ?? "",
+    requestId?: string,
+    /** The result of a `snapshots.serve` the caller already started, so it is not asked twice. */
+    started: ReturnType<SnapshotStore["serve"]> = snapshots.serve(id, request, requestId),
+  ) => {
+    const response = started instanceof Promise ? await started : started;
     if (response) return response;
     if (!UUID.test(id)) throw badRequest("id: Expected a UUID", [{ path: "id", message: "Expected a UUID" }]);
     throw notFound("No campaign with this id");
@@ -65,23 +70,22 @@ export interface HotReadDeps {
  */
 export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   const read = campaignReadHandler(snapshots);
-  return async (request: Request & { params: { id: string } }): Promise<Response> => {
+  function failed(err: unknown, requestId: string, started: number): Response {
+    const problem = err instanceof AppError ? err : serviceUnavailable("Try again shortly");
+    if (!(err instanceof AppError)) log.error({ err, requestId }, "campaign_read.failed");
+    const labels = { method: "GET", route: HOT_ROUTE, status: String(problem.status) };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    return problemResponse(problem.toProblem(), { ...SECURITY_HEADERS, ...problem.headers, "x-request-id": requestId });
+  }
+  // Not async on purpose: a snapshot held in memory is answered synchronously, with no promise
+  // and no microtask; only a cold id (or an error) takes the asynchronous path.
+  return (request: Request & { params: { id: string } }): Response | Promise<Response> => {
     const started = performance.now();
     const requestId = requestIdFor(request);
-    try {
-      return await read(request, request.params.id, requestId);
-    } catch (err) {
-      const problem = err instanceof AppError ? err : serviceUnavailable("Try again shortly");
-      if (!(err instanceof AppError)) log.error({ err, requestId }, "campaign_read.failed");
-      const labels = { method: "GET", route: HOT_ROUTE, status: String(problem.status) };
-      metrics.requests.inc(labels);
-      metrics.duration.observe(labels, (performance.now() - started) / 1000);
-      return problemResponse(problem.toProblem(), {
-        ...SECURITY_HEADERS,
-        ...problem.headers,
-        "x-request-id": requestId,
-      });
-    }
+    const served = snapshots.serve(request.params.id, request, requestId);
+    if (served instanceof Response) return served;
+    return read(request, request.params.id, requestId, served).catch((err) => failed(err, requestId, started));
   };
 }
 
