@@ -15,11 +15,11 @@ export interface ServeOptions {
   onShutdown?: Array<() => Promise<unknown> | unknown>;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: any Elysia instance
-export function serve(
-  app: Elysia<any, any, any, any, any, any, any>,
-  { port, hostname, log, onShutdown = [] }: ServeOptions,
-) {
+/** Any Elysia app, whatever its route types. */
+// biome-ignore lint/suspicious/noExplicitAny: the app's generic parameters are irrelevant here
+type AnyElysia = Elysia<any, any, any, any, any, any, any>;
+
+export function serve(app: AnyElysia, { port, hostname, log, onShutdown = [] }: ServeOptions) {
   app.listen({ port, hostname, maxRequestBodySize: HARD_BODY_LIMIT_BYTES, idleTimeout: 30 });
   log.info({ port, hostname }, "service.listening");
   let stopping = false;

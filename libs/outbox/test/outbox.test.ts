@@ -97,7 +97,13 @@ describe("outbox", () => {
     await reset();
     const bus = createMemoryBus({ log });
     let publishes = 0;
-    const counting: Bus = { ...bus, publish: (e, o) => (publishes++, bus.publish(e, o)) };
+    const counting: Bus = {
+      ...bus,
+      publish: (e, o) => {
+        publishes++;
+        return bus.publish(e, o);
+      },
+    };
     await handle.db.transaction((tx) =>
       enqueue(
         tx,
