@@ -1,0 +1,118 @@
+// The bank process: validate config, migrate, connect PostgreSQL and JetStream, ensure the system
+// and test accounts, start the outbox relay, the consumers, the expiry sweeper and the webhook
+// sender, listen, and shut down in order (server, workers, bus, pool).
+import { join } from "node:path";
+import { createJetStreamBus } from "@careforall/bus";
+import { loadConfig, systemClock } from "@careforall/config";
+import { createDb, ensureDatabase, migrate } from "@careforall/db";
+import { createHttpMetrics, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { createOutboxRelay } from "@careforall/outbox";
+import { initTelemetry } from "@careforall/telemetry";
+import { createBankApp } from "./app";
+import { BankConfigSchema, DEV_GRANT_SECRET, DEV_WEBHOOK_SECRET } from "./config";
+import { createBankConsumers } from "./consumers";
+import { outbox, schema } from "./db/schema";
+import { faultsFromConfig } from "./domain";
+import { createFaultStore } from "./faults";
+import { ensureFixedAccounts } from "./ledger";
+import { bankMetrics } from "./metrics";
+import { createExpirySweeper } from "./workers/expiry-sweeper";
+import { createWebhookSender } from "./workers/webhook-sender";
+
+const SERVICE = "bank";
+
+const config = loadConfig(SERVICE, BankConfigSchema);
+const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+try {
+  if (
+    config.NODE_ENV === "production" &&
+    (config.WEBHOOK_SECRET === DEV_WEBHOOK_SECRET || config.GRANT_SECRET === DEV_GRANT_SECRET)
+  ) {
+    log.warn("bank.development_secrets_in_production");
+  }
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate({
+    url: config.DATABASE_URL,
+    migrationsFolder: join(import.meta.dir, "db", "migrations"),
+    schema: SERVICE,
+  });
+  const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
+  const db = database.db;
+  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: SERVICE });
+  const relay = createOutboxRelay({ db, table: outbox, bus, log });
+
+  const metrics = createHttpMetrics(SERVICE);
+  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+  metrics.gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    async () => (await relay.lag()).oldestAgeSeconds,
+  );
+
+  // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.
+  const faults = createFaultStore({ db, initial: faultsFromConfig(config) });
+  await faults.replace(faultsFromConfig(config));
+  faults.startSync(config.FAULTS_SYNC_MS, log);
+
+  await ensureFixedAccounts(db, systemClock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
+
+  const sender = createWebhookSender({
+    db,
+    clock: systemClock,
+    log,
+    faults,
+    random: Math.random,
+    metrics: bankMetrics(metrics, db),
+    config,
+  });
+  const onCommitted = () => {
+    relay.kick();
+    sender.kick();
+  };
+  const sweeper = createExpirySweeper({
+    db,
+    clock: systemClock,
+    log,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    onCommitted: () => sender.kick(),
+  });
+  const consumers = createBankConsumers({ db, clock: systemClock, log, config, onCommitted });
+
+  const app = createBankApp({
+    db,
+    clock: systemClock,
+    config,
+    log,
+    metrics,
+    faults,
+    onCommitted,
+    checks: { nats: () => bus.ping() },
+  });
+
+  relay.start();
+  sender.start();
+  sweeper.start();
+  const subscription = await consumers.subscribe(bus);
+
+  serve(app, {
+    port: config.PORT,
+    hostname: config.HOST,
+    log,
+    onShutdown: [
+      () => subscription.stop(),
+      () => sweeper.stop(),
+      () => sender.stop(),
+      () => faults.stop(),
+      () => relay.stop(),
+      () => bus.close(),
+      () => database.close(),
+      () => telemetry.shutdown(),
+    ],
+  });
+} catch (err) {
+  log.fatal({ err }, "service.start_failed");
+  process.exit(1);
+}

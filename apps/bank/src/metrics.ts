@@ -1,0 +1,68 @@
+// The bank's business metrics on the service's /metrics: holds by status, webhook delivery
+// states, faults injected by kind, and the ledger imbalance (sum of all entries; must be 0).
+// Registered once per HttpMetrics, so the app and the workers share the same counters.
+import type { HttpMetrics } from "@careforall/http";
+import { sql } from "drizzle-orm";
+import { type Counter, Gauge } from "prom-client";
+import { entries, HOLD_STATUSES, holds, webhookDeliveries } from "./db/schema";
+import type { FaultKind } from "./domain";
+import type { BankDb } from "./ledger";
+
+export interface BankMetrics {
+  faultsInjected: Counter<"kind">;
+  webhookAttempts: Counter<"result">;
+  /** Counts a fault that fired. */
+  fault(kind: FaultKind): void;
+}
+
+const registered = new WeakMap<HttpMetrics, BankMetrics>();
+
+export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
+  const existing = registered.get(metrics);
+  if (existing) return existing;
+
+  new Gauge({
+    name: "bank_holds",
+    help: "Holds by status",
+    labelNames: ["status"] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const rows = await db
+        .select({ status: holds.status, n: sql<number>`count(*)::int` })
+        .from(holds)
+        .groupBy(holds.status);
+      for (const status of HOLD_STATUSES) this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: "bank_webhooks",
+    help: "Webhook deliveries by state (pending, delivered, dropped by the chaos knob)",
+    labelNames: ["state"] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const [row] = await db
+        .select({
+          pending: sql<number>`count(*) filter (where ${webhookDeliveries.deliveredAt} is null)::int`,
+          delivered: sql<number>`count(*) filter (where ${webhookDeliveries.deliveredAt} is not null and not ${webhookDeliveries.dropped})::int`,
+          dropped: sql<number>`count(*) filter (where ${webhookDeliveries.dropped})::int`,
+        })
+        .from(webhookDeliveries);
+      this.set({ state: "pending" }, row?.pending ?? 0);
+      this.set({ state: "delivered" }, row?.delivered ?? 0);
+      this.set({ state: "dropped" }, row?.dropped ?? 0);
+    },
+  });
+  metrics.gauge("bank_ledger_imbalance_minor", "Sum of all ledger entries; anything but 0 is a bug", async () => {
+    const [row] = await db.select({ sum: sql<string>`coalesce(sum(${entries.amountMinor}), 0)::text` }).from(entries);
+    return Number(row?.sum ?? 0);
+  });
+  const faultsInjected = metrics.counter("bank_faults_injected_total", "Chaos faults that fired, by kind", ["kind"]);
+  const webhookAttempts = metrics.counter("bank_webhook_attempts_total", "Webhook send attempts by result", ["result"]);
+  const created: BankMetrics = {
+    faultsInjected,
+    webhookAttempts,
+    fault: (kind) => faultsInjected.inc({ kind }),
+  };
+  registered.set(metrics, created);
+  return created;
+}

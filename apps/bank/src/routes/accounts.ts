@@ -1,0 +1,44 @@
+// Account routes: open a demo account, balances, grants and the audit log of entries. Internal
+// paths; the gateway exposes what the public contract needs through Eden.
+import { Problem } from "@careforall/http";
+import { Elysia } from "elysia";
+import { BankModel } from "../model";
+import type { BankService } from "../service";
+
+const detail = (summary: string) => ({ tags: ["bank-accounts"], summary });
+
+export function accountRoutes(service: BankService) {
+  return new Elysia({ prefix: "/bank" })
+    .post("/accounts", async ({ status }) => status(201, await service.openDemoAccount()), {
+      body: BankModel.OpenAccountBody,
+      response: { 201: BankModel.OpenedAccount, 400: Problem },
+      detail: detail("Open a demo account funded with the demo balance (BDT); its secret is shown once"),
+    })
+    .post("/check-balance", ({ body }) => service.checkBalance(body.accountId), {
+      parse: "json",
+      body: BankModel.CheckBalanceBody,
+      response: { 200: BankModel.Balance, 400: Problem, 404: Problem },
+      detail: detail("Balance, held and available amounts of an account"),
+    })
+    .get(
+      "/accounts/by-owner/:ownerType/:ownerId",
+      ({ params }) => service.balanceByOwner(params.ownerType, params.ownerId),
+      {
+        params: BankModel.OwnerParams,
+        response: { 200: BankModel.Balance, 400: Problem, 404: Problem },
+        detail: detail("The account of an owner (a user's or a campaign's)"),
+      },
+    )
+    .post("/grants", async ({ body, status }) => status(201, await service.grant(body)), {
+      parse: "json",
+      body: BankModel.GrantBody,
+      response: { 201: BankModel.Grant, 400: Problem, 402: Problem },
+      detail: detail("Verify the account secret (or the owning user) and issue a signed grant to draw on it"),
+    })
+    .get("/accounts/:id/transactions", ({ params, query }) => service.transactions(params.id, query), {
+      params: BankModel.AccountParams,
+      query: BankModel.TransactionsQuery,
+      response: { 200: BankModel.TransactionPage, 400: Problem, 404: Problem },
+      detail: detail("The account's ledger entries, newest first"),
+    });
+}
