@@ -46,6 +46,15 @@ export function requestIdFor(request: Request): string {
 }
 
 const startTimes = new WeakMap<Request, number>();
+const rawBodies = new WeakMap<Request, string>();
+
+/**
+ * The exact text of a JSON request body as received, for routes that must verify a signature
+ * over the raw bytes (webhooks). Set by httpKit's JSON parser; undefined for other bodies.
+ */
+export function rawBody(request: Request): string | undefined {
+  return rawBodies.get(request);
+}
 const spans = new WeakMap<Request, { span: Span; context: Context }>();
 
 interface ValidationLike {
@@ -93,8 +102,10 @@ export function httpKit(options: HttpKitOptions) {
         const bytes = new Uint8Array(await request.arrayBuffer());
         if (bytes.byteLength > bodyLimit) throw payloadTooLarge(bodyLimit);
         if (bytes.byteLength === 0) throw malformedBody("The request body is empty");
+        const text = new TextDecoder().decode(bytes);
+        rawBodies.set(request, text);
         try {
-          return JSON.parse(new TextDecoder().decode(bytes));
+          return JSON.parse(text);
         } catch {
           throw malformedBody("The request body is not valid JSON");
         }

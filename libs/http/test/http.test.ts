@@ -9,6 +9,7 @@ import {
   IdParams,
   Int,
   ListQuery,
+  rawBody,
 } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { currentTraceId, initTelemetry, injectTraceHeaders } from "@careforall/telemetry";
@@ -52,6 +53,7 @@ const app = new Elysia()
     throw new AppError({ status: 429, code: "rate-limited", title: "Too many", headers: { "retry-after": "7" } });
   })
   .get("/requestid", ({ requestId }) => ({ requestId }))
+  .post("/raw", ({ request }) => ({ raw: rawBody(request) ?? null }), { body: t.Object({ a: t.Integer() }) })
   .get("/trace", async () => {
     const before = currentTraceId();
     await Bun.sleep(5);
@@ -97,6 +99,11 @@ describe("problem+json errors", () => {
     const body = await expectProblem(await call("/things?limit=500"), 400);
     expect(body.errors[0].path).toBe("limit");
     expect((await call("/things?limit=5")).status).toBe(200);
+  });
+  test("the raw text of a JSON body stays available (for signature checks)", async () => {
+    const text = '{ "a" :  1 }';
+    const res = await call("/raw", json(text));
+    expect(await res.json()).toEqual({ raw: text });
   });
   test("malformed JSON → 400", async () => {
     await expectProblem(await call(`/things/${ID}`, json("{bad")), 400);
