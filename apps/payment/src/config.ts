@@ -1,0 +1,26 @@
+// The payment service's environment schema, validated once at start (fail fast, every problem
+// reported together). WEBHOOK_SECRET must equal the bank's; the dev defaults match.
+import { commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+
+const Ms = (def: number, description: string, minimum = 1) =>
+  T.Integer({ minimum, maximum: 86_400_000, default: def, description });
+
+export const PaymentConfigSchema = T.Object({
+  ...commonConfig,
+  ...databaseConfig,
+  ...natsConfig,
+  PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3104 }),
+  BANK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
+  BANK_TIMEOUT_MS: Ms(5000, "Per-call bank timeout; a timeout is an unknown outcome"),
+  /** Same value as the bank's WEBHOOK_SECRET (dev default identical). */
+  WEBHOOK_SECRET: T.String({ minLength: 16, default: "dev-webhook-secret-0123456789" }),
+  RECONCILE_AFTER_MS: Ms(5000, "A payment waiting on the bank this long is reconciled"),
+  RECONCILE_INTERVAL_MS: Ms(1000, "How often the reconciler looks for such payments"),
+  /** Comma-separated delays (ms) before retrying after an unknown outcome; the last repeats. */
+  RETRY_BACKOFF_MS: T.String({ pattern: "^\\d+(,\\d+)*$", default: "500,2000,5000,15000,30000" }),
+});
+
+export type PaymentConfig = Static<typeof PaymentConfigSchema>;
+
+/** RETRY_BACKOFF_MS as numbers. */
+export const backoffList = (value: string): number[] => value.split(",").map(Number);

@@ -1,0 +1,4 @@
+// The payment domain's public surface: pure rules, no I/O.
+export * from "./backoff";
+export * from "./payment-machine";
+export * from "./webhook";

@@ -1,0 +1,59 @@
+// Bank webhooks as data: the body's shape, and the machine event each hold.* type means.
+// Pure; the route verifies the signature on the raw bytes before any of this runs.
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { PaymentEvent } from "./payment-machine";
+
+export const WEBHOOK_TYPES = [
+  "hold.authorized",
+  "hold.captured",
+  "hold.released",
+  "hold.expired",
+  "hold.failed",
+] as const;
+export type WebhookType = (typeof WEBHOOK_TYPES)[number];
+
+export const BankWebhook = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 200 }),
+  type: Type.String({ minLength: 1, maxLength: 100 }),
+  createdAt: Type.String(),
+  data: Type.Object({
+    holdId: Type.Union([Type.String(), Type.Null()]),
+    paymentRef: Type.String({ minLength: 1, maxLength: 200 }),
+    amountMinor: Type.Integer(),
+    currency: Type.String(),
+    status: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    reason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  }),
+});
+export type BankWebhook = Static<typeof BankWebhook>;
+
+/** The parsed event, or null when the text is not JSON of the documented shape. */
+export function parseWebhook(raw: string): BankWebhook | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  return Value.Check(BankWebhook, value) ? value : null;
+}
+
+/** The machine event a webhook stands for; null for a type we do not know (acknowledged, ignored). */
+export function webhookEvent(webhook: BankWebhook): PaymentEvent | null {
+  const { holdId, reason } = webhook.data;
+  switch (webhook.type) {
+    case "hold.authorized":
+      return holdId ? { type: "authorized", holdId } : null;
+    case "hold.captured":
+      return { type: "captured", holdId, transferId: null };
+    case "hold.released":
+      return { type: "released" };
+    case "hold.expired":
+      return { type: "expired" };
+    case "hold.failed":
+      return { type: "authorize_failed", reason: reason ?? "declined" };
+    default:
+      return null;
+  }
+}

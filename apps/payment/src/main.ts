@@ -1,0 +1,79 @@
+// The payment process: validate config, migrate, connect PostgreSQL, JetStream and the bank,
+// start the outbox relay, the pledge consumers and the reconciler, listen, and shut down in
+// order (server, consumers, reconciler, background drives, relay, bus, pool).
+import { join } from "node:path";
+import { createJetStreamBus } from "@careforall/bus";
+import { loadConfig, systemClock } from "@careforall/config";
+import { createDb, ensureDatabase, migrate } from "@careforall/db";
+import { createHttpMetrics, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { createOutboxRelay } from "@careforall/outbox";
+import { initTelemetry } from "@careforall/telemetry";
+import { buildPaymentService, createPaymentApp } from "./app";
+import { createBankClient } from "./bank-client";
+import { backoffList, PaymentConfigSchema } from "./config";
+import { outbox, schema } from "./db/schema";
+import { startPledgeConsumers } from "./workers/pledge-consumers";
+import { createReconciler } from "./workers/reconciler";
+
+const SERVICE = "payment";
+
+const config = loadConfig(SERVICE, PaymentConfigSchema);
+const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+try {
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate({
+    url: config.DATABASE_URL,
+    migrationsFolder: join(import.meta.dir, "db", "migrations"),
+    schema: SERVICE,
+  });
+  const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
+  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: SERVICE });
+  const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
+  const bank = createBankClient({ url: config.BANK_URL, timeoutMs: config.BANK_TIMEOUT_MS });
+
+  const metrics = createHttpMetrics(SERVICE);
+  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+  metrics.gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    async () => (await relay.lag()).oldestAgeSeconds,
+  );
+
+  const deps = {
+    db: database.db,
+    bank,
+    clock: systemClock,
+    config,
+    log,
+    metrics,
+    onCommitted: () => relay.kick(),
+  };
+  const service = buildPaymentService(deps);
+  const app = createPaymentApp({ ...deps, service, checks: { nats: () => bus.ping() } });
+
+  relay.start();
+  const consumers = await startPledgeConsumers({ bus, service, backoffMs: backoffList(config.RETRY_BACKOFF_MS) });
+  const reconciler = createReconciler({ db: database.db, service, clock: systemClock, config, log });
+  reconciler.start();
+
+  serve(app, {
+    port: config.PORT,
+    hostname: config.HOST,
+    log,
+    onShutdown: [
+      () => Promise.all(consumers.map((c) => c.stop())),
+      () => reconciler.stop(),
+      () => service.idle(),
+      () => relay.stop(),
+      () => bus.close(),
+      () => database.close(),
+      () => telemetry.shutdown(),
+    ],
+  });
+} catch (err) {
+  log.fatal({ err }, "service.start_failed");
+  process.exit(1);
+}

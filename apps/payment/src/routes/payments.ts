@@ -1,0 +1,65 @@
+// Payment internal routes (docs/money-path.md "Payment internal API"): the operator pushes, the
+// reads, and the bank webhook. Each drives the same service functions the workers use.
+import { IdParams, Problem } from "@careforall/http";
+import { Elysia } from "elysia";
+import { PaymentModel } from "../model";
+import type { PaymentService } from "../service";
+
+const detail = (summary: string) => ({ tags: ["payments"], summary });
+const WEBHOOK_PATH = "/payments/webhook";
+
+export function paymentRoutes(service: PaymentService) {
+  // The signature covers the exact bytes the bank sent, but the shared JSON parser (httpKit, a
+  // global hook that runs before any route's own parser) consumes application/json bodies.
+  // So the webhook's body is teed before parsing and the route reads its untouched copy.
+  const rawBodies = new WeakMap<Request, Request>();
+
+  return new Elysia({ prefix: "/payments" })
+    .onRequest(({ request }) => {
+      if (request.method === "POST" && request.body && new URL(request.url).pathname === WEBHOOK_PATH)
+        rawBodies.set(request, request.clone());
+    })
+    .post(
+      "/webhook",
+      async ({ request, body, headers }) => {
+        const copy = rawBodies.get(request);
+        const raw = copy ? await copy.text() : typeof body === "string" ? body : "";
+        return service.handleWebhook(raw, headers["bank-signature"]);
+      },
+      {
+        parse: "text",
+        body: PaymentModel.WebhookBody,
+        headers: PaymentModel.WebhookHeaders,
+        response: { 200: PaymentModel.WebhookResponse, 400: Problem, 413: Problem },
+        detail: detail("Bank webhook: verify the signature on the raw body, dedupe by event id, apply"),
+      },
+    )
+    .post("/authorize", ({ body }) => service.operatorAuthorize(body.paymentId), {
+      parse: "json",
+      body: PaymentModel.PaymentIdBody,
+      response: { 200: PaymentModel.AuthorizeResponse, 400: Problem, 404: Problem },
+      detail: detail("Authorize (or push along) a payment with its own idempotency key"),
+    })
+    .post("/capture", ({ body }) => service.operatorCapture(body), {
+      parse: "json",
+      body: PaymentModel.CaptureBody,
+      response: { 200: PaymentModel.CaptureResponse, 400: Problem, 404: Problem, 409: Problem },
+      detail: detail("Capture an authorized payment (idempotent)"),
+    })
+    .post("/release", ({ body }) => service.operatorRelease(body.paymentId), {
+      parse: "json",
+      body: PaymentModel.PaymentIdBody,
+      response: { 200: PaymentModel.ReleaseResponse, 400: Problem, 404: Problem, 409: Problem },
+      detail: detail("Release an authorized payment's hold instead of capturing it (idempotent)"),
+    })
+    .get("/by-pledge/:pledgeId", ({ params }) => service.getByPledge(params.pledgeId), {
+      params: PaymentModel.PledgeParams,
+      response: { 200: PaymentModel.Payment, 400: Problem, 404: Problem },
+      detail: detail("The payment of a pledge"),
+    })
+    .get("/:id", ({ params }) => service.get(params.id), {
+      params: IdParams,
+      response: { 200: PaymentModel.Payment, 400: Problem, 404: Problem },
+      detail: detail("One payment"),
+    });
+}
