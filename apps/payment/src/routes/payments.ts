@@ -1,29 +1,20 @@
 // Payment internal routes (docs/money-path.md "Payment internal API"): the operator pushes, the
 // reads, and the bank webhook. Each drives the same service functions the workers use.
-import { IdParams, Problem } from "@careforall/http";
+import { IdParams, Problem, rawBody } from "@careforall/http";
 import { Elysia } from "elysia";
 import { PaymentModel } from "../model";
 import type { PaymentService } from "../service";
 
 const detail = (summary: string) => ({ tags: ["payments"], summary });
-const WEBHOOK_PATH = "/payments/webhook";
 
 export function paymentRoutes(service: PaymentService) {
-  // The signature covers the exact bytes the bank sent, but the shared JSON parser (httpKit, a
-  // global hook that runs before any route's own parser) consumes application/json bodies.
-  // So the webhook's body is teed before parsing and the route reads its untouched copy.
-  const rawBodies = new WeakMap<Request, Request>();
-
   return new Elysia({ prefix: "/payments" })
-    .onRequest(({ request }) => {
-      if (request.method === "POST" && request.body && new URL(request.url).pathname === WEBHOOK_PATH)
-        rawBodies.set(request, request.clone());
-    })
     .post(
       "/webhook",
       async ({ request, body, headers }) => {
-        const copy = rawBodies.get(request);
-        const raw = copy ? await copy.text() : typeof body === "string" ? body : "";
+        // The signature covers the exact bytes: httpKit keeps them when it parsed JSON; a
+        // text/plain body (as the gateway forwards it) arrives untouched.
+        const raw = rawBody(request) ?? (typeof body === "string" ? body : "");
         return service.handleWebhook(raw, headers["bank-signature"]);
       },
       {
