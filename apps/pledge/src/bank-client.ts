@@ -1,0 +1,83 @@
+// The pledge service's only seam to the bank: verify a pledge's source account and get a grant
+// (POST /bank/grants). Three outcomes, no exceptions: granted, refused (402 to the donor, no
+// charge) and unavailable (timeout, 5xx, dropped connection: 503, the client retries the key).
+import type { Logger } from "@careforall/log";
+
+export interface GrantInput {
+  accountId: string;
+  /** Paying from an account by its secret (guests, or a signed-in donor naming another account). */
+  accountSecret?: string;
+  /** Paying from the signed-in user's own account: the bank checks that this user owns it. */
+  ownerUserId?: string;
+}
+
+export type GrantOutcome =
+  | { kind: "granted"; grant: string; expiresAt?: string }
+  | { kind: "refused" }
+  | { kind: "unavailable" };
+
+export interface SourceVerifier {
+  grant(input: GrantInput): Promise<GrantOutcome>;
+}
+
+interface EdenError {
+  status: number;
+  value: unknown;
+}
+
+/**
+ * The part of `treaty<BankApp>(url)` this adapter uses, written structurally so the seam does
+ * not depend on the bank's whole route tree.
+ */
+export interface BankGrantsClient {
+  bank: {
+    grants: {
+      post(body: { accountId: string; accountSecret?: string; ownerUserId?: string }): Promise<{
+        data: { grant: string; expiresAt: string } | null;
+        error: EdenError | null;
+        status: number;
+        response?: Response | undefined;
+      }>;
+    };
+  };
+}
+
+/** HTTP answers that mean "this source may not pay": wrong secret, unknown account, not the owner. */
+const REFUSING_STATUSES = new Set([400, 402, 403, 404, 422]);
+
+/**
+ * Adapts an Eden Treaty client of the bank. main.ts builds it with
+ * `treaty<BankApp>(BANK_URL, { parseDate: false, fetcher: <fetch with AbortSignal.timeout> })`.
+ */
+export function createEdenSourceVerifier(client: BankGrantsClient, log?: Logger): SourceVerifier {
+  return {
+    async grant(input) {
+      const body: { accountId: string; accountSecret?: string; ownerUserId?: string } = { accountId: input.accountId };
+      if (input.accountSecret !== undefined) body.accountSecret = input.accountSecret;
+      if (input.ownerUserId !== undefined) body.ownerUserId = input.ownerUserId;
+      let result: Awaited<ReturnType<BankGrantsClient["bank"]["grants"]["post"]>>;
+      try {
+        result = await client.bank.grants.post(body);
+      } catch (err) {
+        log?.warn({ err }, "bank.grant_unreachable");
+        return { kind: "unavailable" };
+      }
+      if (!result.error && result.data && typeof result.data.grant === "string") {
+        return { kind: "granted", grant: result.data.grant, expiresAt: result.data.expiresAt };
+      }
+      // Eden reports a failed fetch (refused connection, timeout) as a synthetic error with no response.
+      if (result.error && result.response && REFUSING_STATUSES.has(result.error.status)) {
+        if (result.error.status !== 402) log?.warn({ status: result.error.status }, "bank.grant_refused_unusually");
+        return { kind: "refused" };
+      }
+      log?.warn({ status: result.error?.status ?? result.status }, "bank.grant_unavailable");
+      return { kind: "unavailable" };
+    },
+  };
+}
+
+/** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */
+export function fetchWithTimeout(timeoutMs: number): typeof fetch {
+  return ((input: RequestInfo | URL, init?: RequestInit) =>
+    fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
+}

@@ -1,0 +1,25 @@
+// The pledge service's environment schema, validated once at start (fail fast, every problem
+// reported together): database, bus, token verification, the bank seam and idempotency timings.
+import { commonConfig, databaseConfig, jwtVerifyConfig, natsConfig, type Static, T } from "@careforall/config";
+
+export const PledgeConfigSchema = T.Object({
+  ...commonConfig,
+  ...databaseConfig,
+  ...natsConfig,
+  ...jwtVerifyConfig,
+  PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3103 }),
+  BANK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
+  /** A grant call slower than this is an unknown outcome: the client gets 503 and may retry the same key. */
+  BANK_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+  /** How long a finished Idempotency-Key keeps its answer (the contract promises at least 24 hours). */
+  IDEMPOTENCY_TTL_HOURS: T.Integer({ minimum: 24, maximum: 24 * 30, default: 24 }),
+  /**
+   * An in-flight key whose request died (process killed between phases) may be taken over by a
+   * retry of the same request after this long. Must exceed BANK_TIMEOUT_MS plus two short transactions.
+   */
+  IDEMPOTENCY_LOCK_SECONDS: T.Integer({ minimum: 10, maximum: 3_600, default: 60 }),
+  /** Grace period before a non-terminal pledge counts as stuck in /admin/ledger (the audit). */
+  STUCK_AFTER_SECONDS: T.Integer({ minimum: 1, default: 120 }),
+});
+
+export type PledgeConfig = Static<typeof PledgeConfigSchema>;

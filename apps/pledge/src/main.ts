@@ -1,0 +1,91 @@
+// The pledge process: validate config, migrate, connect PostgreSQL and JetStream, build the bank
+// seam (Eden, with a timeout), start the outbox relay, the payment and campaign consumers and the
+// key sweeper, listen, and shut down in order (server, consumers, workers, relay, bus, pool).
+import { join } from "node:path";
+import type { BankApp } from "@careforall/bank";
+import { createJetStreamBus } from "@careforall/bus";
+import { loadConfig, systemClock } from "@careforall/config";
+import { createDb, ensureDatabase, migrate } from "@careforall/db";
+import { createHttpMetrics, serve } from "@careforall/http";
+import { createLogger } from "@careforall/log";
+import { createOutboxRelay } from "@careforall/outbox";
+import { initTelemetry } from "@careforall/telemetry";
+import { treaty } from "@elysiajs/eden";
+import { createPledgeApp } from "./app";
+import { createEdenSourceVerifier, fetchWithTimeout } from "./bank-client";
+import { PledgeConfigSchema } from "./config";
+import { outbox, schema } from "./db/schema";
+import { createPledgeService } from "./service";
+import { startCampaignConsumer } from "./workers/campaign-events";
+import { startIdempotencySweeper } from "./workers/idempotency-sweeper";
+import { startPaymentConsumer } from "./workers/payment-events";
+
+const SERVICE = "pledge";
+
+const config = loadConfig(SERVICE, PledgeConfigSchema);
+const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+
+try {
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate({
+    url: config.DATABASE_URL,
+    migrationsFolder: join(import.meta.dir, "db", "migrations"),
+    schema: SERVICE,
+  });
+  const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
+  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: SERVICE });
+  const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
+
+  const metrics = createHttpMetrics(SERVICE);
+  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+  metrics.gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    async () => (await relay.lag()).oldestAgeSeconds,
+  );
+
+  const verifier = createEdenSourceVerifier(
+    treaty<BankApp>(config.BANK_URL, { parseDate: false, fetcher: fetchWithTimeout(config.BANK_TIMEOUT_MS) }),
+    log,
+  );
+  const onCommitted = () => relay.kick();
+  const app = createPledgeApp({
+    db: database.db,
+    verifier,
+    clock: systemClock,
+    config,
+    log,
+    metrics,
+    checks: { nats: () => bus.ping() },
+    onCommitted,
+  });
+
+  const consumerDeps = { db: database.db, clock: systemClock, log, onCommitted };
+  const consumers = await Promise.all([
+    startPaymentConsumer(bus, consumerDeps),
+    startCampaignConsumer(bus, consumerDeps),
+  ]);
+  const sweeper = startIdempotencySweeper(
+    createPledgeService({ db: database.db, verifier, clock: systemClock, log, config }),
+    log,
+  );
+  relay.start();
+
+  serve(app, {
+    port: config.PORT,
+    hostname: config.HOST,
+    log,
+    onShutdown: [
+      () => Promise.all(consumers.map((c) => c.stop())),
+      () => sweeper.stop(),
+      () => relay.stop(),
+      () => bus.close(),
+      () => database.close(),
+      () => telemetry.shutdown(),
+    ],
+  });
+} catch (err) {
+  log.fatal({ err }, "service.start_failed");
+  process.exit(1);
+}
