@@ -77,11 +77,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function drainOnce(): Promise<number> {
     return db.transaction(async (tx) => {
       // SKIP LOCKED lets several relay replicas split the backlog without blocking each other;
-      // drizzle has no builder for it.
+      // drizzle has no builder for it. Order by id, not created_at: ids are UUIDv7 minted when
+      // the event is built (after the aggregate's row lock), while created_at is the transaction's
+      // start, so two overlapping transactions on one aggregate could publish in the wrong order.
       const rows = (await tx.execute(sql`
         select id, envelope, headers, attempts from ${table}
         where published_at is null and next_attempt_at <= ${clock.date().toISOString()}::timestamptz
-        order by created_at, id
+        order by id
         limit ${batchSize}
         for update skip locked`)) as unknown as Array<{
         id: string;
