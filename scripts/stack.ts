@@ -6,10 +6,17 @@ import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..");
 
-export const SERVICES = ["auth", "campaign", "gateway"] as const;
+export const SERVICES = ["auth", "campaign", "bank", "payment", "pledge", "gateway"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
-export const DEFAULT_PORTS: Record<ServiceName, number> = { gateway: 3000, auth: 3101, campaign: 3102 };
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  gateway: 3000,
+  auth: 3101,
+  campaign: 3102,
+  pledge: 3103,
+  payment: 3104,
+  bank: 3105,
+};
 
 export interface StackOptions {
   databaseUrl: string;
@@ -50,6 +57,11 @@ export function freePort(): number {
   return port;
 }
 
+/** A free port for every service, for stacks that must not collide with anything else. */
+export function freePorts(): Record<ServiceName, number> {
+  return Object.fromEntries(SERVICES.map((s) => [s, freePort()])) as Record<ServiceName, number>;
+}
+
 export async function waitReady(url: string, timeoutMs: number, proc?: RunningService["proc"]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
@@ -88,6 +100,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     JWT_PUBLIC_KEY: options.keys.publicKeyPem,
     AUTH_URL: urls.auth,
     CAMPAIGN_URL: urls.campaign,
+    PLEDGE_URL: urls.pledge,
+    PAYMENT_URL: urls.payment,
+    BANK_URL: urls.bank,
+    // The bank calls back through the public origin, as an external bank would.
+    WEBHOOK_URL: `${urls.gateway}/api/webhooks/bank`,
     ...options.env,
   };
 

@@ -9,7 +9,7 @@ import { deleteStream } from "@careforall/bus";
 import { createRedisClient } from "@careforall/cache";
 import { createTestDatabase, type TestDatabase } from "@careforall/db";
 import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
-import { freePort, SERVICES, type ServiceName, type Stack, startStack } from "../../scripts/stack";
+import { freePorts, SERVICES, type ServiceName, type Stack, startStack } from "../../scripts/stack";
 import { childPids, terminate } from "./processes";
 
 export interface Platform {
@@ -76,7 +76,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     steps.push({ label: "delete NATS stream", run: () => deleteStream(TEST_NATS_URL, busPrefix) });
     steps.push({ label: "delete Redis keys", run: () => deleteRedisKeys(TEST_REDIS_URL, redisPrefix) });
 
-    const ports = Object.fromEntries(SERVICES.map((s) => [s, freePort()])) as Record<ServiceName, number>;
+    const ports = freePorts();
     options.log(`starting ${SERVICES.join(", ")} (database ${db.name}, logs ${logsDir})`);
     let stack: Stack;
     try {

@@ -2,30 +2,48 @@
 // serves the hot campaign read from its snapshot cache, documents everything under /docs, and
 // reaches internal services only through Eden Treaty clients built from their app types.
 import type { AuthApp } from "@careforall/auth";
+import type { BankApp } from "@careforall/bank";
 import type { RateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
 import { createTokenVerifier, type HttpMetrics, httpKit, type ReadinessChecks } from "@careforall/http";
 import type { Logger } from "@careforall/log";
+import type { PaymentApp } from "@careforall/payment";
+import type { PledgeApp } from "@careforall/pledge";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia } from "elysia";
+import { createBankAccounts } from "./bank-accounts";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { bankRoutes } from "./routes/bank";
 import { campaignRoutes } from "./routes/campaigns";
 import { gatewayContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
+import { pledgeRoutes } from "./routes/pledges";
 import type { SnapshotStore } from "./snapshots";
 
 export interface GatewayClients {
   auth: Treaty.Create<AuthApp>;
   campaign: Treaty.Create<CampaignApp>;
+  pledge: Treaty.Create<PledgeApp>;
+  payment: Treaty.Create<PaymentApp>;
+  bank: Treaty.Create<BankApp>;
 }
 
 export interface GatewayDeps {
   clients: GatewayClients;
   snapshots: SnapshotStore;
   limiter: RateLimiter;
-  config: Pick<GatewayConfig, "JWT_PUBLIC_KEY" | "JWT_ISSUER" | "RATE_LIMIT_AUTH" | "TRUSTED_PROXIES">;
+  config: Pick<
+    GatewayConfig,
+    | "JWT_PUBLIC_KEY"
+    | "JWT_ISSUER"
+    | "RATE_LIMIT_AUTH"
+    | "RATE_LIMIT_DEMO_ACCOUNTS"
+    | "RATE_LIMIT_PLEDGES"
+    | "TRUSTED_PROXIES"
+  >;
   log: Logger;
   metrics: HttpMetrics;
   checks?: ReadinessChecks;
@@ -39,7 +57,28 @@ export function createGatewayApp(deps: GatewayDeps) {
     .use(httpKit({ service: "gateway", log, metrics, ...(deps.checks ? { checks: deps.checks } : {}) }))
     .use(docsRoutes())
     .use(authRoutes({ auth: clients.auth, limiter, limitPerMinute: config.RATE_LIMIT_AUTH, log, context }))
-    .use(campaignRoutes({ campaign: clients.campaign, snapshots, log, context }));
+    .use(campaignRoutes({ campaign: clients.campaign, snapshots, log, context }))
+    .use(
+      pledgeRoutes({
+        pledge: clients.pledge,
+        accounts: createBankAccounts(clients.bank),
+        limiter,
+        limitPerMinute: config.RATE_LIMIT_PLEDGES,
+        log,
+        context,
+      }),
+    )
+    .use(
+      bankRoutes({
+        bank: clients.bank,
+        payment: clients.payment,
+        limiter,
+        demoAccountsPerMinute: config.RATE_LIMIT_DEMO_ACCOUNTS,
+        log,
+        context,
+      }),
+    )
+    .use(adminRoutes({ clients, log, context, metrics }));
 }
 
 export type GatewayApp = ReturnType<typeof createGatewayApp>;

@@ -10,8 +10,13 @@ export const GatewayConfigSchema = T.Object({
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3000 }),
   AUTH_URL: T.String({ default: "http://127.0.0.1:3101" }),
   CAMPAIGN_URL: T.String({ default: "http://127.0.0.1:3102" }),
+  PLEDGE_URL: T.String({ default: "http://127.0.0.1:3103" }),
+  PAYMENT_URL: T.String({ default: "http://127.0.0.1:3104" }),
+  BANK_URL: T.String({ default: "http://127.0.0.1:3105" }),
   UPSTREAM_TIMEOUT_MS: T.Integer({ minimum: 100, default: 10_000 }),
   RATE_LIMIT_AUTH: T.Integer({ minimum: 0, default: 20 }),
+  RATE_LIMIT_DEMO_ACCOUNTS: T.Integer({ minimum: 0, default: 10 }),
+  RATE_LIMIT_PLEDGES: T.Integer({ minimum: 0, default: 30 }),
   /** Comma-separated peer addresses allowed to set X-Forwarded-For. */
   TRUSTED_PROXIES: T.String({ default: "" }),
   /** How long an in-process snapshot is served before it is re-checked against Redis/origin. */

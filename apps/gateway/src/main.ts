@@ -2,6 +2,7 @@
 // broadcast bus subscription keeping snapshots fresh, and the hot read mounted as a Bun
 // native route so it skips the framework's per-request hooks.
 import type { AuthApp } from "@careforall/auth";
+import type { BankApp } from "@careforall/bank";
 import { createJetStreamBus } from "@careforall/bus";
 import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
@@ -9,9 +10,11 @@ import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
 import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
+import type { PaymentApp } from "@careforall/payment";
+import type { PledgeApp } from "@careforall/pledge";
 import { initTelemetry } from "@careforall/telemetry";
 import { treaty } from "@elysiajs/eden";
-import { createGatewayApp, hotCampaignRead } from "./app";
+import { createGatewayApp, type GatewayClients, hotCampaignRead } from "./app";
 import { GatewayConfigSchema } from "./config";
 import { createSnapshotStore } from "./snapshots";
 import { startSnapshotRefresher } from "./workers/snapshot-refresher";
@@ -29,9 +32,12 @@ const metrics = createHttpMetrics("gateway");
 // Upstream calls time out rather than hang a client forever.
 const fetcher = ((input: RequestInfo | URL, init?: RequestInit) =>
   fetch(input, { ...init, signal: AbortSignal.timeout(config.UPSTREAM_TIMEOUT_MS) })) as typeof fetch;
-const clients = {
+const clients: GatewayClients = {
   auth: treaty<AuthApp>(config.AUTH_URL, { fetcher, parseDate: false }),
   campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher, parseDate: false }),
+  pledge: treaty<PledgeApp>(config.PLEDGE_URL, { fetcher, parseDate: false }),
+  payment: treaty<PaymentApp>(config.PAYMENT_URL, { fetcher, parseDate: false }),
+  bank: treaty<BankApp>(config.BANK_URL, { fetcher, parseDate: false }),
 };
 
 const snapshots = createSnapshotStore({
@@ -64,6 +70,9 @@ const app = createGatewayApp({
     nats: () => bus.ping(),
     auth: async () => (await clients.auth.health.get()).status === 200,
     campaign: async () => (await clients.campaign.health.get()).status === 200,
+    pledge: async () => (await clients.pledge.health.get()).status === 200,
+    payment: async () => (await clients.payment.health.get()).status === 200,
+    bank: async () => (await clients.bank.health.get()).status === 200,
   },
 });
 

@@ -3,10 +3,11 @@
 import type { AuthApp } from "@careforall/auth";
 import { AuthModel } from "@careforall/auth";
 import type { RateLimiter } from "@careforall/cache";
-import { Problem, serviceUnavailable, tooManyRequests } from "@careforall/http";
+import { Problem } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
+import { enforceLimits } from "../rate-limit";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
@@ -25,16 +26,7 @@ export interface AuthRoutesDeps {
 }
 
 export function authRoutes({ auth, limiter, limitPerMinute, log, context }: AuthRoutesDeps) {
-  /** Every key must be under its limit; the longest Retry-After wins. */
-  async function limit(keys: string[]) {
-    // Fail closed: without Redis we cannot count, so credential endpoints answer 503, not 500.
-    const results = await Promise.all(keys.map((k) => limiter.hit(k, limitPerMinute, 60))).catch((err) => {
-      log.error({ err }, "rate_limit.unavailable");
-      throw serviceUnavailable("Rate limiting is unavailable; try again shortly");
-    });
-    const refused = results.filter((r) => !r.allowed);
-    if (refused.length) throw tooManyRequests(Math.max(...refused.map((r) => r.retryAfterSeconds)));
-  }
+  const limit = (keys: string[]) => enforceLimits(limiter, log, keys, limitPerMinute);
   const email = (e: string) => e.trim().toLowerCase();
 
   return new Elysia({ name: "gateway-auth-routes" })

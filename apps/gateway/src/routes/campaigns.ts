@@ -1,7 +1,7 @@
 // /api/campaigns/*: the cached hot read, and list/create/update/close forwarded to the campaign
 // service through its Eden client (signed-in routes verify the token here first).
 import type { CampaignApp } from "@careforall/campaign";
-import { CampaignModel } from "@careforall/campaign";
+import { CampaignModel, DonationModel } from "@careforall/campaign";
 import {
   AppError,
   badRequest,
@@ -117,6 +117,23 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         ...detail("Get one campaign (cached snapshot with ETag; If-None-Match → 304)"),
       },
     })
+    .get(
+      "/api/campaigns/:id/donations",
+      async ({ params, query, requestId }) => {
+        const res = await call(
+          log,
+          "campaign",
+          campaign.campaigns({ id: params.id }).donations.get({ query, headers: upstreamHeaders(requestId) }),
+        );
+        return res.data as DonationModel.DonationPage;
+      },
+      {
+        params: IdParams,
+        query: DonationModel.DonationsQuery,
+        response: { 200: DonationModel.DonationPage, 400: Problem, 404: Problem },
+        detail: detail("Captured donations, newest first (donorName is null when the donor chose anonymity)"),
+      },
+    )
     .post(
       "/api/campaigns",
       async ({ body, requestId, headers, status }) => {

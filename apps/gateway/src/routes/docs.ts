@@ -39,6 +39,10 @@ export function docsRoutes() {
           tags: [
             { name: "auth", description: "Accounts and sessions" },
             { name: "campaigns", description: "Fundraising campaigns" },
+            { name: "pledges", description: "Donations, idempotent by Idempotency-Key" },
+            { name: "bank", description: "The simulated bank: demo accounts and balances" },
+            { name: "webhooks", description: "Signed callbacks from the bank" },
+            { name: "admin", description: "Administration: pledges by status, money audit, chaos knobs" },
             { name: "operations", description: "Health, readiness and metrics" },
           ],
           components: {

@@ -431,7 +431,15 @@ describe("operations", () => {
     const reply = await call<{ status: string; checks: Record<string, string> }>(e2e.gw, "GET", "/ready");
     expect(reply.status).toBe(200);
     expect(reply.body.status).toBe("ready");
-    expect(reply.body.checks).toEqual({ redis: "up", nats: "up", auth: "up", campaign: "up" });
+    expect(reply.body.checks).toEqual({
+      redis: "up",
+      nats: "up",
+      auth: "up",
+      campaign: "up",
+      pledge: "up",
+      payment: "up",
+      bank: "up",
+    });
   });
 
   test("/metrics counts requests by route template and never by raw id", async () => {

@@ -12,7 +12,7 @@ import type { CampaignModel } from "@careforall/campaign";
 import { createTestDatabase, type TestDatabase } from "@careforall/db";
 import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
 import { exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from "jose";
-import { freePort, type Stack, startStack } from "../../../../scripts/stack";
+import { freePorts, type Stack, startStack } from "../../../../scripts/stack";
 
 export const ISSUER = "careforall-auth";
 export const ADMIN = { email: "root-admin@careforall.test", password: "admin-e2e-password-1" };
@@ -90,7 +90,7 @@ export function useStack(env: Record<string, string> = {}): E2E {
       natsUrl: TEST_NATS_URL,
       busPrefix,
       keys,
-      ports: { auth: freePort(), campaign: freePort(), gateway: freePort() },
+      ports: freePorts(),
       env: {
         NODE_ENV: "test",
         LOG_LEVEL: "warn",

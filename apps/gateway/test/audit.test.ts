@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import { compareLedgers } from "../src/domain/audit";
+
+const now = new Date("2026-11-25T12:00:00Z");
+
+describe("compareLedgers", () => {
+  test("agreeing sources give zero drift", () => {
+    const report = compareLedgers(
+      [{ campaignId: "a", raisedMinor: 500 }],
+      [{ campaignId: "a", capturedMinusRefundedMinor: 500 }],
+      new Map([["a", 500]]),
+      0,
+      now,
+    );
+    expect(report).toEqual({
+      campaigns: [
+        { campaignId: "a", raisedMinor: 500, capturedMinusRefundedMinor: 500, bankBalanceMinor: 500, driftMinor: 0 },
+      ],
+      totalDriftMinor: 0,
+      stuckPledges: 0,
+      checkedAt: now.toISOString(),
+    });
+  });
+
+  test("a total that disagrees with the pledges, or pledges that disagree with the bank, is drift", () => {
+    const report = compareLedgers(
+      [
+        { campaignId: "a", raisedMinor: 700 },
+        { campaignId: "b", raisedMinor: 100 },
+      ],
+      [
+        { campaignId: "a", capturedMinusRefundedMinor: 500 },
+        { campaignId: "b", capturedMinusRefundedMinor: 100 },
+      ],
+      new Map([
+        ["a", 500],
+        ["b", 40],
+      ]),
+      3,
+      now,
+    );
+    expect(report.campaigns.map((c) => [c.campaignId, c.driftMinor])).toEqual([
+      ["a", 200],
+      ["b", 60],
+    ]);
+    expect(report.totalDriftMinor).toBe(260);
+    expect(report.stuckPledges).toBe(3);
+  });
+
+  test("a campaign missing from a source counts as zero there (money without a total is drift)", () => {
+    const report = compareLedgers([], [], new Map([["ghost", 250]]), 0, now);
+    expect(report.campaigns).toEqual([
+      { campaignId: "ghost", raisedMinor: 0, capturedMinusRefundedMinor: 0, bankBalanceMinor: 250, driftMinor: 250 },
+    ]);
+    const quiet = compareLedgers([{ campaignId: "new", raisedMinor: 0 }], [], new Map(), 0, now);
+    expect(quiet.totalDriftMinor).toBe(0);
+  });
+});
