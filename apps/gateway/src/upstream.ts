@@ -62,14 +62,17 @@ export async function call<T>(log: Logger, service: string, request: Promise<Ede
   return result;
 }
 
+/** Upstream headers that belong to the client's answer, errors included (a replayed 402 is still a replay). */
+const PASSTHROUGH_HEADERS = ["retry-after", "www-authenticate", "idempotent-replayed"] as const;
+
 /** An upstream's problem, re-thrown as-is through the gateway's error plugin. */
 export class UpstreamProblem extends AppError {
   constructor(problem: ProblemDetails, headers: Headers) {
     const passthrough: Record<string, string> = {};
-    const retryAfter = headers.get("retry-after");
-    if (retryAfter) passthrough["retry-after"] = retryAfter;
-    const www = headers.get("www-authenticate");
-    if (www) passthrough["www-authenticate"] = www;
+    for (const name of PASSTHROUGH_HEADERS) {
+      const value = headers.get(name);
+      if (value) passthrough[name] = value;
+    }
     const { type, title, status, detail, errors, ...extensions } = problem;
     super({
       status,

@@ -9,6 +9,7 @@ import type { PaymentDb } from "./service";
 
 export interface PaymentMetrics {
   webhookDuplicates: { inc(): void };
+  webhookMismatches: { inc(): void };
   reconcilerActions: { inc(labels: { action: string }): void };
   bankUnknownOutcomes: { inc(labels: { operation: string }): void };
 }
@@ -35,6 +36,10 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
       "payment_webhook_duplicates_ignored_total",
       "Bank webhooks already applied (same event id), acknowledged without effect",
     ),
+    webhookMismatches: metrics.counter(
+      "payment_webhook_mismatches_total",
+      "Signed bank webhooks whose hold, amount or currency did not fit their payment (ignored)",
+    ),
     reconcilerActions: metrics.counter("payment_reconciler_actions_total", "Reconciler decisions by action", [
       "action",
     ]),
@@ -51,6 +56,7 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
 /** Counters that go nowhere, for a service built without a registry. */
 export const noopPaymentMetrics: PaymentMetrics = {
   webhookDuplicates: { inc() {} },
+  webhookMismatches: { inc() {} },
   reconcilerActions: { inc() {} },
   bankUnknownOutcomes: { inc() {} },
 };

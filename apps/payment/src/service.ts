@@ -7,7 +7,7 @@ import type { EventEnvelope } from "@careforall/bus";
 import type { Clock } from "@careforall/config";
 import type { Database, Tx } from "@careforall/db";
 import { type PaymentChange, type PaymentChangeType, PledgeChange, PledgeCreated } from "@careforall/events";
-import { badRequest, conflict, notFound } from "@careforall/http";
+import { badRequest, conflict, notFound, serviceUnavailable } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent, recordInbox } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
@@ -17,6 +17,8 @@ import { backoffList, type PaymentConfig } from "./config";
 import { inbox, outbox, type PaymentDbSchema, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import {
   type BankAction,
+  type BankWebhook,
+  checkWebhook,
   type Decision,
   emittedEvents,
   enteredStatuses,
@@ -471,6 +473,21 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   // ── Webhooks ──────────────────────────────────────────────────────────────────────────────
 
   /** A signed bank event: verify (400, no effect), dedupe by event id, apply through the machine. */
+  /**
+   * Checks a signed webhook against the payment; while the payment has no hold yet, asks the bank
+   * what it did under this payment's key. An unreachable bank is a 503, so the bank retries later.
+   */
+  async function webhookConfirmed(webhook: BankWebhook, payment: PaymentRow): Promise<boolean> {
+    const check = checkWebhook(webhook, payment);
+    if (check !== "confirm_with_bank") return check === "match";
+    const known = await bank.holdByKey(payment.id);
+    if (known.kind === "unknown") throw serviceUnavailable("The bank cannot confirm this event right now");
+    if (known.kind === "rejected") return false;
+    return webhook.type === "hold.failed"
+      ? known.value.status === "failed"
+      : known.value.holdId !== null && known.value.holdId === webhook.data.holdId;
+  }
+
   async function handleWebhook(rawBody: string, signature: string | null | undefined): Promise<{ applied: boolean }> {
     if (rawBody.length > MAX_WEBHOOK_BYTES) throw badRequest("The webhook body is too large");
     const nowSeconds = Math.floor(clock.now() / 1000);
@@ -488,6 +505,16 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     const event = webhookEvent(webhook);
     if (!event || !UUID.test(webhook.data.paymentRef)) {
       log.warn({ webhookId: webhook.id, type: webhook.type }, "payment.webhook_ignored");
+      return { applied: false };
+    }
+    const payment = await load(webhook.data.paymentRef);
+    if (!payment) {
+      log.warn({ webhookId: webhook.id, paymentRef: webhook.data.paymentRef }, "payment.webhook_unknown_payment");
+      return { applied: false };
+    }
+    if (!(await webhookConfirmed(webhook, payment))) {
+      log.warn({ webhookId: webhook.id, paymentId: payment.id, type: webhook.type }, "payment.webhook_mismatch");
+      metrics.webhookMismatches.inc();
       return { applied: false };
     }
     const result = await apply({ id: webhook.data.paymentRef }, event, `webhook:${webhook.id}`, {

@@ -185,7 +185,7 @@ export function webhookBody(
   type: string,
   paymentId: string,
   holdId: string | null,
-  overrides: { id?: string; reason?: string | null } = {},
+  overrides: { id?: string; reason?: string | null; amountMinor?: number } = {},
 ): string {
   return JSON.stringify({
     id: overrides.id ?? `evt_${Bun.randomUUIDv7()}`,
@@ -194,7 +194,7 @@ export function webhookBody(
     data: {
       holdId,
       paymentRef: paymentId,
-      amountMinor: 2500,
+      amountMinor: overrides.amountMinor ?? 2500,
       currency: "BDT",
       status: type.replace("hold.", ""),
       reason: overrides.reason ?? null,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signWebhook } from "@careforall/bank";
 import { eq } from "drizzle-orm";
 import { inbox } from "../src/db/schema";
-import type { FakeBank } from "./fake-bank";
+import { type FakeBank, INSUFFICIENT_ACCOUNT } from "./fake-bank";
 import { type PaymentTestApp, pledgeCreated, startPaymentTestApp, WEBHOOK_SECRET, webhookBody } from "./support";
 
 let h: PaymentTestApp;
@@ -148,8 +148,12 @@ describe("applying events", () => {
   });
 
   test("hold.failed → failed with the bank's reason; hold.expired while the capture is pending → expired", async () => {
-    bank.reset().script("authorize", "unknown");
-    const failing = (await h.service.handlePledgeCreated(pledgeCreated()))!;
+    // The bank refused the hold but its answer was lost: the webhook is the first news of it.
+    bank.reset().script("authorize", "lost");
+    const failing = (await h.service.handlePledgeCreated(
+      pledgeCreated({ source: { bankAccountId: INSUFFICIENT_ACCOUNT, grant: "g" } }),
+    ))!;
+    expect(failing.status).toBe("authorizing");
     const body = webhookBody("hold.failed", failing.id, null, { reason: "insufficient_funds" });
     expect(await applied(await h.webhook(body))).toBe(true);
     expect(await h.payment(failing.id)).toMatchObject({ status: "failed", failureReason: "insufficient_funds" });
@@ -162,6 +166,25 @@ describe("applying events", () => {
     expect(await applied(await h.webhook(webhookBody("hold.expired", row.id, holdId)))).toBe(true);
     expect((await h.payment(row.id)).status).toBe("expired");
     expect((await h.events(row.id)).map((e) => e.type)).toEqual(["payment.authorized", "payment.expired"]);
+  });
+
+  test("a signed event that does not fit its payment moves nothing (made-up hold, other amount)", async () => {
+    const { row, holdId } = await authorizingPayment();
+    // Before the payment knows its hold, the claim is checked with the bank: a made-up hold is refused.
+    expect(await applied(await h.webhook(webhookBody("hold.captured", row.id, "hold_made_up")))).toBe(false);
+    expect(await applied(await h.webhook(webhookBody("hold.failed", row.id, null, { reason: "declined" })))).toBe(
+      false,
+    );
+    expect((await h.payment(row.id)).status).toBe("authorizing");
+    // The real hold, confirmed by the bank, is applied; afterwards only that hold and amount fit.
+    bank.script("capture", "unknown");
+    expect(await applied(await h.webhook(webhookBody("hold.authorized", row.id, holdId)))).toBe(true);
+    await h.service.idle();
+    expect(await applied(await h.webhook(webhookBody("hold.captured", row.id, "other_hold")))).toBe(false);
+    expect(await applied(await h.webhook(webhookBody("hold.captured", row.id, holdId, { amountMinor: 1 })))).toBe(
+      false,
+    );
+    expect((await h.payment(row.id)).status).toBe("capturing");
   });
 
   test("unknown payments and unknown event types are acknowledged without effect", async () => {

@@ -57,3 +57,20 @@ export function webhookEvent(webhook: BankWebhook): PaymentEvent | null {
       return null;
   }
 }
+
+export type WebhookCheck = "match" | "mismatch" | "confirm_with_bank";
+
+/**
+ * Whether a (correctly signed) webhook fits the payment it names. A signature proves who sent
+ * it, not that its facts belong to this payment: the amount and currency must be the payment's,
+ * and the hold must be the payment's hold. Before the payment knows its hold (still
+ * authorizing), the claim is confirmed with the bank before anything moves.
+ */
+export function checkWebhook(
+  webhook: BankWebhook,
+  payment: { holdId: string | null; amountMinor: number; currency: string },
+): WebhookCheck {
+  if (webhook.data.amountMinor !== payment.amountMinor || webhook.data.currency !== payment.currency) return "mismatch";
+  if (payment.holdId === null) return "confirm_with_bank";
+  return webhook.data.holdId === payment.holdId ? "match" : "mismatch";
+}
