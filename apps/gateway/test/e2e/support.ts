@@ -1,4 +1,4 @@
-// End-to-end harness: one real stack (auth, campaign, gateway as separate processes) per test
+// End-to-end harness: one real stack (every service as its own process, scripts/stack.ts) per test
 // file, on fresh ports, a fresh database, its own Redis prefix and bus stream; plus helpers for
 // JSON calls through the gateway, sessions, and forged tokens.
 import { afterAll, beforeAll, expect } from "bun:test";
@@ -70,18 +70,20 @@ async function startTrackedStack(options: Parameters<typeof startStack>[0]): Pro
 
 /**
  * Starts one stack for the calling test file (beforeAll) and tears it down (afterAll). The
- * returned object is filled in once beforeAll has run.
+ * returned object is filled in once beforeAll has run. `label` names the database, Redis prefix
+ * and bus stream (default "gw_e2e"), so a suite's leftovers can be told apart.
  */
-export function useStack(env: Record<string, string> = {}): E2E {
+export function useStack(env: Record<string, string> = {}, options: { label?: string } = {}): E2E {
   const ctx = {} as E2E;
+  const label = options.label ?? "gw_e2e";
   let db: TestDatabase | undefined;
   let stack: Stack | undefined;
-  const redisPrefix = `${uniqueName("gw_e2e")}:`;
-  const busPrefix = uniqueName("gw_e2e");
+  const redisPrefix = `${uniqueName(label)}:`;
+  const busPrefix = uniqueName(label);
   const logsDir = mkdtempSync(join(tmpdir(), "cfa-gw-e2e-"));
 
   beforeAll(async () => {
-    db = await createTestDatabase("gw_e2e");
+    db = await createTestDatabase(label);
     const keys = await createTestKeys();
     stack = await startTrackedStack({
       databaseUrl: db.url,
