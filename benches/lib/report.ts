@@ -128,6 +128,7 @@ export function report(input: ReportInput): string {
   if (result.bodyBytes !== undefined)
     out.push(`response body: ${result.bodyBytes} bytes (baseline serves the same size)`);
   out.push("req/s, p50 and p99 are medians across rounds; errors are totals; ratio = median req/s / baseline's");
+  if (result.report && result.report.length > 0) out.push("", ...result.report, "");
   for (const v of result.verdicts) out.push(`target: ${v.description} → ${v.pass ? "PASS" : "FAIL"}`);
 
   mkdirSync(RESULTS_DIR, { recursive: true });

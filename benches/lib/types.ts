@@ -14,8 +14,8 @@ export interface LoadResult {
   errors: number;
   /** Completed requests (including the ones counted as errors). */
   requests: number;
-  /** Which load generator produced these figures. */
-  tool: "oha" | "wrk";
+  /** Which load generator produced these figures ("bun": the harness's own fetch client). */
+  tool: "oha" | "wrk" | "bun";
   /** Measured wall time in seconds, as reported by the tool. */
   durationSec: number;
   /** Tool-specific error breakdown, for the JSON report. */
@@ -63,6 +63,8 @@ export interface ScenarioResult {
   bodyBytes?: number;
   /** Anything else worth keeping in the JSON report (ids, versions, notes). */
   details?: Record<string, unknown>;
+  /** Extra report lines (a scenario's own table, notes), printed after the standard table. */
+  report?: string[];
   /** Teardown steps that failed; the run exits non-zero when there are any. */
   cleanupErrors: string[];
 }

@@ -1,0 +1,724 @@
+// donate: the money path under write load. Guests (and a few signed-in donors) POST pledges with a
+// unique Idempotency-Key each through the gateway for the duration; then the harness waits until
+// every pledge is terminal and reads their histories. Figures: accepted pledges/s (202 answers /
+// load duration), fully captured donations/s (captured pledges / time from load start to the last
+// `captured` history entry), accept→captured latency p50/p99 (captured.at − createdAt), and the
+// money audit (totalDriftMinor must be 0). Per-service CPU over the load says what limits it.
+// One load run: --rounds does not apply (the settle phase dominates a run).
+import { cpus, loadavg } from "node:os";
+import { TEST_DATABASE_URL, waitFor } from "@careforall/testkit";
+import postgres from "postgres";
+import { type CpuRow, CpuSampler, type CpuWindow } from "../lib/cpu";
+import { api, createCampaign, type Platform, registerUser, type Session, startPlatform } from "../lib/platform";
+import { type GuestDonor, type PledgeLoadResult, runPledgeLoad } from "../lib/pledge-load";
+import { type RouteDelta, scrapeTimings, timingDelta } from "../lib/prom";
+import type { BenchOptions, ScenarioResult, TargetResult } from "../lib/types";
+
+export const name = "donate";
+export const description =
+  "POST /api/campaigns/:id/pledges (unique Idempotency-Keys, guests + signed-in) → accepted/s, captured/s, drift";
+
+const CAMPAIGNS = 20;
+const GUESTS = 200;
+const USERS = 5;
+/** Every USER_EVERY-th request is a signed-in donor's (they pay from their own account). */
+const USER_EVERY = 10;
+const TARGET_ACCEPTED_PER_SEC = 1000;
+const TARGET_CAPTURED_PER_SEC = 300;
+const OPEN_STATUSES = ["pending", "authorized"] as const;
+
+interface Pledge {
+  id: string;
+  campaignId: string;
+  donorId: string | null;
+  amountMinor: number;
+  status: string;
+  failureReason: string | null;
+  createdAt: string;
+  history: Array<{ status: string; at: string }>;
+}
+interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+interface Audit {
+  campaigns: Array<{
+    campaignId: string;
+    raisedMinor: number;
+    capturedMinusRefundedMinor: number;
+    bankBalanceMinor: number;
+    driftMinor: number;
+  }>;
+  totalDriftMinor: number;
+  stuckPledges: number;
+  checkedAt: string;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>) {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i] as T, i);
+      }
+    }),
+  );
+  return out;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+
+/** Columns padded to their widest cell; `numeric` columns right-aligned. */
+function table(header: string[], rows: string[][], numeric: ReadonlySet<number>): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+}
+
+function count<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const k = key(item);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+export async function run(options: BenchOptions): Promise<ScenarioResult> {
+  const { log, signal } = options;
+  let platform: Platform | undefined;
+  let sampler: CpuSampler | undefined;
+  let monitor: postgres.Sql | undefined;
+  const cleanupErrors: string[] = [];
+  let failed = false;
+  const adminEmail = `bench-admin-${Date.now().toString(36)}@bench.test`;
+  const adminPassword = `bench-${crypto.randomUUID()}`;
+  const client: "wrk" | "bun" = process.env.BENCH_DONATE_CLIENT === "bun" || !Bun.which("wrk") ? "bun" : "wrk";
+
+  try {
+    platform = await startPlatform({
+      log,
+      env: {
+        RATE_LIMIT_PLEDGES: "0",
+        RATE_LIMIT_DEMO_ACCOUNTS: "0",
+        RATE_LIMIT_AUTH: "0",
+        LOG_LEVEL: "warn",
+        ADMIN_EMAIL: adminEmail,
+        ADMIN_PASSWORD: adminPassword,
+      },
+    });
+    const gw = platform.gatewayUrl;
+    signal.throwIfAborted();
+
+    // ── set-up through the gateway ────────────────────────────────────────────────────────────
+    const owner = await registerUser(gw, "owner");
+    const campaignIds = await mapLimited(Array.from({ length: CAMPAIGNS }), 4, async (_, i) => {
+      const c = await createCampaign(gw, owner.accessToken, {
+        title: `Benchmark campaign ${i + 1}`,
+        goalMinor: 100_000_000,
+      });
+      return c.id;
+    });
+    log(`${campaignIds.length} campaigns created`);
+    const guests = await mapLimited(Array.from({ length: GUESTS }), 8, async (_, i): Promise<GuestDonor> => {
+      const acct = await api<{ bankAccountId: string; accountSecret: string }>(`${gw}/api/bank/demo-accounts`, {
+        method: "POST",
+        expect: 201,
+      });
+      return {
+        email: `guest-${i + 1}@bench.test`,
+        name: `Bench Guest ${i + 1}`,
+        bankAccountId: acct.body.bankAccountId,
+        accountSecret: acct.body.accountSecret,
+      };
+    });
+    log(`${guests.length} guest demo accounts opened`);
+    const users: Session[] = await mapLimited(Array.from({ length: USERS }), 2, () => registerUser(gw, "donor"));
+    for (const u of users) {
+      // The bank opens a registered user's account from user.registered, a moment later.
+      await waitFor(
+        async () =>
+          (
+            await fetch(`${gw}/api/me/bank`, {
+              headers: { authorization: `Bearer ${u.accessToken}` },
+              signal: AbortSignal.timeout(5000),
+            })
+          ).ok,
+        { timeoutMs: 30_000, intervalMs: 100, what: `the bank account of ${u.user.email}` },
+      );
+    }
+    log(`${users.length} signed-in donors with bank accounts`);
+
+    const adminToken = async () =>
+      (
+        await api<Session>(`${gw}/api/auth/login`, {
+          method: "POST",
+          body: { email: adminEmail, password: adminPassword },
+        })
+      ).body.accessToken;
+    let admin = await adminToken();
+
+    const listPage = (query: string) => api<Page<Pledge>>(`${gw}/api/admin/pledges?${query}`, { token: admin });
+    const openCount = async () => {
+      let open = 0;
+      for (const status of OPEN_STATUSES) open += (await listPage(`status=${status}&limit=1`)).body.items.length;
+      return open;
+    };
+    /** Pledges by status from the pledge service's own gauge (progress only; one SQL count). */
+    const statusGauge = async (): Promise<Record<string, number>> => {
+      const text = await fetch(`${platform?.urls.pledge}/metrics`, { signal: AbortSignal.timeout(5000) })
+        .then((r) => r.text())
+        .catch(() => "");
+      const out: Record<string, number> = {};
+      for (const m of text.matchAll(/^pledges_by_status\{([^}]*)\} (\d+)/gm)) {
+        const status = /status="(\w+)"/.exec(m[1] as string)?.[1];
+        if (status && Number(m[2]) > 0) out[status] = Number(m[2]);
+      }
+      return out;
+    };
+    /** Waits until no pledge is pending or authorized; returns false at the deadline. */
+    const settle = async (deadlineMs: number, label: string) => {
+      let lastLog = Date.now();
+      for (;;) {
+        signal.throwIfAborted();
+        if ((await openCount()) === 0) return true;
+        if (Date.now() > deadlineMs) return false;
+        if (Date.now() - lastLog >= 5000) {
+          lastLog = Date.now();
+          log(`${label}: ${JSON.stringify(await statusGauge())}`);
+        }
+        await Bun.sleep(200);
+      }
+    };
+
+    // ── readiness: the pledge service and the bank both learn campaigns from campaign.created ──
+    // One pledge per campaign (and per signed-in donor) must go all the way to captured first.
+    const probe = async (campaignId: string, n: number, user?: Session) => {
+      const g = guests[n % guests.length] as GuestDonor;
+      const body = user
+        ? { amountMinor: 100, currency: "BDT" }
+        : {
+            amountMinor: 100,
+            currency: "BDT",
+            donor: { email: g.email, name: g.name },
+            source: { bankAccountId: g.bankAccountId, accountSecret: g.accountSecret },
+          };
+      return waitFor(
+        async () => {
+          const res = await fetch(`${gw}/api/campaigns/${campaignId}/pledges`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "idempotency-key": `probe-${crypto.randomUUID()}`,
+              ...(user ? { authorization: `Bearer ${user.accessToken}` } : {}),
+            },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          });
+          const text = await res.text();
+          // 404: the pledge service has not seen campaign.created yet; 409: account still opening.
+          if (res.status === 404 || res.status === 409) return null;
+          if (res.status !== 202) throw new Error(`probe pledge answered ${res.status}: ${text.slice(0, 300)}`);
+          return (JSON.parse(text) as Pledge).id;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `campaign ${campaignId} to accept pledges` },
+      );
+    };
+    const probeDeadline = Date.now() + 60_000;
+    let pending = campaignIds.map((id, i) => ({ id, user: undefined as Session | undefined, n: i }));
+    pending.push(...users.map((u, i) => ({ id: campaignIds[i % campaignIds.length] as string, user: u, n: i })));
+    while (pending.length > 0) {
+      const ids = await mapLimited(pending, 4, (p) => probe(p.id, p.n, p.user));
+      if (!(await settle(probeDeadline, "probe pledges"))) throw new Error("probe pledges did not settle in 60 s");
+      const results = await mapLimited(ids, 8, async (id) => {
+        const p = await api<Pledge>(`${gw}/api/pledges/${id}`, { token: admin });
+        return p.body;
+      });
+      // A campaign the bank has not opened an account for yet fails its probe (unknown_campaign): try again.
+      const missed = results.filter((p) => p.status !== "captured");
+      for (const p of missed) log(`probe pledge ${p.id}: ${p.status} (${p.failureReason})`);
+      if (missed.length > 0 && Date.now() > probeDeadline) {
+        throw new Error(
+          `probe pledges did not capture: ${missed.map((p) => `${p.status} (${p.failureReason})`).join(", ")}`,
+        );
+      }
+      pending = pending.filter((_, i) => results[i]?.status !== "captured");
+      if (pending.length > 0) await Bun.sleep(500);
+    }
+    log(`every campaign and donor captured a probe pledge: ready`);
+
+    const load = {
+      gatewayUrl: gw,
+      campaignIds,
+      guests,
+      userTokens: users.map((u) => u.accessToken),
+      userEvery: USER_EVERY,
+      connections: options.connections,
+      threads: options.threads,
+      client,
+      signal,
+    };
+    const settleBudgetMs = Math.max(120, 4 * options.durationSec) * 1000;
+
+    // ── warm-up: same load, unrecorded, then drained so the measured run starts from empty queues ──
+    if (options.warmupSec > 0) {
+      log(`warm-up: ${options.warmupSec}s`);
+      const warm = await runPledgeLoad({
+        ...load,
+        keyPrefix: `w${Date.now().toString(36)}`,
+        durationSec: options.warmupSec,
+      });
+      log(`warm-up: ${warm.statuses["202"] ?? 0} accepted, statuses ${JSON.stringify(warm.statuses)}; draining`);
+      await Bun.sleep(500);
+      if (!(await settle(Date.now() + settleBudgetMs, "warm-up drain"))) {
+        throw new Error(`warm-up pledges did not settle within ${settleBudgetMs / 1000} s`);
+      }
+    }
+
+    // ── measured load, with CPU sampling ───────────────────────────────────────────────────────
+    const services = Object.fromEntries([...platform.stack.services].map(([n, s]) => [n, s.proc.pid]));
+    monitor = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    sampler = new CpuSampler({
+      processes: { ...services, "bench harness": process.pid },
+      pg: { sql: monitor, database: platform.database },
+      intervalMs: 500,
+    });
+    sampler.start();
+    const timingsBefore = await scrapeTimings(platform.urls);
+    await sampler.mark("load-start");
+    const loadAverageAtStart = loadavg();
+    log(`load: ${options.durationSec}s, ${options.connections} connections, ${client}`);
+    const result: PledgeLoadResult = await runPledgeLoad({
+      ...load,
+      keyPrefix: `m${Date.now().toString(36)}`,
+      durationSec: options.durationSec,
+    });
+    await sampler.mark("load-end");
+    const serverTime = timingDelta(timingsBefore, await scrapeTimings(platform.urls));
+    const accepted = result.statuses["202"] ?? 0;
+    const errorsByStatus = Object.fromEntries(Object.entries(result.statuses).filter(([s]) => s !== "202"));
+    const errors =
+      Object.values(errorsByStatus).reduce((n, v) => n + v, 0) +
+      Object.values(result.socketErrors).reduce((n, v) => n + v, 0);
+    const acceptedPerSec = result.durationSec > 0 ? accepted / result.durationSec : 0;
+    log(
+      `load: ${accepted} accepted (${acceptedPerSec.toFixed(0)}/s), statuses ${JSON.stringify(result.statuses)}` +
+        `${errors > 0 ? `, socket errors ${JSON.stringify(result.socketErrors)}` : ""}`,
+    );
+    for (const [status, body] of Object.entries(result.samples)) log(`sample ${status} answer: ${body}`);
+
+    // ── settle: every pledge terminal ───────────────────────────────────────────────────────────
+    admin = await adminToken();
+    const settleStarted = Date.now();
+    // Requests the generator cut off at the end may still be creating pledges for a moment.
+    await Bun.sleep(500);
+    const settled = await settle(settleStarted + settleBudgetMs, "settling");
+    await sampler.mark("settled");
+    await sampler.stop();
+    const settleSec = (Date.now() - settleStarted) / 1000;
+    log(settled ? `settled ${settleSec.toFixed(1)}s after the load` : `NOT settled after ${settleSec.toFixed(0)}s`);
+
+    // ── every pledge with its history ───────────────────────────────────────────────────────────
+    admin = await adminToken();
+    const all: Pledge[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page<Pledge> = (await listPage(`limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`))
+        .body;
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    // Probe and warm-up pledges all settled before the load started.
+    const measured = all.filter((p) => Date.parse(p.createdAt) >= result.startedAt);
+    const byStatus = count(measured, (p) => p.status);
+    const failureReasons = count(
+      measured.filter((p) => p.status === "failed"),
+      (p) => p.failureReason ?? "unknown",
+    );
+    const captured = measured
+      .filter((p) => p.status === "captured")
+      .map((p) => {
+        const at = p.history.find((h) => h.status === "captured")?.at;
+        if (!at) throw new Error(`captured pledge ${p.id} has no captured entry in its history`);
+        return {
+          capturedAt: Date.parse(at),
+          latencyMs: Date.parse(at) - Date.parse(p.createdAt),
+          amount: p.amountMinor,
+        };
+      });
+    const lastCapture = Math.max(...captured.map((c) => c.capturedAt));
+    const captureWindowSec = captured.length > 0 ? (lastCapture - result.startedAt) / 1000 : Number.NaN;
+    const capturedPerSec = captured.length > 0 && captureWindowSec > 0 ? captured.length / captureWindowSec : 0;
+    const latencies = captured.map((c) => c.latencyMs).sort((a, b) => a - b);
+    const latency = { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) };
+    const signedIn = measured.filter((p) => p.donorId !== null).length;
+    // Each 202 is a committed pledge; requests in flight when the generator stops may add up to one per connection.
+    const unanswered = measured.length - accepted;
+
+    // ── the audit: campaign totals follow pledge.captured events, so give them a moment to converge ──
+    const auditStarted = Date.now();
+    const audits: Audit[] = [];
+    for (;;) {
+      audits.push((await api<Audit>(`${gw}/api/admin/audit`, { token: admin })).body);
+      const last = audits.at(-1) as Audit;
+      if (last.totalDriftMinor === 0 || Date.now() - auditStarted > 30_000) break;
+      await Bun.sleep(500);
+    }
+    const audit = audits.at(-1) as Audit;
+    const auditSum = audit.campaigns.reduce((n, c) => n + c.capturedMinusRefundedMinor, 0);
+    const driftOk = audit.totalDriftMinor === 0;
+
+    // ── CPU: who worked during the load ─────────────────────────────────────────────────────────
+    const loadCpu = sampler.window("load-start", "load-end");
+    const settleCpu = sampler.window("load-end", "settled");
+    const wholeCpu = sampler.window("load-start", "settled");
+    const serviceNames = new Set(Object.keys(services));
+    const platformRows = loadCpu.rows.filter((r) => serviceNames.has(r.name) || r.name.includes("bench db"));
+    const bottleneck = platformRows[0];
+    const limit = whatLimits(loadCpu, wholeCpu, platformRows, serviceNames, measured.length);
+
+    // ── report ──────────────────────────────────────────────────────────────────────────────────
+    const lines: string[] = [];
+    lines.push(
+      ...table(
+        [
+          "scenario",
+          "tool",
+          "connections",
+          "duration",
+          "accepted/s",
+          "captured/s",
+          "captured p50 ms",
+          "captured p99 ms",
+          "errors",
+          "drift",
+        ],
+        [
+          [
+            name,
+            result.tool,
+            String(options.connections),
+            `${options.durationSec}s`,
+            fixed(acceptedPerSec, 0),
+            fixed(capturedPerSec, 0),
+            fixed(latency.p50Ms, 0),
+            fixed(latency.p99Ms, 0),
+            String(errors),
+            `${audit.totalDriftMinor} ${driftOk ? "PASS" : "FAIL"}`,
+          ],
+        ],
+        new Set([2, 4, 5, 6, 7, 8]),
+      ),
+    );
+    lines.push("");
+    lines.push(
+      `accepted: ${accepted} × 202 in ${result.durationSec.toFixed(2)}s; ${measured.length} pledges created, ` +
+        `${signedIn} by signed-in donors` +
+        (unanswered > 0 ? ` (${unanswered} more than answered: requests cut off when the generator stopped)` : "") +
+        (unanswered < 0 ? ` — ${-unanswered} FEWER than 202 answers: accepted pledges are missing` : ""),
+    );
+    lines.push(
+      `captured: ${captured.length} of ${measured.length}, last capture ${fixed(captureWindowSec, 1)}s after the load ` +
+        `started; statuses ${JSON.stringify(byStatus)}` +
+        (Object.keys(failureReasons).length > 0 ? `, failure reasons ${JSON.stringify(failureReasons)}` : ""),
+    );
+    lines.push(
+      `latency accept→captured (captured.at − createdAt): p50 ${fixed(latency.p50Ms, 0)} ms, p99 ${fixed(
+        latency.p99Ms,
+        0,
+      )} ms, max ${fixed(latency.maxMs ?? Number.NaN, 0)} ms; HTTP 202 answer: p50 ${fixed(result.p50Ms, 1)} ms, ` +
+        `p99 ${fixed(result.p99Ms, 1)} ms`,
+    );
+    if (errors > 0) {
+      lines.push(`errors: ${JSON.stringify({ ...errorsByStatus, ...result.socketErrors })}`);
+    }
+    lines.push(
+      `settled: ${settled ? `every pledge terminal ${settleSec.toFixed(1)}s after the load` : `NO — still open after ${settleSec.toFixed(0)}s`}`,
+    );
+    lines.push(
+      `audit: totalDriftMinor ${audit.totalDriftMinor} → ${driftOk ? "PASS" : "FAIL"}, stuckPledges ${audit.stuckPledges}, ` +
+        `${audit.campaigns.length} campaigns, captured − refunded ${auditSum} minor units` +
+        (audits.length > 1
+          ? ` (converged after ${audits.length} checks, first drift ${audits[0]?.totalDriftMinor})`
+          : ""),
+    );
+    lines.push("");
+    lines.push(...cpuTable(loadCpu, settleCpu, wholeCpu, measured.length, result));
+    if (loadCpu.pgActivity) {
+      lines.push(
+        `bench db backends during the load, average number busy, by client and activity: ${Object.entries(
+          loadCpu.pgActivity,
+        )
+          .slice(0, 8)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
+    }
+    lines.push("");
+    lines.push(...serverTimeTable(serverTime));
+    lines.push("");
+    lines.push(`limit: ${limit.summary}`);
+    for (const l of limit.notes) lines.push(`  ${l}`);
+    lines.push(
+      `targets (info): accepted >= ${TARGET_ACCEPTED_PER_SEC}/s → ${acceptedPerSec >= TARGET_ACCEPTED_PER_SEC ? "met" : "not met"}, ` +
+        `captured >= ${TARGET_CAPTURED_PER_SEC}/s → ${capturedPerSec >= TARGET_CAPTURED_PER_SEC ? "met" : "not met"}`,
+    );
+
+    const target: TargetResult = {
+      name: "gateway",
+      request: "POST /api/campaigns/:id/pledges",
+      url: `${gw}/api/campaigns/:id/pledges`,
+      baseline: false,
+      rounds: [
+        {
+          tool: result.tool === "bun" ? "bun" : "wrk",
+          requestsPerSec: result.durationSec > 0 ? result.responses / result.durationSec : 0,
+          p50Ms: result.p50Ms,
+          p99Ms: result.p99Ms,
+          errors,
+          requests: result.responses + Object.values(result.socketErrors).reduce((n, v) => n + v, 0),
+          durationSec: result.durationSec,
+          errorDetail: { ...errorsByStatus, ...result.socketErrors },
+        },
+      ],
+    };
+
+    return {
+      targets: [target],
+      verdicts: [
+        { description: `audit totalDriftMinor = 0 (got ${audit.totalDriftMinor})`, pass: driftOk },
+        { description: `every accepted pledge terminal within ${settleBudgetMs / 1000} s`, pass: settled },
+        {
+          description: `every 202 has its pledge (${measured.length} pledges for ${accepted} answers)`,
+          pass: unanswered >= 0,
+        },
+        {
+          description: `accepted >= ${TARGET_ACCEPTED_PER_SEC}/s (informational; got ${acceptedPerSec.toFixed(0)})`,
+          pass: acceptedPerSec >= TARGET_ACCEPTED_PER_SEC,
+        },
+        {
+          description: `captured >= ${TARGET_CAPTURED_PER_SEC}/s (informational; got ${capturedPerSec.toFixed(0)})`,
+          pass: capturedPerSec >= TARGET_CAPTURED_PER_SEC,
+        },
+      ],
+      report: lines,
+      details: {
+        note: "one load run per invocation: --rounds does not apply; warm-up pledges are drained before the load and excluded",
+        client: result.tool,
+        loadAverageAtStart,
+        setup: {
+          campaigns: campaignIds.length,
+          guests: guests.length,
+          signedInDonors: users.length,
+          userEvery: USER_EVERY,
+        },
+        accepted: {
+          count: accepted,
+          perSec: acceptedPerSec,
+          durationSec: result.durationSec,
+          statuses: result.statuses,
+          errorsByStatus,
+          socketErrors: result.socketErrors,
+          errorSamples: result.samples,
+          http: { p50Ms: result.p50Ms, p99Ms: result.p99Ms, meanMs: result.meanMs, maxMs: result.maxMs },
+        },
+        pledges: { created: measured.length, bySignedInDonors: signedIn, byStatus, failureReasons },
+        captured: {
+          count: captured.length,
+          perSec: capturedPerSec,
+          loadStartedAt: new Date(result.startedAt).toISOString(),
+          lastCaptureAt: captured.length > 0 ? new Date(lastCapture).toISOString() : null,
+          windowSec: captureWindowSec,
+          amountMinor: captured.reduce((n, c) => n + c.amount, 0),
+          latencyMs: latency,
+        },
+        settle: { settled, seconds: settleSec, budgetSec: settleBudgetMs / 1000 },
+        audit: { ...audit, checks: audits.length, firstDriftMinor: audits[0]?.totalDriftMinor ?? null },
+        serverTimeDuringLoad: serverTime,
+        cpu: {
+          load: loadCpu,
+          settle: settleCpu,
+          loadStartToSettled: wholeCpu,
+          cpuMsPerDonation: Object.fromEntries(
+            wholeCpu.rows.map((r) => [r.name, measured.length > 0 ? (r.cpuSec * 1000) / measured.length : null]),
+          ),
+          generatorCpuSec: result.generatorCpuSec,
+          bottleneck: bottleneck ?? null,
+          limit,
+        },
+        targets: { acceptedPerSec: TARGET_ACCEPTED_PER_SEC, capturedPerSec: TARGET_CAPTURED_PER_SEC },
+        gatewayUrl: gw,
+        database: platform.database,
+        redisPrefix: platform.redisPrefix,
+        busPrefix: platform.busPrefix,
+      },
+      cleanupErrors,
+    };
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    await sampler?.stop().catch(() => undefined);
+    if (monitor) await monitor.end({ timeout: 5 }).catch((err) => cleanupErrors.push(`close pg monitor: ${err}`));
+    if (platform) {
+      const keepLogs = failed && !signal.aborted;
+      cleanupErrors.push(...(await platform.teardown({ keepLogs })));
+      if (keepLogs) log(`service logs kept in ${platform.logsDir}`);
+    }
+    for (const e of cleanupErrors) log(`cleanup failed: ${e}`);
+  }
+}
+
+/**
+ * CPU-seconds and share of one core per process: the load window, the settle window, and the CPU
+ * each donation cost end to end (load start → settled, divided by the pledges the load created).
+ */
+function cpuTable(
+  load: CpuWindow,
+  settle: CpuWindow,
+  whole: CpuWindow,
+  donations: number,
+  result: PledgeLoadResult,
+): string[] {
+  const settleBy = new Map(settle.rows.map((r) => [r.name, r]));
+  const wholeBy = new Map(whole.rows.map((r) => [r.name, r]));
+  const perDonation = (cpuSec: number | undefined) =>
+    cpuSec !== undefined && donations > 0 ? ((cpuSec * 1000) / donations).toFixed(2) : "-";
+  const rows = load.rows.map((r) => {
+    const s = settleBy.get(r.name);
+    return [
+      r.name,
+      r.cpuSec.toFixed(1),
+      `${r.pctOfCore.toFixed(0)}%`,
+      s ? s.cpuSec.toFixed(1) : "-",
+      s ? `${s.pctOfCore.toFixed(0)}%` : "-",
+      perDonation(wholeBy.get(r.name)?.cpuSec),
+    ];
+  });
+  if (result.generatorCpuSec !== null && result.tool === "wrk") {
+    rows.push([
+      "wrk (load generator)",
+      result.generatorCpuSec.toFixed(1),
+      `${((result.generatorCpuSec / load.seconds) * 100).toFixed(0)}%`,
+      "-",
+      "-",
+      "-",
+    ]);
+  }
+  const busy = (w: CpuWindow) => (w.machine ? w.machine.busyCores * w.seconds : undefined);
+  const pct = (w: CpuWindow) => (w.machine ? `${(w.machine.busyCores * 100).toFixed(0)}%` : "-");
+  rows.push([
+    `machine, all processes (${load.machine?.cores ?? cpus().length} cores)`,
+    busy(load)?.toFixed(1) ?? "-",
+    pct(load),
+    busy(settle)?.toFixed(1) ?? "-",
+    pct(settle),
+    perDonation(busy(whole)),
+  ]);
+  return [
+    ...table(
+      [
+        "cpu per process",
+        `load ${load.seconds.toFixed(1)}s cpu-s`,
+        "of a core",
+        `settle ${settle.seconds.toFixed(1)}s cpu-s`,
+        "of a core",
+        "cpu-ms/donation",
+      ],
+      rows,
+      new Set([1, 2, 3, 4, 5]),
+    ),
+    "(shared): also serves other workloads on this machine; the bench db backends are inside postgres' total; " +
+      "cpu-ms/donation = CPU from load start until settled / pledges the load created",
+  ];
+}
+
+/** Where requests spent their time during the load, per service and route (from each /metrics). */
+function serverTimeTable(rows: readonly RouteDelta[]): string[] {
+  return table(
+    ["server time during the load", "status", "requests", "mean ms"],
+    rows.slice(0, 12).map((r) => [`${r.service} ${r.route}`, r.status, String(r.requests), r.meanMs.toFixed(1)]),
+    new Set([2, 3]),
+  );
+}
+
+/**
+ * Reads the CPU figures into one sentence: a service whose single JS thread is (nearly) always busy
+ * is the bottleneck; otherwise, with every core busy, the machine is (total CPU per donation);
+ * otherwise the stack is waiting on something other than CPU (see the db activity and server time).
+ */
+function whatLimits(
+  load: CpuWindow,
+  whole: CpuWindow,
+  platformRows: readonly CpuRow[],
+  serviceNames: ReadonlySet<string>,
+  donations: number,
+): { summary: string; notes: string[]; stackCpuMsPerDonation: number | null; busiest: CpuRow | null } {
+  const busiest = platformRows[0] ?? null;
+  const cores = load.machine?.cores ?? cpus().length;
+  const busyCores = load.machine?.busyCores ?? Number.NaN;
+  const ours = (w: CpuWindow) =>
+    w.rows.filter((r) => serviceNames.has(r.name) || r.name.includes("bench db")).reduce((n, r) => n + r.cpuSec, 0);
+  const stackLoadCores = load.seconds > 0 ? ours(load) / load.seconds : Number.NaN;
+  const stackMs = donations > 0 ? (ours(whole) * 1000) / donations : null;
+  const notes = [
+    `busiest during the load: ${busiest ? `${busiest.name} ${busiest.pctOfCore.toFixed(0)}% of one core` : "-"}; ` +
+      `machine ${fixed(busyCores, 2)} of ${cores} cores busy, of which this stack (services + bench db backends) ` +
+      `${fixed(stackLoadCores, 2)} and everything else (other workloads, nats, the generator) ${fixed(busyCores - stackLoadCores, 2)}`,
+    ...(load.pgConnections
+      ? [
+          `bench db connections: ${load.pgConnections.peak} open (all services' pools), busy (not idle) ` +
+            `mean ${load.pgConnections.meanBusy.toFixed(1)}, peak ${load.pgConnections.peakBusy} ` +
+            `${JSON.stringify(load.pgConnections.busiestByState)}`,
+        ]
+      : []),
+  ];
+  if (load.pgActivity) {
+    const perApp: Record<string, number> = {};
+    for (const [what, n] of Object.entries(load.pgActivity)) {
+      const app = what.split(" ")[0] ?? "?";
+      perApp[app] = (perApp[app] ?? 0) + n;
+    }
+    const pool = Number(process.env.DATABASE_POOL_MAX ?? 10);
+    const ranked = Object.entries(perApp).sort((a, b) => b[1] - a[1]);
+    const full = ranked.filter(([, n]) => n >= 0.8 * pool).map(([app]) => app);
+    notes.push(
+      `db connections held busy per service (mean, pool max ${pool}): ` +
+        ranked.map(([app, n]) => `${app} ${n.toFixed(1)}`).join(", ") +
+        (full.length > 0
+          ? ` — ${full.join(", ")} near the pool limit: its requests queue for a connection (backends "idle in ` +
+            `transaction" / ClientRead wait on the service process, i.e. on its CPU when the machine is saturated)`
+          : ""),
+    );
+  }
+  if (stackMs !== null) {
+    notes.push(
+      `this stack's CPU per donation (accept → captured): ${stackMs.toFixed(1)} ms → at most ` +
+        `${((cores * 1000) / stackMs).toFixed(0)} donations/s with all ${cores} cores to itself`,
+    );
+  }
+  let summary: string;
+  if (busiest && busiest.pctOfCore >= 85) {
+    summary = `${busiest.name} is saturated (${busiest.pctOfCore.toFixed(0)}% of a core; a service runs its JS on one thread)`;
+  } else if (busyCores >= 0.9 * cores) {
+    summary =
+      "CPU-bound machine: every core busy, no single process saturated — throughput is bounded by the total " +
+      "CPU each donation costs across the services and PostgreSQL (and by what other workloads take)";
+  } else {
+    summary = "no CPU saturation: the stack waits on something else (see the db activity and server time above)";
+  }
+  return { summary, notes, stackCpuMsPerDonation: stackMs, busiest };
+}
