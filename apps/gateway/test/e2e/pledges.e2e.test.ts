@@ -266,6 +266,7 @@ describe("refusals", () => {
     const replay = await pledge(e2e.gw, quiet.id, body, { key });
     expectProblem(replay, 402);
     expect(replay.text).toBe(first.text);
+    expect(replay.res.headers.get("idempotent-replayed")).toBe("true");
 
     expect((await allPledges(e2e.gw, admin)).filter((p) => p.campaignId === quiet.id)).toEqual([]);
     expect(await bankBalance(e2e, demo.bankAccountId)).toEqual(before);

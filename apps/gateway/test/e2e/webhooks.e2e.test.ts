@@ -127,6 +127,12 @@ describe("a bad Bank-Signature → 400 and no effect", () => {
     });
   }
 
+  test("a CORRECTLY signed event naming a made-up hold is refused by the bank's word: no effect", async () => {
+    const reply = await postWebhook(e2e.gw, raw, sign(raw));
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.text)).toEqual({ applied: false });
+  });
+
   test("nothing changed: the payment still waits for the bank, the pledge is pending", async () => {
     expect(stateOf(await payment(pledgeId))).toEqual(stateOf(before));
     const p = await readPledge(e2e.gw, pledgeId, { token: dora.token });
