@@ -10,6 +10,9 @@ import { type HttpMetrics, mintRequestId, requestIdFor, SECURITY_HEADERS } from 
 import type { Logger } from "@careforall/log";
 
 const ROUTE = "/api/campaigns/:id";
+// Kept to what a JSON read needs: every header costs on the hot path. No Cache-Control: with an
+// ETag and no Last-Modified, caches have no heuristic freshness and revalidate each time.
+const NOSNIFF = SECURITY_HEADERS["x-content-type-options"] as string;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bound on remembered-missing ids: a flood of random UUIDs must not grow memory forever. */
 const MAX_MISSING = 10_000;
@@ -32,8 +35,6 @@ interface Entry {
   version: number;
   body: string;
   etag: string;
-  /** Headers shared by every response for this version (copied per response). */
-  headers: Record<string, string>;
   checkedAt: number;
 }
 
@@ -61,13 +62,6 @@ function toEntry(version: number, body: string, now: number): Entry {
     body,
     etag,
     checkedAt: now,
-    // Kept to what a JSON read needs: every header costs on the hot path. No Cache-Control: with
-    // an ETag and no Last-Modified, caches have no heuristic freshness and revalidate each time.
-    headers: {
-      "content-type": "application/json",
-      etag,
-      "x-content-type-options": SECURITY_HEADERS["x-content-type-options"] as string,
-    },
   };
 }
 
@@ -93,14 +87,8 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
   );
   const hitRedis = hits.labels("redis");
   const hitOrigin = hits.labels("origin");
-  const requests = {
-    200: metrics.requests.labels("GET", ROUTE, "200"),
-    304: metrics.requests.labels("GET", ROUTE, "304"),
-  };
-  const durations = {
-    200: metrics.duration.labels("GET", ROUTE, "200"),
-    304: metrics.duration.labels("GET", ROUTE, "304"),
-  };
+  // Resolved once: recording a hot read is then two array increments (no label hashing).
+  const served = { 200: metrics.http.seriesFor("GET", ROUTE, 200), 304: metrics.http.seriesFor("GET", ROUTE, 304) };
 
   function remember(id: string, version: number, body: string): Entry {
     const current = entries.get(id);
@@ -161,15 +149,17 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
   }
 
   function respond(entry: Entry, request: Request, started: number, requestId: string): Response {
-    const headers = { ...entry.headers, "x-request-id": requestId };
-    if (etagMatches(request.headers.get("if-none-match"), entry.etag)) {
-      requests[304].inc();
-      durations[304].observe((performance.now() - started) / 1000);
-      return new Response(null, { status: 304, headers });
-    }
-    requests[200].inc();
-    durations[200].observe((performance.now() - started) / 1000);
-    return new Response(entry.body, { headers });
+    // A literal of four headers (no spread, no Headers object to mutate): the cheapest form
+    // Bun accepts, measured with benches/ and a CPU profile.
+    const headers = {
+      "content-type": "application/json",
+      etag: entry.etag,
+      "x-content-type-options": NOSNIFF,
+      "x-request-id": requestId,
+    };
+    const notModified = etagMatches(request.headers.get("if-none-match"), entry.etag);
+    served[notModified ? 304 : 200].record((performance.now() - started) / 1000);
+    return notModified ? new Response(null, { status: 304, headers }) : new Response(entry.body, { headers });
   }
 
   return {

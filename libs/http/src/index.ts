@@ -3,5 +3,6 @@ export * from "./auth";
 export * from "./errors";
 export * from "./metrics";
 export * from "./plugin";
+export * from "./request-metrics";
 export * from "./schemas";
 export * from "./serve";

@@ -31,12 +31,11 @@ export interface HttpKitOptions {
 
 // Minted ids are a per-process random prefix plus a counter: unique across processes and
 // restarts, and far cheaper on the hot path than a UUID per request.
-const PROCESS_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+const PROCESS_PREFIX = `${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}-`;
 let requestCounter = 0;
 
 export function mintRequestId(): string {
-  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return `${PROCESS_PREFIX}-${requestCounter.toString(36)}`;
+  return PROCESS_PREFIX + ++requestCounter;
 }
 
 /** Picks the caller's request id when it is well-formed, else mints one. */
@@ -185,8 +184,12 @@ export function httpKit(options: HttpKitOptions) {
         const started = startTimes.get(request);
         const status = String(response instanceof Response ? response.status : (set.status ?? 200));
         const labels = { method: request.method, route: route || "unmatched", status };
-        metrics.requests.inc(labels);
-        if (started !== undefined) metrics.duration.observe(labels, (performance.now() - started) / 1000);
+        metrics.http.record(
+          labels.method,
+          labels.route,
+          status,
+          started === undefined ? 0 : (performance.now() - started) / 1000,
+        );
         const span = spans.get(request)?.span;
         if (span) {
           span.updateName(`${request.method} ${labels.route}`);

@@ -73,9 +73,7 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   function failed(err: unknown, requestId: string, started: number): Response {
     const problem = err instanceof AppError ? err : serviceUnavailable("Try again shortly");
     if (!(err instanceof AppError)) log.error({ err, requestId }, "campaign_read.failed");
-    const labels = { method: "GET", route: HOT_ROUTE, status: String(problem.status) };
-    metrics.requests.inc(labels);
-    metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    metrics.http.record("GET", HOT_ROUTE, problem.status, (performance.now() - started) / 1000);
     return problemResponse(problem.toProblem(), { ...SECURITY_HEADERS, ...problem.headers, "x-request-id": requestId });
   }
   // Not async on purpose: a snapshot held in memory is answered synchronously, with no promise
