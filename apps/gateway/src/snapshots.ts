@@ -173,12 +173,19 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
       const started = performance.now();
       // One key per campaign: UUIDs are case-insensitive, and case variants of one id must not
       // each hold a copy (memory) or miss the events, which carry the lower-case id.
-      const id = rawId.toLowerCase();
-      const entry = entries.get(id);
+      // Entries are keyed lower-case, as clients almost always send ids: try the id as given
+      // first and lower-case only when that misses (one string allocation saved per hit).
+      let id = rawId;
+      let entry = entries.get(id);
+      if (!entry) {
+        id = rawId.toLowerCase();
+        entry = entries.get(id);
+      }
       if (entry) {
         memoryHits++;
-        if (clock.now() - entry.checkedAt > localTtlMs) {
-          entry.checkedAt = clock.now();
+        const now = clock.now();
+        if (now - entry.checkedAt > localTtlMs) {
+          entry.checkedAt = now;
           refresh(id, mintRequestId()).catch((err) => log.warn({ err, campaignId: id }, "snapshot.refresh_failed"));
         }
         return respond(entry, request, started, requestId ?? requestIdFor(request));
