@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "@careforall/config";
 import type { Executor } from "@careforall/db";
 import type { Logger } from "@careforall/log";
 import { injectTraceHeaders } from "@careforall/telemetry";
-import { sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { OutboxTable } from "./tables";
 
@@ -91,26 +91,33 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         headers: Record<string, string>;
         attempts: number;
       }>;
-      let published = 0;
-      for (const row of rows) {
-        try {
-          await bus.publish(row.envelope, { headers: row.headers });
-          await tx.execute(
-            sql`update ${table} set published_at = ${clock.date().toISOString()}::timestamptz, attempts = attempts + 1 where id = ${row.id}`,
-          );
-          published++;
-        } catch (err) {
-          const delay = backoff[Math.min(row.attempts, backoff.length - 1)] ?? 1000;
-          log.warn({ err, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed");
-          await tx.execute(sql`
-            update ${table} set attempts = attempts + 1, last_error = ${String((err as Error)?.message ?? err)},
-              next_attempt_at = ${new Date(clock.now() + delay).toISOString()}::timestamptz
-            where id = ${row.id}`);
-          // Keep order per batch: stop here, the rest go next round.
-          break;
+      // Publishes are pipelined: the client writes them to the connection in call order, so the
+      // stream keeps the batch's order while the acks come back together; then one UPDATE marks
+      // every acknowledged row. A failed publish is retried later with backoff (JetStream drops
+      // the duplicate if it had in fact arrived).
+      const outcomes = await Promise.allSettled(rows.map((row) => bus.publish(row.envelope, { headers: row.headers })));
+      const publishedIds: string[] = [];
+      for (const [i, outcome] of outcomes.entries()) {
+        const row = rows[i]!;
+        if (outcome.status === "fulfilled") {
+          publishedIds.push(row.id);
+          continue;
         }
+        const delay = backoff[Math.min(row.attempts, backoff.length - 1)] ?? 1000;
+        const reason = outcome.reason as Error | undefined;
+        log.warn({ err: reason, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed");
+        await tx.execute(sql`
+          update ${table} set attempts = attempts + 1, last_error = ${String(reason?.message ?? reason)},
+            next_attempt_at = ${new Date(clock.now() + delay).toISOString()}::timestamptz
+          where id = ${row.id}`);
       }
-      return published;
+      if (publishedIds.length > 0) {
+        await tx
+          .update(table)
+          .set({ publishedAt: clock.date(), attempts: sql`${table.attempts} + 1` })
+          .where(inArray(table.id, publishedIds));
+      }
+      return publishedIds.length;
     });
   }
 
