@@ -28,6 +28,8 @@ export interface StackOptions {
   ports?: Partial<Record<ServiceName, number>>;
   /** Extra environment for every service (e.g. RATE_LIMIT_AUTH, LOG_LEVEL). */
   env?: Record<string, string>;
+  /** Extra environment for one service only, on top of `env` (e.g. a test-only switch). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Where each service's stdout/stderr goes; "inherit" streams to this terminal. */
   logs?: "inherit" | { dir: string };
   services?: readonly ServiceName[];
@@ -45,7 +47,8 @@ export interface Stack {
   services: Map<ServiceName, RunningService>;
   /** SIGKILL one service (chaos); `restart` brings it back. */
   kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
-  restart(name: ServiceName): Promise<void>;
+  /** Relaunches a service; `env` (optional) replaces its serviceEnv from now on. */
+  restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -86,6 +89,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     string
   >;
   const wanted = options.services ?? SERVICES;
+  const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = { ...options.serviceEnv };
   const services = new Map<ServiceName, RunningService>();
   if (options.logs && options.logs !== "inherit") mkdirSync(options.logs.dir, { recursive: true });
 
@@ -117,7 +121,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           : "ignore";
     const proc = Bun.spawn(["bun", join(ROOT, "apps", name, "src", "main.ts")], {
       cwd: ROOT,
-      env: { ...env, PORT: String(ports[name]) },
+      env: { ...env, ...serviceEnv[name], PORT: String(ports[name]) },
       stdout: out,
       stderr: out,
     });
@@ -159,7 +163,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       svc.proc.kill(signal);
       await svc.proc.exited;
     },
-    async restart(name) {
+    async restart(name, env) {
+      if (env) serviceEnv[name] = env;
       const svc = launch(name);
       await waitReady(svc.url, timeout, svc.proc);
     },

@@ -88,12 +88,36 @@ export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps)
         return true;
       }
       if (event.type === "pledge.refunded") {
-        const [refunded] = await tx
-          .update(donations)
-          .set({ refundedAt: new Date(p.at) })
-          .where(and(eq(donations.pledgeId, p.pledgeId), isNull(donations.refundedAt)))
-          .returning({ amountMinor: donations.amountMinor, donorKey: donations.donorKey });
-        if (!refunded) return false;
+        const refund = () =>
+          tx
+            .update(donations)
+            .set({ refundedAt: new Date(p.at) })
+            .where(and(eq(donations.pledgeId, p.pledgeId), isNull(donations.refundedAt)))
+            .returning({ amountMinor: donations.amountMinor, donorKey: donations.donorKey });
+        let [refunded] = await refund();
+        if (!refunded) {
+          // The refund overtook its pledge.captured (redelivered late, e.g. after a crash): keep the
+          // pledge's row as already refunded, so the late capture finds it and counts nothing.
+          const [tombstone] = await tx
+            .insert(donations)
+            .values({
+              pledgeId: p.pledgeId,
+              campaignId: p.campaignId,
+              donorKey: p.donorKey,
+              amountMinor: p.amountMinor,
+              currency: p.currency,
+              donorName: p.anonymous ? null : p.donorName,
+              message: p.message,
+              capturedAt: new Date(p.at),
+              refundedAt: new Date(p.at),
+            })
+            .onConflictDoNothing()
+            .returning({ pledgeId: donations.pledgeId });
+          if (tombstone) return false;
+          // The row appeared meanwhile (a concurrent capture committed first): refund it now.
+          [refunded] = await refund();
+          if (!refunded) return false;
+        }
         const donor = await donorDelta(tx, p.campaignId, refunded.donorKey, -1);
         await bumpTotals(tx, p.campaignId, (row) => applyRefund(row, refunded.amountMinor, donor));
         return true;

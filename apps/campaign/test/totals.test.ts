@@ -146,6 +146,48 @@ describe("totals consumer (real PostgreSQL)", () => {
     expect((await campaign(id)).raisedMinor).toBe(0);
   });
 
+  test("a refund that overtakes its capture (late redelivery after a crash) leaves the totals unchanged", async () => {
+    // The system chaos found it: pledge.captured stranded with a killed campaign process came back
+    // after its pledge.refunded, which had been dropped, and the total kept refunded money.
+    const id = await newCampaign();
+    const captured = pledgeEvent("pledge.captured", id, { donorKey: "late", amountMinor: 700 });
+    const refunded = pledgeEvent("pledge.refunded", id, {
+      pledgeId: captured.data.pledgeId,
+      donorKey: "late",
+      amountMinor: 700,
+    });
+    expect(await totals.applyPledgeEvent(refunded)).toBe(false);
+    expect(await totals.applyPledgeEvent(captured)).toBe(false);
+    expect(await totals.applyPledgeEvent(refunded)).toBe(false);
+    const row = await campaign(id);
+    expect({ raised: row.raisedMinor, donors: row.donorCount, pledges: row.pledgeCount, version: row.version }).toEqual(
+      { raised: 0, donors: 0, pledges: 0, version: 1 },
+    );
+    expect((await (await t.call("GET", `/campaigns/${id}/donations`)).json()) as { items: unknown[] }).toMatchObject({
+      items: [],
+    });
+  });
+
+  test("a capture and its refund handled concurrently, in any order, net to zero", async () => {
+    const id = await newCampaign();
+    const pairs = Array.from({ length: 30 }, (_, i) => {
+      const captured = pledgeEvent("pledge.captured", id, { donorKey: `r${i % 5}`, amountMinor: 100 + i });
+      const refunded = pledgeEvent("pledge.refunded", id, {
+        pledgeId: captured.data.pledgeId,
+        donorKey: captured.data.donorKey,
+        amountMinor: captured.data.amountMinor,
+      });
+      return i % 2 === 0 ? [captured, refunded] : [refunded, captured];
+    });
+    await Promise.all(pairs.flat().map((e) => totals.applyPledgeEvent(e)));
+    const row = await campaign(id);
+    expect({ raised: row.raisedMinor, donors: row.donorCount, pledges: row.pledgeCount }).toEqual({
+      raised: 0,
+      donors: 0,
+      pledges: 0,
+    });
+  });
+
   test("GET /campaigns/:id/donations lists captured, unrefunded donations newest first, anonymous without a name", async () => {
     const id = await newCampaign();
     const base = Date.parse("2026-01-01T00:00:00Z");

@@ -11,7 +11,7 @@ import { badRequest, conflict, notFound, serviceUnavailable } from "@careforall/
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent, recordInbox } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { AuthorizeRequest, BankClient, BankOutcome, Hold } from "./bank-client";
 import { backoffList, type PaymentConfig } from "./config";
 import { inbox, outbox, type PaymentDbSchema, type PaymentRow, paymentHistory, payments } from "./db/schema";
@@ -54,6 +54,11 @@ export const CONSUMERS = {
   pledgeCancelled: "payment-pledge-cancelled",
   pledgeRefundRequested: "payment-pledge-refund-requested",
   webhook: "bank-webhook",
+  /**
+   * Not an event source: the inbox row (keyed by the pledge id) that remembers a pledge.cancelled
+   * which arrived before its pledge.created, so the payment starts already cancelled.
+   */
+  cancelledBeforeCreated: "payment-cancelled-before-created",
 } as const;
 
 export interface PaymentServiceDeps {
@@ -73,6 +78,18 @@ export type ApplyResult =
   | { outcome: "applied"; payment: PaymentRow; decision: Extract<Decision, { ok: true }> }
   | { outcome: "stale" | "not_allowed"; payment: PaymentRow; detail: string }
   | { outcome: "duplicate" | "missing" };
+
+/** A pledge request that found no payment yet: a cancel is remembered for the payment to come. */
+export type PledgeRequestResult = ApplyResult | { outcome: "remembered" };
+
+/**
+ * Serialises, per pledge, the creation of its payment with a cancel that finds none yet: one of
+ * them commits first and the other sees it (the payment row, or the remembered cancel). Raw SQL:
+ * drizzle has no builder for advisory locks.
+ */
+async function lockPledgeId(tx: PaymentTx, pledgeId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`payment:pledge:${pledgeId}`}, 0))`);
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_WEBHOOK_BYTES = 64 * 1024;
@@ -404,7 +421,14 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }
     const now = clock.date();
     const created = await db.transaction(async (tx) => {
+      await lockPledgeId(tx, data.pledgeId);
       if (!(await recordInbox(tx, inbox, CONSUMERS.pledgeCreated, event.id))) return undefined;
+      // A cancel that overtook this event (its retries may be long over): start cancelled, so the
+      // authorize, if granted, is released and never captured (invariant 1).
+      const [cancelledBefore] = await tx
+        .select({ eventId: inbox.eventId })
+        .from(inbox)
+        .where(and(eq(inbox.consumer, CONSUMERS.cancelledBeforeCreated), eq(inbox.eventId, data.pledgeId)));
       const [row] = await tx
         .insert(payments)
         .values({
@@ -416,6 +440,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           sourceAccountId: data.source.bankAccountId,
           sourceGrant: data.source.grant,
           status: "authorizing",
+          cancelRequested: cancelledBefore !== undefined,
           nextAttemptAt: now,
           createdAt: now,
           updatedAt: now,
@@ -423,9 +448,12 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         .onConflictDoNothing({ target: payments.pledgeId })
         .returning();
       if (row)
-        await tx
-          .insert(paymentHistory)
-          .values({ paymentId: row.id, status: "authorizing", at: now, cause: `pledge.created:${event.id}` });
+        await tx.insert(paymentHistory).values({
+          paymentId: row.id,
+          status: "authorizing",
+          at: now,
+          cause: `pledge.created:${event.id}${cancelledBefore ? " (cancelled before)" : ""}`,
+        });
       return row;
     });
     if (!created) return undefined;
@@ -439,21 +467,45 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }
   }
 
+  /**
+   * A cancel that overtook its pledge.created (separate consumers; that event may be stranded with
+   * a killed process for the bus's whole ack wait): remembered, in one transaction with its inbox
+   * record, for handlePledgeCreated to find. False when the payment appeared meanwhile.
+   */
+  async function rememberCancel(pledgeId: string, eventId: string): Promise<boolean> {
+    return db.transaction(async (tx) => {
+      await lockPledgeId(tx, pledgeId);
+      const [existing] = await tx.select({ id: payments.id }).from(payments).where(eq(payments.pledgeId, pledgeId));
+      if (existing) return false;
+      await recordInbox(tx, inbox, CONSUMERS.cancelledBeforeCreated, pledgeId);
+      await recordInbox(tx, inbox, CONSUMERS.pledgeCancelled, eventId);
+      return true;
+    });
+  }
+
   async function handlePledgeRequest(
     event: EventEnvelope,
     machineEvent: PaymentEvent,
     consumer: string,
-  ): Promise<ApplyResult | undefined> {
+  ): Promise<PledgeRequestResult | undefined> {
     if (!Value.Check(PledgeChange, event.data) || !UUID.test(event.data.pledgeId)) {
       log.error({ eventId: event.id, type: event.type }, "payment.malformed_pledge_event");
       return undefined;
     }
-    const result = await apply({ pledgeId: event.data.pledgeId }, machineEvent, `${event.type}:${event.id}`, {
-      consumer,
-      eventId: event.id,
-    });
-    // pledge.created has not been handled yet (separate consumers): throw so the bus redelivers later.
-    if (result.outcome === "missing") throw new Error(`no payment yet for pledge ${event.data.pledgeId}`);
+    const { pledgeId } = event.data;
+    const applyIt = () =>
+      apply({ pledgeId }, machineEvent, `${event.type}:${event.id}`, { consumer, eventId: event.id });
+    let result = await applyIt();
+    if (result.outcome === "missing" && machineEvent.type === "cancel_requested") {
+      // Never depend on redeliveries outlasting the stranded pledge.created: remember the cancel.
+      if (await rememberCancel(pledgeId, event.id)) {
+        log.info({ pledgeId, eventId: event.id }, "payment.cancel_before_created");
+        return { outcome: "remembered" };
+      }
+      result = await applyIt();
+    }
+    // A refund request implies a captured payment, so this is only a lagging read: redeliver later.
+    if (result.outcome === "missing") throw new Error(`no payment yet for pledge ${pledgeId}`);
     if (result.outcome === "applied" && followUp(result.decision.effects)) {
       await drive(result.payment.id, event.type).catch((err) =>
         log.error({ err, paymentId: result.payment.id }, "payment.drive_failed"),

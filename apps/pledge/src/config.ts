@@ -20,6 +20,11 @@ export const PledgeConfigSchema = T.Object({
   IDEMPOTENCY_LOCK_SECONDS: T.Integer({ minimum: 10, maximum: 3_600, default: 60 }),
   /** Grace period before a non-terminal pledge counts as stuck in /admin/ledger (the audit). */
   STUCK_AFTER_SECONDS: T.Integer({ minimum: 1, default: 120 }),
+  /**
+   * Test-only switch: false keeps the outbox relay from starting, so committed events stay in the
+   * outbox (the crash test kills the process in that window). Never turn it off in production.
+   */
+  OUTBOX_RELAY_ENABLED: T.Boolean({ default: true }),
 });
 
 export type PledgeConfig = Static<typeof PledgeConfigSchema>;

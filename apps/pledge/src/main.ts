@@ -70,7 +70,8 @@ try {
     createPledgeService({ db: database.db, verifier, clock: systemClock, log, config }),
     log,
   );
-  relay.start();
+  if (config.OUTBOX_RELAY_ENABLED) relay.start();
+  else log.warn("outbox.relay_disabled");
 
   serve(app, {
     port: config.PORT,

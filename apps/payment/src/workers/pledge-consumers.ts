@@ -35,8 +35,8 @@ export async function startPledgeConsumers(options: PledgeConsumerOptions): Prom
       backoffMs,
       ackWaitMs,
     }),
-    // A cancel can overtake its pledge.created (separate consumers): it is retried until the
-    // payment exists, so it gets more deliveries.
+    // A cancel can overtake its pledge.created (separate consumers): the service remembers it for
+    // the payment to come instead of waiting for it, so these retries only cover infrastructure errors.
     bus.subscribe({
       durable: DURABLES.pledgeCancelled,
       types: [PledgeCancelled.type],
