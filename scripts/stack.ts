@@ -72,8 +72,17 @@ export async function waitReady(url: string, timeoutMs: number, proc?: RunningSe
     if (proc && proc.exitCode !== null) throw new Error(`${url} exited with code ${proc.exitCode} before it was ready`);
     try {
       const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-      last = `${res.status} ${await res.text()}`;
+      if (res.ok) {
+        if (!proc) return;
+        // Ready is not enough: another stack's process may own this port. Only our pid counts.
+        const health = (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })).json()) as {
+          pid?: number;
+        };
+        if (health.pid === proc.pid) return;
+        last = `port answered by pid ${health.pid}, not ours (${proc.pid})`;
+      } else {
+        last = `${res.status} ${await res.text()}`;
+      }
     } catch (err) {
       last = String(err);
     }

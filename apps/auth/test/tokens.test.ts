@@ -132,7 +132,7 @@ describe("GET /users/:id", () => {
 
 describe("operations", () => {
   test("/health is up and /ready reports PostgreSQL", async () => {
-    expect(await (await h.get("/health")).json()).toEqual({ status: "ok", service: "auth" });
+    expect(await (await h.get("/health")).json()).toEqual({ status: "ok", service: "auth", pid: process.pid });
     expect(await (await h.get("/ready")).json()).toEqual({
       status: "ready",
       service: "auth",

@@ -45,14 +45,16 @@ export async function call<T>(log: Logger, service: string, request: Promise<Ede
   try {
     result = await request;
   } catch (err) {
-    log.error({ err, service }, "upstream.unreachable");
+    // An outage is expected operational weather (restarts, chaos): one line, no stack trace.
+    log.warn({ service, reason: String((err as Error)?.message ?? err) }, "upstream.unreachable");
     throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
   }
   if (result.error) {
     // Eden does not throw when the connection is refused or times out: it returns a synthetic
     // 503 with no response. That is an outage, not an upstream problem to pass through.
     if (!result.response) {
-      log.error({ err: result.error.value, service }, "upstream.unreachable");
+      const reason = result.error.value as { message?: string } | undefined;
+      log.warn({ service, reason: String(reason?.message ?? reason) }, "upstream.unreachable");
       throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
     }
     const problem = asProblem(result.error.status, result.error.value);

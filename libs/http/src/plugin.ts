@@ -197,7 +197,10 @@ export function httpKit(options: HttpKitOptions) {
           span.end();
         }
       })
-      .get("/health", () => ({ status: "ok", service }), { detail: { tags: ["operations"], summary: "Process is up" } })
+      // The pid lets a launcher tell its own process from another one that answers on the same port.
+      .get("/health", () => ({ status: "ok", service, pid: process.pid }), {
+        detail: { tags: ["operations"], summary: "Process is up" },
+      })
       .get(
         "/ready",
         async ({ set }) => {

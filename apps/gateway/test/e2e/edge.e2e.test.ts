@@ -424,7 +424,8 @@ describe("operations", () => {
   test("/health → 200", async () => {
     const reply = await call<{ status: string; service: string }>(e2e.gw, "GET", "/health");
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ status: "ok", service: "gateway" });
+    expect(reply.body).toMatchObject({ status: "ok", service: "gateway" });
+    expect((reply.body as { pid?: unknown }).pid).toEqual(e2e.stack.services.get("gateway")?.proc.pid);
   });
 
   test("/ready → 200 with every dependency up", async () => {
