@@ -5,6 +5,7 @@ import { type Clock, systemClock } from "@careforall/config";
 import type { Executor } from "@careforall/db";
 import type { Logger } from "@careforall/log";
 import { injectTraceHeaders } from "@careforall/telemetry";
+import { createPollingLoop } from "@careforall/worker";
 import { inArray, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { OutboxTable } from "./tables";
@@ -67,11 +68,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollMs = options.pollMs ?? 250;
   const backoff = options.backoffMs ?? [100, 500, 2000, 10_000];
   const retainMs = options.retainMs ?? 60 * 60 * 1000;
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  // A kick that lands while a batch is draining must not be lost: remember it and skip the sleep.
-  let kicked = false;
   let lastPrune = 0;
 
   async function drainOnce(): Promise<number> {
@@ -129,46 +125,22 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     );
   }
 
-  async function run() {
-    while (running) {
-      let published = 0;
-      try {
-        published = await drainOnce();
-        await prune();
-      } catch (err) {
-        log.error({ err }, "outbox.relay_failed");
-      }
-      if (!running) break;
-      if (published < batchSize && !kicked) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
-      kicked = false;
-    }
-  }
+  const loop = createPollingLoop({
+    name: "outbox.relay",
+    log,
+    intervalMs: pollMs,
+    async tick() {
+      const published = await drainOnce();
+      await prune();
+      return published >= batchSize;
+    },
+  });
 
   return {
-    start() {
-      if (running) return;
-      running = true;
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-    },
+    start: loop.start,
+    stop: loop.stop,
+    kick: loop.kick,
     drainOnce,
-    kick() {
-      kicked = true;
-      wake?.();
-    },
     async lag() {
       const [row] = (await db.execute(sql`
         select count(*)::int as pending,

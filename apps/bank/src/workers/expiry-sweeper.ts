@@ -3,6 +3,7 @@
 // Batches are claimed FOR UPDATE SKIP LOCKED, so N replicas split the work without blocking.
 import type { Clock } from "@careforall/config";
 import type { Logger } from "@careforall/log";
+import { createPollingLoop } from "@careforall/worker";
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { accounts, holds } from "../db/schema";
 import { type BankDb, enqueueWebhook } from "../ledger";
@@ -25,10 +26,6 @@ export interface ExpirySweeper {
 }
 
 export function createExpirySweeper({ db, clock, log, intervalMs, batchSize = 100, onCommitted }: ExpirySweeperDeps) {
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-
   async function sweepOnce(): Promise<number> {
     const count = await db.transaction(async (tx) => {
       const now = clock.date();
@@ -84,39 +81,18 @@ export function createExpirySweeper({ db, clock, log, intervalMs, batchSize = 10
     return count;
   }
 
-  async function run() {
-    while (running) {
-      let swept = 0;
-      try {
-        swept = await sweepOnce();
-      } catch (err) {
-        log.error({ err }, "bank.sweep_failed");
-      }
-      if (!running) break;
-      if (swept < batchSize) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, intervalMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
-    }
-  }
+  const loop = createPollingLoop({
+    name: "bank.sweeper",
+    log,
+    intervalMs: intervalMs,
+    async tick() {
+      return (await sweepOnce()) >= batchSize;
+    },
+  });
 
   return {
     sweepOnce,
-    start() {
-      if (running) return;
-      running = true;
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-    },
+    start: loop.start,
+    stop: loop.stop,
   } satisfies ExpirySweeper;
 }

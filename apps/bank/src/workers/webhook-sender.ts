@@ -4,6 +4,7 @@
 // crashed sender's rows come back after the lease. Chaos knobs: drop, duplicate, reorder.
 import type { Clock } from "@careforall/config";
 import type { Logger } from "@careforall/log";
+import { createPollingLoop } from "@careforall/worker";
 import { eq, sql } from "drizzle-orm";
 import type { BankConfig } from "../config";
 import { webhookDeliveries } from "../db/schema";
@@ -57,10 +58,6 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   const batchSize = deps.batchSize ?? 50;
   // Long enough for two concurrent attempts (duplicate knob) to time out before anyone reclaims.
   const leaseMs = config.WEBHOOK_TIMEOUT_MS * 2 + 5000;
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let kicked = false;
 
   async function claim(): Promise<Claimed[]> {
     const now = clock.date();
@@ -167,44 +164,19 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
     return rows.length;
   }
 
-  async function run() {
-    while (running) {
-      let claimed = 0;
-      try {
-        claimed = await deliverOnce();
-      } catch (err) {
-        log.error({ err }, "bank.webhook_sender_failed");
-      }
-      if (!running) break;
-      if (claimed < batchSize && !kicked) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, config.WEBHOOK_POLL_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
-      kicked = false;
-    }
-  }
+  const loop = createPollingLoop({
+    name: "bank.webhook_sender",
+    log,
+    intervalMs: config.WEBHOOK_POLL_MS,
+    async tick() {
+      return (await deliverOnce()) >= batchSize;
+    },
+  });
 
   return {
     deliverOnce,
-    start() {
-      if (running) return;
-      running = true;
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-    },
-    kick() {
-      kicked = true;
-      wake?.();
-    },
+    start: loop.start,
+    stop: loop.stop,
+    kick: loop.kick,
   };
 }

@@ -4,6 +4,7 @@
 // asking the bank (by idempotency key while authorizing, by hold afterwards).
 import type { Clock } from "@careforall/config";
 import type { Logger } from "@careforall/log";
+import { createPollingLoop } from "@careforall/worker";
 import { sql } from "drizzle-orm";
 import type { PaymentConfig } from "../config";
 import { payments } from "../db/schema";
@@ -30,9 +31,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const batchSize = options.batchSize ?? 50;
   // Long enough for a few bank calls; a crashed reconciler's claim lapses after it.
   const leaseMs = Math.max(config.RECONCILE_AFTER_MS, 3 * config.BANK_TIMEOUT_MS);
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
 
   async function claim(): Promise<string[]> {
     const now = clock.now();
@@ -69,36 +67,19 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     return ids;
   }
 
-  async function run() {
-    while (running) {
-      try {
-        await runOnce();
-      } catch (err) {
-        log.error({ err }, "payment.reconciler_failed");
-      }
-      if (!running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, config.RECONCILE_INTERVAL_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  }
+  const loop = createPollingLoop({
+    name: "payment.reconciler",
+    log,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    async tick() {
+      await runOnce();
+      return false;
+    },
+  });
 
   return {
-    start() {
-      if (running) return;
-      running = true;
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-    },
+    start: loop.start,
+    stop: loop.stop,
     runOnce,
   };
 }
