@@ -6,7 +6,7 @@ import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
-import { createOutboxRelay } from "@careforall/outbox";
+import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { createAuthApp, ensureAdmin } from "./app";
 import { AuthConfigSchema } from "./config";
@@ -28,12 +28,7 @@ try {
   const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "auth" });
   const relay = createOutboxRelay({ db: db.db, table: schema.outbox, bus, log });
   const metrics = createHttpMetrics("auth");
-  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
-  metrics.gauge(
-    "outbox_oldest_pending_age_seconds",
-    "Age of the oldest unpublished outbox event",
-    async () => (await relay.lag()).oldestAgeSeconds,
-  );
+  exportOutboxLag(metrics, relay);
   relay.start();
   const bankAccounts = await startBankAccountConsumer(bus, db.db);
 

@@ -7,7 +7,7 @@ import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
-import { createOutboxRelay } from "@careforall/outbox";
+import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { createBankApp } from "./app";
 import { BankConfigSchema, DEV_GRANT_SECRET, DEV_WEBHOOK_SECRET } from "./config";
@@ -45,12 +45,7 @@ try {
   const relay = createOutboxRelay({ db, table: outbox, bus, log });
 
   const metrics = createHttpMetrics(SERVICE);
-  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
-  metrics.gauge(
-    "outbox_oldest_pending_age_seconds",
-    "Age of the oldest unpublished outbox event",
-    async () => (await relay.lag()).oldestAgeSeconds,
-  );
+  exportOutboxLag(metrics, relay);
 
   // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.
   const faults = createFaultStore({ db, initial: faultsFromConfig(config) });

@@ -6,7 +6,7 @@ import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
-import { createOutboxRelay } from "@careforall/outbox";
+import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { createCampaignApp } from "./app";
 import { CampaignConfigSchema } from "./config";
@@ -31,12 +31,7 @@ const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_
 const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
 
 const metrics = createHttpMetrics(SERVICE);
-metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
-metrics.gauge(
-  "outbox_oldest_pending_age_seconds",
-  "Age of the oldest unpublished outbox event",
-  async () => (await relay.lag()).oldestAgeSeconds,
-);
+exportOutboxLag(metrics, relay);
 
 const app = createCampaignApp({
   db: database.db,

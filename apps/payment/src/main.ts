@@ -7,7 +7,7 @@ import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
-import { createOutboxRelay } from "@careforall/outbox";
+import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { buildPaymentService, createPaymentApp } from "./app";
 import { createBankClient } from "./bank-client";
@@ -35,12 +35,7 @@ try {
   const bank = createBankClient({ url: config.BANK_URL, timeoutMs: config.BANK_TIMEOUT_MS });
 
   const metrics = createHttpMetrics(SERVICE);
-  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
-  metrics.gauge(
-    "outbox_oldest_pending_age_seconds",
-    "Age of the oldest unpublished outbox event",
-    async () => (await relay.lag()).oldestAgeSeconds,
-  );
+  exportOutboxLag(metrics, relay);
 
   const deps = {
     db: database.db,

@@ -150,3 +150,18 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
   };
 }
+
+/** Anything that can register a gauge read at scrape time (an app's HttpMetrics). */
+export interface GaugeRegistry {
+  gauge(name: string, help: string, collect: () => number | Promise<number>): unknown;
+}
+
+/** Exports the relay's lag on /metrics: unpublished events and the age of the oldest. */
+export function exportOutboxLag(metrics: GaugeRegistry, relay: Pick<OutboxRelay, "lag">): void {
+  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
+  metrics.gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox event",
+    async () => (await relay.lag()).oldestAgeSeconds,
+  );
+}
