@@ -14,7 +14,7 @@ import { Elysia } from "elysia";
 import { createBankAccounts } from "./bank-accounts";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
-import { adminRoutes } from "./routes/admin";
+import { type Auditor, adminRoutes, createAuditor } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { bankRoutes } from "./routes/bank";
 import { campaignRoutes } from "./routes/campaigns";
@@ -47,6 +47,8 @@ export interface GatewayDeps {
   log: Logger;
   metrics: HttpMetrics;
   checks?: ReadinessChecks;
+  /** The money audit; main.ts shares one with its periodic run so the gauges stay current. */
+  auditor?: Auditor;
 }
 
 export function createGatewayApp(deps: GatewayDeps) {
@@ -78,10 +80,11 @@ export function createGatewayApp(deps: GatewayDeps) {
         context,
       }),
     )
-    .use(adminRoutes({ clients, log, context, metrics }));
+    .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }));
 }
 
 export type GatewayApp = ReturnType<typeof createGatewayApp>;
 export { type GatewayConfig, GatewayConfigSchema } from "./config";
+export { createAuditor } from "./routes/admin";
 export { campaignReadHandler, hotCampaignRead } from "./routes/campaigns";
 export { createSnapshotStore, type SnapshotOrigin, type SnapshotStore } from "./snapshots";

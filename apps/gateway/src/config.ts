@@ -23,6 +23,8 @@ export const GatewayConfigSchema = T.Object({
   SNAPSHOT_LOCAL_TTL_MS: T.Integer({ minimum: 0, default: 2000 }),
   /** Lifetime of a snapshot in Redis; events refresh it long before. */
   SNAPSHOT_REDIS_TTL_SECONDS: T.Integer({ minimum: 1, default: 300 }),
+  /** How often the money audit runs in the background to keep its drift gauge current (0: only on request). */
+  AUDIT_INTERVAL_SECONDS: T.Integer({ minimum: 0, default: 30 }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -8,13 +8,14 @@ import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@ca
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, serve } from "@careforall/http";
+import { createHttpMetrics, mintRequestId, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import { initTelemetry } from "@careforall/telemetry";
+import { createPollingLoop } from "@careforall/worker";
 import { treaty } from "@elysiajs/eden";
-import { createGatewayApp, type GatewayClients, hotCampaignRead } from "./app";
+import { createAuditor, createGatewayApp, type GatewayClients, hotCampaignRead } from "./app";
 import { GatewayConfigSchema } from "./config";
 import { createSnapshotStore } from "./snapshots";
 import { startSnapshotRefresher } from "./workers/snapshot-refresher";
@@ -58,7 +59,21 @@ const snapshots = createSnapshotStore({
 });
 const refresher = await startSnapshotRefresher(bus, snapshots);
 
+// The money audit, also run in the background so careforall_audit_drift_minor stays current.
+const auditor = createAuditor({ clients, log, metrics });
+const auditLoop = createPollingLoop({
+  name: "gateway.audit",
+  log,
+  intervalMs: config.AUDIT_INTERVAL_SECONDS * 1000,
+  async tick() {
+    await auditor.run(mintRequestId());
+    return false;
+  },
+});
+if (config.AUDIT_INTERVAL_SECONDS > 0) auditLoop.start();
+
 const app = createGatewayApp({
+  auditor,
   clients,
   snapshots,
   limiter,
@@ -85,5 +100,11 @@ serve(app, {
   port: config.PORT,
   hostname: config.HOST,
   log,
-  onShutdown: [() => refresher.stop(), () => bus.close(), () => cache.close(), () => telemetry.shutdown()],
+  onShutdown: [
+    () => auditLoop.stop(),
+    () => refresher.stop(),
+    () => bus.close(),
+    () => cache.close(),
+    () => telemetry.shutdown(),
+  ],
 });
