@@ -81,3 +81,44 @@ export function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return ((input: RequestInfo | URL, init?: RequestInit) =>
     fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
 }
+
+export interface GrantCacheOptions {
+  /** How long a granted answer is reused; well inside the grant's own validity (24 h at the bank). */
+  ttlMs: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/**
+ * Remembers granted answers for a while, keyed by a hash of (account, secret or owner), so a
+ * returning donor's pledge skips the bank round trip. Only grants are cached: a refusal or an
+ * outage always asks again, and a different secret is a different key, so a wrong secret is
+ * still checked by the bank (402).
+ */
+export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCacheOptions): SourceVerifier {
+  const { ttlMs, maxEntries = 50_000, now = Date.now } = options;
+  const cache = new Map<string, { grant: string; until: number }>();
+  const keyOf = (input: GrantInput) =>
+    new Bun.CryptoHasher("sha256")
+      .update(`${input.accountId}\u0000${input.accountSecret ?? ""}\u0000${input.ownerUserId ?? ""}`)
+      .digest("hex");
+  return {
+    async grant(input) {
+      if (ttlMs <= 0) return inner.grant(input);
+      const key = keyOf(input);
+      const hit = cache.get(key);
+      if (hit && hit.until > now()) return { kind: "granted", grant: hit.grant };
+      const outcome = await inner.grant(input);
+      if (outcome.kind === "granted") {
+        const expires = outcome.expiresAt ? Date.parse(outcome.expiresAt) : Number.POSITIVE_INFINITY;
+        // Never hand out a grant in its last hour: payment may still be retrying with it.
+        const until = Math.min(now() + ttlMs, expires - 60 * 60 * 1000);
+        if (until > now()) {
+          if (cache.size >= maxEntries) cache.clear();
+          cache.set(key, { grant: outcome.grant, until });
+        }
+      }
+      return outcome;
+    },
+  };
+}

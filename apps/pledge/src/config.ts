@@ -11,6 +11,8 @@ export const PledgeConfigSchema = T.Object({
   BANK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
   /** A grant call slower than this is an unknown outcome: the client gets 503 and may retry the same key. */
   BANK_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+  /** How long a bank grant for the same (account, secret or owner) is reused; 0 asks the bank every time. */
+  GRANT_CACHE_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   /** How long a finished Idempotency-Key keeps its answer (the contract promises at least 24 hours). */
   IDEMPOTENCY_TTL_HOURS: T.Integer({ minimum: 24, maximum: 24 * 30, default: 24 }),
   /**

@@ -12,7 +12,7 @@ import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { treaty } from "@elysiajs/eden";
 import { createPledgeApp } from "./app";
-import { createEdenSourceVerifier, fetchWithTimeout } from "./bank-client";
+import { cachingSourceVerifier, createEdenSourceVerifier, fetchWithTimeout } from "./bank-client";
 import { PledgeConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
 import { createPledgeService } from "./service";
@@ -40,9 +40,12 @@ try {
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);
 
-  const verifier = createEdenSourceVerifier(
-    treaty<BankApp>(config.BANK_URL, { parseDate: false, fetcher: fetchWithTimeout(config.BANK_TIMEOUT_MS) }),
-    log,
+  const verifier = cachingSourceVerifier(
+    createEdenSourceVerifier(
+      treaty<BankApp>(config.BANK_URL, { parseDate: false, fetcher: fetchWithTimeout(config.BANK_TIMEOUT_MS) }),
+      log,
+    ),
+    { ttlMs: config.GRANT_CACHE_SECONDS * 1000 },
   );
   const onCommitted = () => relay.kick();
   const app = createPledgeApp({
