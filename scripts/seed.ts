@@ -101,6 +101,49 @@ export async function seed({ gatewayUrl, admin, log = console.log }: SeedOptions
     created++;
   }
   log(`seed: ${DEMO_DONORS.length} donors, ${created} new campaigns (${CAMPAIGNS.length - created} already there)`);
+  await seedDonations(gatewayUrl, donorTokens, log);
+}
+
+/**
+ * A few real donations from the demo donors' own bank accounts, so totals are not all zero on a
+ * fresh start. Each has a fixed Idempotency-Key, so a re-run replays instead of paying twice.
+ */
+async function seedDonations(gatewayUrl: string, donorTokens: string[], log: (msg: string) => void) {
+  const { items } = (await api<{ items: { id: string; title: string }[] }>(`${gatewayUrl}/api/campaigns?limit=100`))
+    .body;
+  const seeded = items.filter((c) => CAMPAIGNS.some(([title]) => title === c.title));
+  let accepted = 0;
+  for (const [d, token] of donorTokens.entries()) {
+    // The bank opens each donor's account from user.registered; wait for it before paying from it.
+    const deadline = Date.now() + 15_000;
+    while ((await api(`${gatewayUrl}/api/me/bank`, { token })).status !== 200) {
+      if (Date.now() > deadline) throw new Error("a demo donor's bank account was not opened in time");
+      await Bun.sleep(200);
+    }
+    for (let k = 0; k < 3; k++) {
+      const campaign = seeded[(d * 3 + k) % seeded.length];
+      if (!campaign) continue;
+      const donate = () =>
+        fetch(`${gatewayUrl}/api/campaigns/${campaign.id}/pledges`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${token}`,
+            "idempotency-key": `seed:${DEMO_DONORS[d]?.email}:${campaign.id}`,
+          },
+          body: JSON.stringify({ amountMinor: 5_000 * (k + 1) + 1_000 * d, currency: "BDT", anonymous: k === 2 }),
+        });
+      let res = await donate();
+      // A campaign created a moment ago may not have reached the pledge service yet (404, not stored).
+      for (let attempt = 0; res.status === 404 && attempt < 20; attempt++) {
+        await Bun.sleep(100);
+        res = await donate();
+      }
+      if (res.status === 202) accepted++;
+      else log(`seed: a demo donation answered ${res.status}: ${await res.text()}`);
+    }
+  }
+  log(`seed: ${accepted} demo donations accepted (replays included)`);
 }
 
 if (import.meta.main) {
