@@ -1,7 +1,7 @@
 // Process entry for the auth service: validate config, migrate, wire PostgreSQL, JetStream and
 // the outbox relay, ensure the admin account, then listen until SIGTERM/SIGINT.
 import { join } from "node:path";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -29,6 +29,7 @@ try {
   const relay = createOutboxRelay({ db: db.db, table: schema.outbox, bus, log });
   const metrics = createHttpMetrics("auth");
   exportOutboxLag(metrics, relay);
+  exportBusMetrics(metrics, bus);
   relay.start();
   const bankAccounts = await startBankAccountConsumer(bus, db.db);
 

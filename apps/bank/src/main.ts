@@ -2,7 +2,7 @@
 // and test accounts, start the outbox relay, the consumers, the expiry sweeper and the webhook
 // sender, listen, and shut down in order (server, workers, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -46,6 +46,7 @@ try {
 
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);
+  exportBusMetrics(metrics, bus);
 
   // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.
   const faults = createFaultStore({ db, initial: faultsFromConfig(config) });

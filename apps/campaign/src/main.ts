@@ -1,7 +1,7 @@
 // The campaign process: validate config, migrate, connect PostgreSQL and JetStream, start the
 // outbox relay, listen, and shut down in order (server, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -32,6 +32,7 @@ const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
 
 const metrics = createHttpMetrics(SERVICE);
 exportOutboxLag(metrics, relay);
+exportBusMetrics(metrics, bus);
 
 const app = createCampaignApp({
   db: database.db,

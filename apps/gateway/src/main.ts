@@ -3,7 +3,7 @@
 // native route so it skips the framework's per-request hooks.
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
@@ -29,6 +29,7 @@ const cache = createRedisCache(redis, config.REDIS_PREFIX);
 const limiter = createRedisRateLimiter(redis, config.REDIS_PREFIX);
 const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "gateway" });
 const metrics = createHttpMetrics("gateway");
+exportBusMetrics(metrics, bus);
 
 // Upstream calls time out rather than hang a client forever.
 const fetcher = ((input: RequestInfo | URL, init?: RequestInit) =>

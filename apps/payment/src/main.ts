@@ -2,7 +2,7 @@
 // start the outbox relay, the pledge consumers and the reconciler, listen, and shut down in
 // order (server, consumers, reconciler, background drives, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -36,6 +36,7 @@ try {
 
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);
+  exportBusMetrics(metrics, bus);
 
   const deps = {
     db: database.db,

@@ -3,7 +3,7 @@
 // key sweeper, listen, and shut down in order (server, consumers, workers, relay, bus, pool).
 import { join } from "node:path";
 import type { BankApp } from "@careforall/bank";
-import { createJetStreamBus } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -39,6 +39,7 @@ try {
 
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);
+  exportBusMetrics(metrics, bus);
 
   const verifier = cachingSourceVerifier(
     createEdenSourceVerifier(
