@@ -1,7 +1,7 @@
 // Process entry for the auth service: validate config, migrate, wire PostgreSQL, JetStream and
 // the outbox relay, ensure the admin account, then listen until SIGTERM/SIGINT.
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -32,6 +32,7 @@ try {
   exportBusMetrics(metrics, bus);
   relay.start();
   const bankAccounts = await startBankAccountConsumer(bus, db.db);
+  exportConsumerLag(metrics, { "auth-bank-accounts": bankAccounts });
 
   const deps = { db, clock: systemClock, config, log, onCommitted: () => relay.kick() };
   await ensureAdmin(deps, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD, name: config.ADMIN_NAME });

@@ -2,7 +2,7 @@
 // and test accounts, start the outbox relay, the consumers, the expiry sweeper and the webhook
 // sender, listen, and shut down in order (server, workers, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -92,6 +92,7 @@ try {
   sender.start();
   sweeper.start();
   const subscription = await consumers.subscribe(bus);
+  exportConsumerLag(metrics, { "bank-accounts": subscription });
 
   serve(app, {
     port: config.PORT,

@@ -1,7 +1,7 @@
 // The campaign process: validate config, migrate, connect PostgreSQL and JetStream, start the
 // outbox relay, listen, and shut down in order (server, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -46,6 +46,7 @@ const app = createCampaignApp({
 
 const totals = createTotalsService({ db: database.db, clock: systemClock, log, onCommitted: () => relay.kick() });
 const totalsConsumer = await startTotalsConsumer(bus, totals);
+exportConsumerLag(metrics, { "campaign-totals": totalsConsumer });
 
 relay.start();
 serve(app, {

@@ -2,7 +2,7 @@
 // start the outbox relay, the pledge consumers and the reconciler, listen, and shut down in
 // order (server, consumers, reconciler, background drives, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -13,7 +13,7 @@ import { buildPaymentService, createPaymentApp } from "./app";
 import { createBankClient } from "./bank-client";
 import { backoffList, PaymentConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
-import { startPledgeConsumers } from "./workers/pledge-consumers";
+import { DURABLES, startPledgeConsumers } from "./workers/pledge-consumers";
 import { createReconciler } from "./workers/reconciler";
 
 const SERVICE = "payment";
@@ -52,6 +52,9 @@ try {
 
   relay.start();
   const consumers = await startPledgeConsumers({ bus, service, backoffMs: backoffList(config.RETRY_BACKOFF_MS) });
+  // startPledgeConsumers subscribes in this order: created, cancelled, refund requested.
+  const durables = [DURABLES.pledgeCreated, DURABLES.pledgeCancelled, DURABLES.pledgeRefundRequested];
+  exportConsumerLag(metrics, Object.fromEntries(consumers.map((c, i) => [durables[i] ?? `payment-${i}`, c])));
   const reconciler = createReconciler({ db: database.db, service, clock: systemClock, config, log });
   reconciler.start();
 

@@ -3,7 +3,7 @@
 // key sweeper, listen, and shut down in order (server, consumers, workers, relay, bus, pool).
 import { join } from "node:path";
 import type { BankApp } from "@careforall/bank";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -65,6 +65,7 @@ try {
     startPaymentConsumer(bus, consumerDeps),
     startCampaignConsumer(bus, consumerDeps),
   ]);
+  exportConsumerLag(metrics, { "pledge-payments": consumers[0], "pledge-campaigns": consumers[1] });
   const sweeper = startIdempotencySweeper(
     createPledgeService({ db: database.db, verifier, clock: systemClock, log, config }),
     log,

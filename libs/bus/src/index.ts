@@ -2,7 +2,7 @@
 // implementations, and the event-definition helpers producers and consumers share.
 export { createJetStreamBus, deleteStream, type JetStreamBusOptions } from "./jetstream";
 export { createMemoryBus, type MemoryBusOptions } from "./memory";
-export { type CounterRegistry, exportBusMetrics } from "./metrics";
+export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";
 export { eventSubject, streamName, typeMatches } from "./subjects";
 export {
   type Bus,

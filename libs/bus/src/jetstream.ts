@@ -160,10 +160,16 @@ class JetStreamBus implements Bus {
     const options = resolveSubscribeOptions(input);
     const running = options.durable === undefined ? await this.#broadcast(options) : await this.#durable(options);
     this.#running.add(running);
+    const durableName = options.durable === undefined ? undefined : consumerName(this.prefix, options.durable);
     return {
       stop: async () => {
         await running.stop();
         this.#running.delete(running);
+      },
+      pending: async () => {
+        if (durableName === undefined) return 0;
+        const info = await this.jsm.consumers.info(this.stream, durableName);
+        return info.num_pending + info.num_ack_pending;
       },
     };
   }

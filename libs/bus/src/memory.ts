@@ -136,6 +136,9 @@ class MemoryBus implements Bus {
         })();
         return stopped;
       },
+      // Waiting in the durable's queue plus being handled right now by its members.
+      pending: async () =>
+        group.durable === undefined ? 0 : group.queue.length + group.members.reduce((n, m) => n + m.pool.size, 0),
     };
     this.#subscriptions.add(subscription);
     return subscription;

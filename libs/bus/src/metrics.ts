@@ -1,6 +1,7 @@
 // The bus's own counters on a service's /metrics: events published (and deduplicated), handled,
 // failed (redelivered later) and terminated after max deliveries — the last must stay 0.
-import type { Bus, BusStats } from "./types";
+import { Gauge, type Registry } from "prom-client";
+import type { Bus, BusStats, Subscription } from "./types";
 
 /** Anything that can register a counter filled at scrape time (an app's HttpMetrics). */
 export interface CounterRegistry {
@@ -24,4 +25,33 @@ export function exportBusMetrics(metrics: CounterRegistry, bus: Pick<Bus, "stats
       reported = now;
     });
   }
+}
+
+/** A registry a labelled gauge can be added to (an app's HttpMetrics.registry). */
+export interface GaugeHost {
+  registry: Registry;
+}
+
+/**
+ * Exports each durable consumer's lag (events not yet acknowledged) as
+ * `bus_consumer_pending{consumer="…"}`, read from the bus at scrape time.
+ */
+export function exportConsumerLag(metrics: GaugeHost, subscriptions: Record<string, Pick<Subscription, "pending">>) {
+  new Gauge({
+    name: "bus_consumer_pending",
+    help: "Events waiting for a durable consumer (not yet acknowledged): consumer lag",
+    labelNames: ["consumer"],
+    registers: [metrics.registry],
+    async collect() {
+      await Promise.all(
+        Object.entries(subscriptions).map(async ([consumer, sub]) => {
+          try {
+            this.set({ consumer }, await sub.pending());
+          } catch {
+            // The bus being unreachable shows on /ready; keep the last value rather than failing the scrape.
+          }
+        }),
+      );
+    },
+  });
 }

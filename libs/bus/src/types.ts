@@ -73,6 +73,8 @@ export interface SubscribeOptions {
 export interface Subscription {
   /** Stops fetching; waits for in-flight handlers to finish. */
   stop(): Promise<void>;
+  /** Consumer lag: events matching this subscription not yet acknowledged (0 for broadcasts). */
+  pending(): Promise<number>;
 }
 
 export interface BusStats {

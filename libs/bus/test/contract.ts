@@ -72,6 +72,31 @@ export function busContract(name: string, open: OpenNamespace): void {
       expect(bus.stats()).toMatchObject({ published: 1, handled: 1, failed: 0, terminated: 0 });
     });
 
+    test("pending() reports a durable's backlog (consumer lag) and drops to 0 once handled", async () => {
+      const { bus } = await setup();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let handled = 0;
+      const sub = await bus.subscribe({
+        durable: "lag",
+        types: ["lag.tested"],
+        concurrency: 1,
+        handler: async () => {
+          await gate;
+          handled++;
+        },
+      });
+      for (let i = 0; i < 3; i++) await bus.publish(makeEvent("lag.tested", { i }));
+      await waitFor(async () => (await sub.pending()) === 3);
+      release();
+      await waitFor(() => handled === 3);
+      await waitFor(async () => (await sub.pending()) === 0);
+      const broadcast = await bus.subscribe({ types: ["lag.tested"], handler: async () => {} });
+      expect(await broadcast.pending()).toBe(0);
+    });
+
     test("the same id published twice is stored once and handled once", async () => {
       const { bus } = await setup();
       const seen: string[] = [];
