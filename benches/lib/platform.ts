@@ -2,15 +2,8 @@
 // key prefix, NATS stream prefix and signing keys, the services started as separate processes on
 // free ports (the same topology as `bun start` and the end-to-end tests), and a teardown that
 // removes every trace. Plus the few API calls scenarios need to set up data through the gateway.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { deleteStream } from "@careforall/bus";
-import { createRedisClient } from "@careforall/cache";
-import { createTestDatabase, type TestDatabase } from "@careforall/db";
-import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
-import { freePorts, SERVICES, type ServiceName, type Stack, startStack } from "../../scripts/stack";
-import { childPids, terminate } from "./processes";
+import { startIsolatedStack } from "../../scripts/isolated-stack";
+import { SERVICES, type ServiceName, type Stack } from "../../scripts/stack";
 
 export interface Platform {
   gatewayUrl: string;
@@ -31,93 +24,23 @@ export interface PlatformOptions {
 }
 
 /** Deletes every Redis key under `prefix` (SCAN + UNLINK, so a big keyspace never blocks). */
-export async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
-  const redis = createRedisClient(url);
-  try {
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== "0");
-    return deleted;
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
-}
-
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
-  const steps: Array<{ label: string; run: () => Promise<unknown> }> = [];
-  const undo = async (): Promise<string[]> => {
-    const failed: string[] = [];
-    for (const step of steps.splice(0).reverse()) {
-      try {
-        const outcome = await step.run();
-        const note = typeof outcome === "number" ? ` (${outcome})` : outcome === false ? " (nothing to remove)" : "";
-        options.log(`teardown: ${step.label}${note}`);
-      } catch (err) {
-        failed.push(`${step.label}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    return failed;
+  options.log(`starting ${SERVICES.join(", ")}`);
+  const iso = await startIsolatedStack({
+    label: "bench",
+    env: { RATE_LIMIT_AUTH: "0", LOG_LEVEL: "warn", ...options.env },
+  });
+  options.log(`started (database ${iso.databaseName}, logs ${iso.logsDir})`);
+  return {
+    gatewayUrl: iso.stack.urls.gateway,
+    urls: iso.stack.urls,
+    stack: iso.stack,
+    database: iso.databaseName,
+    redisPrefix: iso.redisPrefix,
+    busPrefix: iso.busPrefix,
+    logsDir: iso.logsDir,
+    teardown: (teardownOptions) => iso.cleanup(teardownOptions),
   };
-
-  const redisPrefix = `${uniqueName("bench")}:`;
-  const busPrefix = uniqueName("bench");
-  const logsDir = mkdtempSync(join(tmpdir(), "cfa-bench-logs-"));
-  let db: TestDatabase | undefined;
-  try {
-    db = await createTestDatabase("bench");
-    const database = db;
-    steps.push({ label: "drop database", run: () => database.drop() });
-    // The services create the stream and keys; removing them is harmless when they never did.
-    steps.push({ label: "delete NATS stream", run: () => deleteStream(TEST_NATS_URL, busPrefix) });
-    steps.push({ label: "delete Redis keys", run: () => deleteRedisKeys(TEST_REDIS_URL, redisPrefix) });
-
-    const ports = freePorts();
-    options.log(`starting ${SERVICES.join(", ")} (database ${db.name}, logs ${logsDir})`);
-    let stack: Stack;
-    try {
-      stack = await startStack({
-        databaseUrl: db.url,
-        redisUrl: TEST_REDIS_URL,
-        redisPrefix,
-        natsUrl: TEST_NATS_URL,
-        busPrefix,
-        keys: await createTestKeys(),
-        ports,
-        env: { RATE_LIMIT_AUTH: "0", LOG_LEVEL: "warn", ...options.env },
-        logs: { dir: logsDir },
-      });
-    } catch (err) {
-      // startStack leaves the services it already launched running when a later one fails.
-      await terminate(SERVICES.flatMap((s) => childPids(join("apps", s, "src", "main.ts"))));
-      throw new Error(`${err instanceof Error ? err.message : String(err)} (service logs in ${logsDir})`);
-    }
-    const running = stack;
-    steps.push({ label: "stop services", run: () => running.stop() });
-
-    return {
-      gatewayUrl: stack.urls.gateway,
-      urls: stack.urls,
-      stack,
-      database: db.name,
-      redisPrefix,
-      busPrefix,
-      logsDir,
-      async teardown({ keepLogs = false } = {}) {
-        const failed = await undo();
-        if (!keepLogs && failed.length === 0) rmSync(logsDir, { recursive: true, force: true });
-        return failed;
-      },
-    };
-  } catch (err) {
-    const failed = await undo();
-    if (failed.length > 0) options.log(`teardown after a failed start also failed: ${failed.join("; ")}`);
-    throw err;
-  }
 }
 
 /** fetch + JSON with a status check, for set-up calls (never on the measured path). */

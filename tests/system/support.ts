@@ -1,16 +1,10 @@
 // System-test harness: the whole platform (auth, campaign, bank, payment, pledge, gateway) as
 // separate processes on fresh ports, a fresh database, its own Redis prefix and bus stream, torn
 // down afterwards; plus small HTTP helpers and the service logs' tails for a failing run.
-// Modelled on apps/gateway/test/e2e/support.ts, deliberately not imported from there.
 import { afterAll, beforeAll } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { deleteStream } from "@careforall/bus";
-import { createRedisClient } from "@careforall/cache";
-import { createTestDatabase, type TestDatabase } from "@careforall/db";
-import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
-import { freePorts, type ServiceName, type Stack, startStack } from "../../scripts/stack";
+import { uniqueName } from "@careforall/testkit";
+import { type IsolatedStack, startIsolatedStack } from "../../scripts/isolated-stack";
+import type { ServiceName, Stack } from "../../scripts/stack";
 
 export const ADMIN = { email: "root-admin@careforall.test", password: "admin-system-password-1" };
 export const PASSWORD = "correct horse battery";
@@ -45,75 +39,12 @@ export interface System {
   logsDir: string;
   /** The stack's database, for provoking races behind the services' backs (locks) and checking what happened. */
   databaseUrl: string;
-  /** stack.restart, then a check that the service answering is really ours (see impostors). */
+  /** stack.restart, which waits until the port answers with the new process's own pid. */
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   /** Runs `fn`; if it throws, prints the tail of every service log first, then rethrows. */
   guard<T>(fn: () => Promise<T>): Promise<T>;
   /** The last `chars` characters of each service's log. */
   logTails(chars?: number): string;
-}
-
-type Spawn = typeof Bun.spawn;
-
-function tails(dir: string, chars: number): string {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).sort();
-  } catch {
-    return "";
-  }
-  return files.map((f) => `--- ${f} (tail)\n${readFileSync(join(dir, f), "utf8").slice(-chars)}`).join("\n");
-}
-
-/** A port picked as free was taken by another process (another test run) before our service bound it. */
-class PortTaken extends Error {}
-
-/**
- * Services whose URL answers as some other service: freePorts() can race with other stacks on
- * the machine, and startStack's /ready check cannot tell who answered.
- */
-export async function impostors(stack: Stack, names: readonly ServiceName[] = [...stack.services.keys()]) {
-  const wrong: string[] = [];
-  for (const name of names) {
-    const health = await fetch(`${stack.urls[name]}/health`, { signal: AbortSignal.timeout(2000) })
-      .then((r) => r.json() as Promise<{ service?: string }>)
-      .catch(() => ({ service: undefined }));
-    const proc = stack.services.get(name)?.proc;
-    if (health.service !== name || proc?.exitCode !== null) wrong.push(`${name} (${stack.urls[name]})`);
-  }
-  return wrong;
-}
-
-/**
- * startStack, but a start that fails half-way kills what it did launch (startStack leaves that to
- * its caller) and attaches the service logs to the error, since they say why.
- */
-async function startTrackedStack(options: Parameters<typeof startStack>[0]): Promise<Stack> {
-  const launched: Array<ReturnType<Spawn>> = [];
-  const bun = Bun as unknown as { spawn: Spawn };
-  const spawn = bun.spawn;
-  bun.spawn = ((...args: Parameters<Spawn>) => {
-    const proc = spawn(...args);
-    launched.push(proc);
-    return proc;
-  }) as Spawn;
-  try {
-    const stack = await startStack(options);
-    const strangers = await impostors(stack);
-    if (strangers.length > 0) {
-      await stack.stop();
-      throw new PortTaken(strangers.join(", "));
-    }
-    return stack;
-  } catch (err) {
-    if (err instanceof PortTaken) throw err;
-    for (const proc of launched) proc.kill("SIGKILL");
-    await Promise.all(launched.map((proc) => proc.exited));
-    const dir = options.logs && options.logs !== "inherit" ? options.logs.dir : undefined;
-    throw new Error(`the stack did not start: ${String(err)}\n${dir ? tails(dir, 4000) : ""}`);
-  } finally {
-    bun.spawn = spawn;
-  }
 }
 
 /**
@@ -123,56 +54,33 @@ async function startTrackedStack(options: Parameters<typeof startStack>[0]): Pro
  */
 export function useSystem(options: SystemOptions): System {
   const ctx = {} as System;
-  let db: TestDatabase | undefined;
-  let stack: Stack | undefined;
-  const redisPrefix = `${uniqueName(`sys_${options.label}`)}:`;
-  const busPrefix = uniqueName(`sys_${options.label}`);
-  const logsDir = mkdtempSync(join(tmpdir(), `cfa-sys-${options.label}-`));
+  let iso: IsolatedStack | undefined;
   // A test runner that dies (Ctrl-C, timeout) must not leave the platform running behind it.
   const killAll = () => {
-    for (const svc of stack?.services.values() ?? []) svc.proc.kill("SIGKILL");
+    for (const svc of iso?.stack.services.values() ?? []) svc.proc.kill("SIGKILL");
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase(`sys_${options.label}`);
-    const keys = await createTestKeys();
-    for (let attempt = 1; !stack; attempt++) {
-      try {
-        stack = await startTrackedStack({
-          databaseUrl: db.url,
-          redisUrl: TEST_REDIS_URL,
-          redisPrefix,
-          natsUrl: TEST_NATS_URL,
-          busPrefix,
-          keys,
-          ports: freePorts(),
-          env: { ...BASE_ENV, ...options.env },
-          ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
-          logs: { dir: logsDir },
-          readyTimeoutMs: 30_000,
-        });
-      } catch (err) {
-        if (!(err instanceof PortTaken) || attempt >= 3) throw err;
-        console.warn(`system stack: a port was taken by another process (${err.message}); retrying on new ports`);
-      }
-    }
+    iso = await startIsolatedStack({
+      label: `sys_${options.label}`,
+      env: { ...BASE_ENV, ...options.env },
+      ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+    });
+    const { stack, logsDir, databaseUrl, logTails } = iso;
     process.once("exit", killAll);
     Object.assign(ctx, {
       stack,
       gw: stack.urls.gateway,
       logsDir,
-      databaseUrl: db.url,
-      logTails: (chars = 3000) => tails(logsDir, chars),
-      async restart(name: ServiceName, env?: Record<string, string>) {
-        await stack!.restart(name, env);
-        const wrong = await impostors(stack!, [name]);
-        if (wrong.length > 0) throw new Error(`restarted ${name}, but its port answers for someone else: ${wrong}`);
-      },
+      databaseUrl,
+      logTails,
+      // startStack's restart waits until the port answers with the new process's own pid.
+      restart: (name: ServiceName, env?: Record<string, string>) => stack.restart(name, env),
       async guard<T>(fn: () => Promise<T>): Promise<T> {
         try {
           return await fn();
         } catch (err) {
-          console.error(`\n=== service logs (${logsDir}) ===\n${tails(logsDir, 3000)}\n=== end of service logs ===`);
+          console.error(`\n=== service logs (${logsDir}) ===\n${logTails(3000)}\n=== end of service logs ===`);
           throw err;
         }
       },
@@ -180,24 +88,11 @@ export function useSystem(options: SystemOptions): System {
   }, 90_000);
 
   afterAll(async () => {
-    await stack?.stop();
     process.removeListener("exit", killAll);
-    if (process.env.CFA_SYSTEM_LOGS) console.log(tails(logsDir, 1_000_000));
-    await db?.drop();
-    await deleteStream(TEST_NATS_URL, busPrefix).catch(() => false);
-    const redis = createRedisClient(TEST_REDIS_URL);
-    try {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
-    if (process.env.CFA_SYSTEM_KEEP_LOGS) console.log(`service logs kept in ${logsDir}`);
-    else rmSync(logsDir, { recursive: true, force: true });
+    if (process.env.CFA_SYSTEM_LOGS && iso) console.log(iso.logTails(1_000_000));
+    const keep = Boolean(process.env.CFA_SYSTEM_KEEP_LOGS);
+    if (keep && iso) console.log(`service logs kept in ${iso.logsDir}`);
+    await iso?.cleanup({ keepLogs: keep });
   }, 60_000);
 
   return ctx;

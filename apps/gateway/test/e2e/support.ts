@@ -2,17 +2,12 @@
 // file, on fresh ports, a fresh database, its own Redis prefix and bus stream; plus helpers for
 // JSON calls through the gateway, sessions, and forged tokens.
 import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { AuthModel } from "@careforall/auth";
-import { deleteStream } from "@careforall/bus";
-import { createRedisClient } from "@careforall/cache";
 import type { CampaignModel } from "@careforall/campaign";
-import { createTestDatabase, type TestDatabase } from "@careforall/db";
-import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
+import { uniqueName } from "@careforall/testkit";
 import { exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from "jose";
-import { freePorts, type Stack, startStack } from "../../../../scripts/stack";
+import { type IsolatedStack, startIsolatedStack } from "../../../../scripts/isolated-stack";
+import type { Stack } from "../../../../scripts/stack";
 
 export const ISSUER = "careforall-auth";
 export const ADMIN = { email: "root-admin@careforall.test", password: "admin-e2e-password-1" };
@@ -39,35 +34,6 @@ export interface E2E {
   databaseUrl: string;
 }
 
-type Spawn = typeof Bun.spawn;
-
-/**
- * startStack, but if it fails half-way (one service never gets ready) the services it did launch
- * are killed instead of outliving the test run: startStack itself does not clean up on failure.
- * The log files are attached to the error, since they say why.
- */
-async function startTrackedStack(options: Parameters<typeof startStack>[0]): Promise<Stack> {
-  const launched: Array<ReturnType<Spawn>> = [];
-  const bun = Bun as unknown as { spawn: Spawn };
-  const spawn = bun.spawn;
-  bun.spawn = ((...args: Parameters<Spawn>) => {
-    const proc = spawn(...args);
-    launched.push(proc);
-    return proc;
-  }) as Spawn;
-  try {
-    return await startStack(options);
-  } catch (err) {
-    for (const proc of launched) proc.kill("SIGKILL");
-    await Promise.all(launched.map((proc) => proc.exited));
-    const dir = options.logs && options.logs !== "inherit" ? options.logs.dir : undefined;
-    const logs = dir ? readdirSync(dir).map((f) => `--- ${f}\n${readFileSync(join(dir, f), "utf8").slice(-4000)}`) : [];
-    throw new Error(`the stack did not start: ${String(err)}\n${logs.join("\n")}`);
-  } finally {
-    bun.spawn = spawn;
-  }
-}
-
 /**
  * Starts one stack for the calling test file (beforeAll) and tears it down (afterAll). The
  * returned object is filled in once beforeAll has run. `label` names the database, Redis prefix
@@ -75,24 +41,11 @@ async function startTrackedStack(options: Parameters<typeof startStack>[0]): Pro
  */
 export function useStack(env: Record<string, string> = {}, options: { label?: string } = {}): E2E {
   const ctx = {} as E2E;
-  const label = options.label ?? "gw_e2e";
-  let db: TestDatabase | undefined;
-  let stack: Stack | undefined;
-  const redisPrefix = `${uniqueName(label)}:`;
-  const busPrefix = uniqueName(label);
-  const logsDir = mkdtempSync(join(tmpdir(), "cfa-gw-e2e-"));
+  let iso: IsolatedStack | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase(label);
-    const keys = await createTestKeys();
-    stack = await startTrackedStack({
-      databaseUrl: db.url,
-      redisUrl: TEST_REDIS_URL,
-      redisPrefix,
-      natsUrl: TEST_NATS_URL,
-      busPrefix,
-      keys,
-      ports: freePorts(),
+    iso = await startIsolatedStack({
+      label: options.label ?? "gw_e2e",
       env: {
         NODE_ENV: "test",
         LOG_LEVEL: "warn",
@@ -103,32 +56,15 @@ export function useStack(env: Record<string, string> = {}, options: { label?: st
         TRUSTED_PROXIES: "",
         ...env,
       },
-      logs: { dir: logsDir },
-      readyTimeoutMs: 30_000,
     });
-    Object.assign(ctx, { stack, gw: stack.urls.gateway, keys, logsDir, databaseUrl: db.url });
+    const { stack, keys, logsDir, databaseUrl } = iso;
+    Object.assign(ctx, { stack, gw: stack.urls.gateway, keys, logsDir, databaseUrl });
   }, 60_000);
 
   afterAll(async () => {
-    await stack?.stop();
     // Anything a service logged at warn or above, so a failing run shows why.
-    if (process.env.CFA_E2E_LOGS) {
-      for (const file of readdirSync(logsDir)) console.log(`--- ${file}\n${readFileSync(join(logsDir, file), "utf8")}`);
-    }
-    await db?.drop();
-    await deleteStream(TEST_NATS_URL, busPrefix).catch(() => false);
-    const redis = createRedisClient(TEST_REDIS_URL);
-    try {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
-    rmSync(logsDir, { recursive: true, force: true });
+    if (process.env.CFA_E2E_LOGS && iso) console.log(iso.logTails(1_000_000));
+    await iso?.cleanup();
   }, 30_000);
 
   return ctx;
