@@ -6,19 +6,19 @@ import { join } from "node:path";
 import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
-import { createTestKeys } from "@careforall/testkit";
-import { importPKCS8, SignJWT } from "jose";
+import {
+  accessTokenSigner,
+  createTestKeys,
+  inProcessCaller,
+  TEST_ISSUER,
+  type TestPrincipal,
+} from "@careforall/testkit";
 import { createCampaignApp } from "../src/app";
 import { schema } from "../src/db/schema";
 
-export const ISSUER = "careforall-auth";
+export const ISSUER = TEST_ISSUER;
 
-export interface TestUser {
-  id: string;
-  email: string;
-  name: string;
-  role: "donor" | "admin";
-}
+export type TestUser = TestPrincipal;
 
 export const user = (name: string, role: TestUser["role"] = "donor"): TestUser => ({
   id: Bun.randomUUIDv7(),
@@ -36,7 +36,6 @@ export async function startCampaignTestApp(options: { onCommitted?: () => void }
   });
   const handle = createDb({ url: database.url, schema, max: 12, name: "campaign-test" });
   const keys = await createTestKeys();
-  const privateKey = await importPKCS8(keys.privateKeyPem, "EdDSA");
   const clock = manualClock(Date.now());
   let commits = 0;
   const app = createCampaignApp({
@@ -50,34 +49,9 @@ export async function startCampaignTestApp(options: { onCommitted?: () => void }
     },
   });
 
-  const tokenFor = (u: TestUser, expiresIn = "15m") =>
-    new SignJWT({ email: u.email, name: u.name, role: u.role })
-      .setProtectedHeader({ alg: "EdDSA" })
-      .setSubject(u.id)
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(privateKey);
+  const tokenFor = await accessTokenSigner(keys.privateKeyPem);
 
-  interface CallOptions {
-    as?: TestUser;
-    token?: string;
-    /** An object is sent as JSON; a string is sent verbatim with a JSON content type. */
-    body?: unknown;
-    headers?: Record<string, string>;
-  }
-
-  async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...options.headers };
-    const token = options.token ?? (options.as ? await tokenFor(options.as) : undefined);
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-      headers["content-type"] ??= "application/json";
-    }
-    return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
-  }
+  const call = inProcessCaller(app, tokenFor);
 
   return {
     app,

@@ -10,9 +10,14 @@ import type { CampaignSnapshot, PaymentChange } from "@careforall/events";
 import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
-import { createTestKeys } from "@careforall/testkit";
+import {
+  accessTokenSigner,
+  createTestKeys,
+  inProcessCaller,
+  TEST_ISSUER,
+  type TestPrincipal,
+} from "@careforall/testkit";
 import { asc, eq } from "drizzle-orm";
-import { importPKCS8, SignJWT } from "jose";
 import { createPledgeApp } from "../src/app";
 import type { GrantInput, GrantOutcome, SourceVerifier } from "../src/bank-client";
 import { outbox, schema } from "../src/db/schema";
@@ -21,13 +26,9 @@ import { createPledgeService } from "../src/service";
 import { createCampaignEventHandler } from "../src/workers/campaign-events";
 import { createPaymentEventHandler } from "../src/workers/payment-events";
 
-export const ISSUER = "careforall-auth";
+export const ISSUER = TEST_ISSUER;
 
-export interface TestUser {
-  id: string;
-  email: string;
-  name: string;
-  role: "donor" | "admin";
+export interface TestUser extends TestPrincipal {
   bankAccountId: string;
 }
 
@@ -83,7 +84,6 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
   });
   const handle = createDb({ url: database.url, schema, max: 20, name: "pledge-test" });
   const keys = await createTestKeys();
-  const privateKey = await importPKCS8(keys.privateKeyPem, "EdDSA");
   const clock = manualClock(Date.now());
   const log = silentLogger("pledge-test");
   const bank = new FakeBank();
@@ -107,34 +107,9 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
   const paymentHandler = createPaymentEventHandler({ db: handle.db, clock, log, onCommitted });
   const campaignHandler = createCampaignEventHandler({ db: handle.db, clock, log });
 
-  const tokenFor = (u: TestUser, expiresIn = "15m") =>
-    new SignJWT({ email: u.email, name: u.name, role: u.role })
-      .setProtectedHeader({ alg: "EdDSA" })
-      .setSubject(u.id)
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(privateKey);
+  const tokenFor = await accessTokenSigner(keys.privateKeyPem);
 
-  interface CallOptions {
-    as?: TestUser;
-    token?: string;
-    /** An object is sent as JSON; a string is sent verbatim with a JSON content type. */
-    body?: unknown;
-    headers?: Record<string, string>;
-  }
-
-  async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { ...options.headers };
-    const token = options.token ?? (options.as ? await tokenFor(options.as) : undefined);
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-      headers["content-type"] ??= "application/json";
-    }
-    return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
-  }
+  const call = inProcessCaller(app, tokenFor);
 
   /** A campaign in the read model, as if campaign.created had arrived. */
   async function campaign(overrides: Partial<CampaignSnapshot> = {}): Promise<CampaignSnapshot> {

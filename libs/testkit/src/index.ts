@@ -1,5 +1,5 @@
 // Helpers for integration tests: unique names per run, signing keys, and polling with a deadline.
-import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
+import { exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, SignJWT } from "jose";
 
 /** A name unique to this test run (and call), safe for databases, streams and Redis prefixes. */
 export function uniqueName(label: string): string {
@@ -39,3 +39,52 @@ export async function waitFor<T>(
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+
+/** The issuer auth signs with; test tokens use it so every service's verifier accepts them. */
+export const TEST_ISSUER = "careforall-auth";
+
+export interface TestPrincipal {
+  id: string;
+  email: string;
+  name: string;
+  role: "donor" | "admin";
+}
+
+/** Signs access tokens exactly as auth does (EdDSA, sub/email/name/role), with a test key. */
+export async function accessTokenSigner(privateKeyPem: string) {
+  const key = await importPKCS8(privateKeyPem, "EdDSA");
+  return (u: TestPrincipal, expiresIn: string | number = "15m") =>
+    new SignJWT({ email: u.email, name: u.name, role: u.role })
+      .setProtectedHeader({ alg: "EdDSA" })
+      .setSubject(u.id)
+      .setIssuer(TEST_ISSUER)
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(key);
+}
+
+export interface InProcessCallOptions {
+  as?: TestPrincipal;
+  token?: string;
+  /** An object is sent as JSON; a string is sent verbatim with a JSON content type. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Calls an app in-process (`app.handle`), signing a token for `as` when given. */
+export function inProcessCaller(
+  app: { handle(request: Request): Promise<Response> },
+  tokenFor: (u: TestPrincipal) => Promise<string>,
+) {
+  return async (method: string, path: string, options: InProcessCallOptions = {}): Promise<Response> => {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token ?? (options.as ? await tokenFor(options.as) : undefined);
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+      headers["content-type"] ??= "application/json";
+    }
+    return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+  };
+}
