@@ -1,7 +1,6 @@
 // Test harness for the campaign service: a fresh migrated PostgreSQL database, the app called
 // in-process, and access tokens signed the way auth signs them.
 
-import { expect } from "bun:test";
 import { join } from "node:path";
 import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
@@ -78,25 +77,4 @@ export const validBody = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-/** Asserts an RFC 9457 problem response with the given status and returns its body. */
-export async function expectProblem(res: Response, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = (await res.json()) as {
-    type: string;
-    title: string;
-    status: number;
-    detail?: string;
-    errors?: Array<{ path: string; message: string }>;
-  };
-  // Plain checks, not toMatchObject with expect.any(): Bun 1.4.5 writes the matcher objects
-  // into the received value, which would corrupt the body we return.
-  expect(body.status).toBe(status);
-  expect(typeof body.type).toBe("string");
-  expect(typeof body.title).toBe("string");
-  expect(JSON.stringify(body)).not.toContain("    at ");
-  return body;
-}
-
-/** The field paths a 400 problem names. */
-export const errorPaths = (problem: { errors?: Array<{ path: string }> }) => (problem.errors ?? []).map((e) => e.path);
+export { errorPaths, expectProblem } from "@careforall/testkit";

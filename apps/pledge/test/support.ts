@@ -221,23 +221,4 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
 
 export type PledgeTestApp = Awaited<ReturnType<typeof startPledgeTestApp>>;
 
-/** Asserts an RFC 9457 problem response with the given status and returns its body. */
-export async function expectProblem(res: Response, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = (await res.json()) as {
-    type: string;
-    title: string;
-    status: number;
-    detail?: string;
-    errors?: Array<{ path: string; message: string }>;
-  };
-  expect(body.status).toBe(status);
-  expect(typeof body.type).toBe("string");
-  expect(typeof body.title).toBe("string");
-  expect(JSON.stringify(body)).not.toContain("    at ");
-  return body;
-}
-
-/** The field paths a 400 problem names. */
-export const errorPaths = (problem: { errors?: Array<{ path: string }> }) => (problem.errors ?? []).map((e) => e.path);
+export { errorPaths, expectProblem } from "@careforall/testkit";

@@ -1,4 +1,5 @@
 // Helpers for integration tests: unique names per run, signing keys, and polling with a deadline.
+import { expect } from "bun:test";
 import { exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, SignJWT } from "jose";
 
 /** A name unique to this test run (and call), safe for databases, streams and Redis prefixes. */
@@ -88,3 +89,28 @@ export function inProcessCaller(
     return app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
   };
 }
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+/** Asserts an RFC 9457 problem response with the given status (no stack frames) and returns its body. */
+export async function expectProblem(res: Response, status: number): Promise<ProblemBody> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const body = (await res.json()) as ProblemBody;
+  // Plain checks, not toMatchObject with expect.any(): Bun 1.4.5 writes the matcher objects
+  // into the received value, which would corrupt the body we return.
+  expect(body.status).toBe(status);
+  expect(typeof body.type).toBe("string");
+  expect(typeof body.title).toBe("string");
+  expect(JSON.stringify(body)).not.toContain("    at ");
+  return body;
+}
+
+/** The field paths a 400 problem names. */
+export const errorPaths = (problem: { errors?: Array<{ path: string }> }) => (problem.errors ?? []).map((e) => e.path);
