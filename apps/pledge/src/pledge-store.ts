@@ -3,7 +3,6 @@
 // applying a state-machine decision — status, history and one outbox event per step commit
 // together (invariant 5).
 
-import type { EventEnvelope } from "@careforall/bus";
 import type { Clock } from "@careforall/config";
 import type { Database, Tx } from "@careforall/db";
 import type { PledgeChange, PledgeChangeType } from "@careforall/events";
@@ -100,26 +99,6 @@ export function pledgeChange(row: PledgeRow, status: PledgeStatus, at: Date): Pl
   };
 }
 
-/**
- * Enqueues a locked pledge's events so the relay publishes them in the order they happened. The
- * outbox's created_at defaults to now(), the *start* of the transaction: a transaction that began
- * first but then waited for the pledge's row lock would sort before the one it waited for, so the
- * rows are stamped with clock_timestamp(), read after the lock is held.
- */
-export async function enqueueInLockOrder(tx: PledgeTx, events: EventEnvelope[]): Promise<void> {
-  if (events.length === 0) return;
-  await enqueue(tx, outbox, events);
-  await tx
-    .update(outbox)
-    .set({ createdAt: sql`clock_timestamp()` })
-    .where(
-      inArray(
-        outbox.id,
-        events.map((e) => e.id),
-      ),
-    );
-}
-
 /** Locks one pledge for a read-decide-write inside `tx` (concurrent events and commands serialise on it). */
 export async function lockPledge(tx: PledgeTx, id: string): Promise<PledgeRow | undefined> {
   const [row] = await tx.select().from(pledges).where(eq(pledges.id, id)).for("update");
@@ -155,8 +134,10 @@ export async function applyTransition(
   await tx
     .insert(pledgeHistory)
     .values(decision.steps.map((status, i) => ({ pledgeId: row.id, seq: first + i, status, at })));
-  await enqueueInLockOrder(
+  // Built after the pledge's row lock, so their UUIDv7 ids (the relay's publish order) follow the lock order.
+  await enqueue(
     tx,
+    outbox,
     decision.steps.map((status) =>
       newEvent(`pledge.${status}` as PledgeChangeType, row.id, pledgeChange(updated!, status, at), clock),
     ),

@@ -46,7 +46,6 @@ import {
 import type { PledgeModel } from "./model";
 import {
   applyTransition,
-  enqueueInLockOrder,
   lockPledge,
   orderedPledge,
   type PledgeDb,
@@ -642,7 +641,7 @@ export function createPledgeService(deps: PledgeServiceDeps) {
           .where(eq(pledges.id, id))
           .returning();
         current = updated!;
-        await enqueueInLockOrder(tx, [
+        await enqueue(tx, outbox, [
           newEvent("pledge.refund_requested", id, pledgeChange(current, current.status, now), clock),
         ]);
         emitted = true;

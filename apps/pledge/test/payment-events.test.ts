@@ -204,7 +204,7 @@ describe("duplicates and late events change nothing", () => {
     } finally {
       blocker.release();
     }
-    // The relay publishes in (created_at, id) order: authorized must come before captured.
+    // The relay publishes in event-id order: authorized must come before captured.
     expect(await changes(p.id)).toEqual([
       ["pledge.authorized", "authorized"],
       ["pledge.captured", "captured"],

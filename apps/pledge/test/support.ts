@@ -184,12 +184,13 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
     return paymentHandler(event);
   }
 
+  /** A pledge's events in the order the outbox relay publishes them (event id). */
   async function eventsFor(aggregateId: string) {
     const rows = await handle.db
       .select()
       .from(outbox)
       .where(eq(outbox.aggregateId, aggregateId))
-      .orderBy(asc(outbox.createdAt), asc(outbox.id));
+      .orderBy(asc(outbox.id));
     return rows.map((r) => r.envelope as EventEnvelope<Record<string, unknown>>);
   }
 
