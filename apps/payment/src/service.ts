@@ -7,7 +7,7 @@ import type { EventEnvelope } from "@careforall/bus";
 import type { Clock } from "@careforall/config";
 import type { Database, Tx } from "@careforall/db";
 import { type PaymentChange, type PaymentChangeType, PledgeChange, PledgeCreated } from "@careforall/events";
-import { badRequest, conflict, notFound, serviceUnavailable } from "@careforall/http";
+import { conflict, notFound } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent, recordInbox } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
@@ -17,8 +17,6 @@ import { backoffList, type PaymentConfig } from "./config";
 import { inbox, outbox, type PaymentDbSchema, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import {
   type BankAction,
-  type BankWebhook,
-  checkWebhook,
   type Decision,
   emittedEvents,
   enteredStatuses,
@@ -26,13 +24,12 @@ import {
   nextAction,
   type PaymentEvent,
   type PaymentState,
-  parseWebhook,
   retryDelay,
   transition,
-  webhookEvent,
 } from "./domain";
 import { noopPaymentMetrics, type PaymentMetrics } from "./metrics";
 import type { PaymentModel } from "./model";
+import { createWebhookHandler } from "./webhooks";
 
 export type PaymentDb = Database<PaymentDbSchema>;
 type PaymentTx = Tx<PaymentDbSchema>;
@@ -46,7 +43,7 @@ export type WebhookVerifier = (
   toleranceSeconds?: number,
 ) => boolean;
 
-export const WEBHOOK_TOLERANCE_SECONDS = 300;
+export { WEBHOOK_TOLERANCE_SECONDS } from "./webhooks";
 
 /** Inbox consumer names: one per event source, so ids from different sources never collide. */
 export const CONSUMERS = {
@@ -92,7 +89,6 @@ async function lockPledgeId(tx: PaymentTx, pledgeId: string): Promise<void> {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_WEBHOOK_BYTES = 64 * 1024;
 /** Bank steps one drive may take (authorize, capture, refund and their bookkeeping fit easily). */
 const MAX_DRIVE_STEPS = 8;
 
@@ -522,72 +518,21 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const handlePledgeRefundRequested = (event: EventEnvelope) =>
     handlePledgeRequest(event, { type: "refund_requested" }, CONSUMERS.pledgeRefundRequested);
 
-  // ── Webhooks ──────────────────────────────────────────────────────────────────────────────
+  // ── Webhooks (webhooks.ts) ────────────────────────────────────────────────────────────────
 
-  /** A signed bank event: verify (400, no effect), dedupe by event id, apply through the machine. */
-  /**
-   * Checks a signed webhook against the payment; while the payment has no hold yet, asks the bank
-   * what it did under this payment's key. An unreachable bank is a 503, so the bank retries later.
-   */
-  async function webhookConfirmed(webhook: BankWebhook, payment: PaymentRow): Promise<boolean> {
-    const check = checkWebhook(webhook, payment);
-    if (check !== "confirm_with_bank") return check === "match";
-    const known = await bank.holdByKey(payment.id);
-    if (known.kind === "unknown") throw serviceUnavailable("The bank cannot confirm this event right now");
-    if (known.kind === "rejected") return false;
-    return webhook.type === "hold.failed"
-      ? known.value.status === "failed"
-      : known.value.holdId !== null && known.value.holdId === webhook.data.holdId;
-  }
-
-  async function handleWebhook(rawBody: string, signature: string | null | undefined): Promise<{ applied: boolean }> {
-    if (rawBody.length > MAX_WEBHOOK_BYTES) throw badRequest("The webhook body is too large");
-    const nowSeconds = Math.floor(clock.now() / 1000);
-    if (
-      !signature ||
-      !deps.verifyWebhookSignature(config.WEBHOOK_SECRET, signature, rawBody, nowSeconds, WEBHOOK_TOLERANCE_SECONDS)
-    ) {
-      log.warn({ present: Boolean(signature) }, "payment.webhook_bad_signature");
-      throw badRequest("Missing, invalid or stale Bank-Signature", [
-        { path: "bank-signature", message: "Expected a fresh t=<unix>,v1=<hmac> signature of the raw body" },
-      ]);
-    }
-    const webhook = parseWebhook(rawBody);
-    if (!webhook) throw badRequest("The webhook body is not a bank event");
-    const event = webhookEvent(webhook);
-    if (!event || !UUID.test(webhook.data.paymentRef)) {
-      log.warn({ webhookId: webhook.id, type: webhook.type }, "payment.webhook_ignored");
-      return { applied: false };
-    }
-    const payment = await load(webhook.data.paymentRef);
-    if (!payment) {
-      log.warn({ webhookId: webhook.id, paymentRef: webhook.data.paymentRef }, "payment.webhook_unknown_payment");
-      return { applied: false };
-    }
-    if (!(await webhookConfirmed(webhook, payment))) {
-      log.warn({ webhookId: webhook.id, paymentId: payment.id, type: webhook.type }, "payment.webhook_mismatch");
-      metrics.webhookMismatches.inc();
-      return { applied: false };
-    }
-    const result = await apply({ id: webhook.data.paymentRef }, event, `webhook:${webhook.id}`, {
-      consumer: CONSUMERS.webhook,
-      eventId: webhook.id,
-    });
-    switch (result.outcome) {
-      case "duplicate":
-        metrics.webhookDuplicates.inc();
-        return { applied: false };
-      case "missing":
-        log.warn({ webhookId: webhook.id, paymentRef: webhook.data.paymentRef }, "payment.webhook_unknown_payment");
-        return { applied: false };
-      case "stale":
-      case "not_allowed":
-        return { applied: false };
-      case "applied":
-        if (followUp(result.decision.effects)) driveLater(result.payment.id, `webhook:${webhook.id}`);
-        return { applied: true };
-    }
-  }
+  const handleWebhook = createWebhookHandler({
+    db,
+    bank,
+    clock,
+    config,
+    log,
+    metrics,
+    verifyWebhookSignature: deps.verifyWebhookSignature,
+    inboxConsumer: CONSUMERS.webhook,
+    load,
+    apply,
+    driveLater,
+  });
 
   // ── Reconciler step ───────────────────────────────────────────────────────────────────────
 
