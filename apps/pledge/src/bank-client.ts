@@ -18,6 +18,8 @@ export type GrantOutcome =
 
 export interface SourceVerifier {
   grant(input: GrantInput): Promise<GrantOutcome>;
+  /** A grant already in hand for this input (the cache), without asking the bank; else undefined. */
+  peek?(input: GrantInput): string | undefined;
 }
 
 interface EdenError {
@@ -102,12 +104,17 @@ export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCache
     new Bun.CryptoHasher("sha256")
       .update(`${input.accountId}\u0000${input.accountSecret ?? ""}\u0000${input.ownerUserId ?? ""}`)
       .digest("hex");
+  const lookup = (key: string) => {
+    const hit = cache.get(key);
+    return hit && hit.until > now() ? hit.grant : undefined;
+  };
   return {
+    peek: (input) => (ttlMs <= 0 || cache.size === 0 ? undefined : lookup(keyOf(input))),
     async grant(input) {
       if (ttlMs <= 0) return inner.grant(input);
       const key = keyOf(input);
-      const hit = cache.get(key);
-      if (hit && hit.until > now()) return { kind: "granted", grant: hit.grant };
+      const hit = lookup(key);
+      if (hit) return { kind: "granted", grant: hit };
       const outcome = await inner.grant(input);
       if (outcome.kind === "granted") {
         const expires = outcome.expiresAt ? Date.parse(outcome.expiresAt) : Number.POSITIVE_INFINITY;

@@ -19,7 +19,7 @@ import {
 } from "@careforall/testkit";
 import { asc, eq } from "drizzle-orm";
 import { createPledgeApp } from "../src/app";
-import type { GrantInput, GrantOutcome, SourceVerifier } from "../src/bank-client";
+import { cachingSourceVerifier, type GrantInput, type GrantOutcome, type SourceVerifier } from "../src/bank-client";
 import { outbox, schema } from "../src/db/schema";
 import type { PledgeModel } from "../src/model";
 import { createPledgeService } from "../src/service";
@@ -73,6 +73,8 @@ export interface StartOptions {
   stuckAfterSeconds?: number;
   /** A real bank seam (the integration test); the FakeBank otherwise. */
   verifier?: SourceVerifier;
+  /** Put main's grant cache in front of the FakeBank (the one-statement accept path). */
+  cacheGrants?: boolean;
 }
 
 export async function startPledgeTestApp(options: StartOptions = {}) {
@@ -100,7 +102,9 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
     BANK_TIMEOUT_MS: 5_000,
     STUCK_AFTER_SECONDS: options.stuckAfterSeconds ?? 120,
   };
-  const verifier = options.verifier ?? bank;
+  const verifier =
+    options.verifier ??
+    (options.cacheGrants ? cachingSourceVerifier(bank, { ttlMs: 300_000, now: () => clock.now() }) : bank);
   const app = createPledgeApp({ db: handle.db, verifier, clock, config, log, metrics, onCommitted });
   /** The same use cases without HTTP, for what main runs on timers (the key sweeper). */
   const service = createPledgeService({ db: handle.db, verifier, clock, log, config });

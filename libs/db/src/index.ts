@@ -7,7 +7,10 @@ import postgres from "postgres";
 export { sql } from "drizzle-orm";
 export type { PostgresJsDatabase };
 
-export type Database<TSchema extends Record<string, unknown> = Record<string, never>> = PostgresJsDatabase<TSchema>;
+/** drizzle over postgres.js; `$client` is the pool itself, for hot statements prepared by name. */
+export type Database<TSchema extends Record<string, unknown> = Record<string, never>> = PostgresJsDatabase<TSchema> & {
+  $client: postgres.Sql;
+};
 /** The transaction handle drizzle passes to `db.transaction(fn)`. */
 export type Tx<TSchema extends Record<string, unknown> = Record<string, never>> = Parameters<
   Parameters<Database<TSchema>["transaction"]>[0]

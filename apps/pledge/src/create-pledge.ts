@@ -1,0 +1,253 @@
+// Creating a pledge, as two named phases (rocket-rides-atomic): (1) the bank grant for the source
+// — outside any transaction, and cached, so a returning donor skips it —, (2) ONE statement
+// (`pledge.accept_pledge`) that re-checks the campaign, claims the Idempotency-Key and writes the
+// pledge, its history, its pledge.created event and the key's stored answer (invariants 1 and 5).
+// Everything the statement needs is decided before it, so no connection waits on JavaScript.
+import type { Clock } from "@careforall/config";
+import { PledgeCreated } from "@careforall/events";
+import {
+  type AppError,
+  badRequest,
+  conflict,
+  notFound,
+  type Principal,
+  paymentRequired,
+  serviceUnavailable,
+  unauthorized,
+  unprocessable,
+} from "@careforall/http";
+import type { Logger } from "@careforall/log";
+import { newEvent } from "@careforall/outbox";
+import { injectTraceHeaders } from "@careforall/telemetry";
+import type { SourceVerifier } from "./bank-client";
+import {
+  type CampaignVerdict,
+  type CampaignView,
+  campaignAccepts,
+  canonicalRequest,
+  donorIdentity,
+  hashReceiptToken,
+  headerText,
+  newReceiptToken,
+  normaliseEmail,
+  requestHash,
+  sealReceiptToken,
+} from "./domain";
+import type { CreatePledgeResult, KeyClaim, KeyStore } from "./idempotency-store";
+import type { PledgeModel } from "./model";
+
+export interface CreatePledgeCommand {
+  campaignId: string;
+  idempotencyKey: string;
+  body: PledgeModel.CreatePledgeBody;
+  /** The signed-in donor, or null for a guest. */
+  viewer: Principal | null;
+  /** The signed-in donor's own bank account, as the gateway knows it from auth. */
+  donorBankAccount?: string | undefined;
+  donorName?: string | undefined;
+}
+
+export interface CreatePledgeDeps {
+  keys: KeyStore;
+  verifier: SourceVerifier;
+  clock: Clock;
+  log: Logger;
+  /** Called after a transaction that wrote outbox events has committed (main: relay.kick()). */
+  onCommitted?: (() => void) | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function verdictProblem(verdict: Exclude<CampaignVerdict, { ok: true }>): AppError {
+  if (verdict.reason === "closed") return conflict(verdict.detail, "campaign-closed");
+  if (verdict.reason === "currency") return unprocessable(verdict.detail, "currency-mismatch");
+  return notFound(verdict.detail);
+}
+
+/** Who pays and from which account; everything a 400 can be about, decided before anything is stored. */
+export function planCreate(cmd: CreatePledgeCommand) {
+  const { body, viewer } = cmd;
+  if (viewer) {
+    // donor_id is a uuid column; auth only issues UUIDv7 subjects, anything else is not one of ours.
+    if (!UUID.test(viewer.id)) throw unauthorized("The access token's subject is not a user id");
+    const source = body.source
+      ? { accountId: body.source.bankAccountId, accountSecret: body.source.accountSecret }
+      : cmd.donorBankAccount
+        ? { accountId: cmd.donorBankAccount, ownerUserId: viewer.id }
+        : null;
+    if (!source)
+      throw badRequest("You have no bank account linked yet; name one in source", [
+        { path: "source", message: "Required while your own bank account is not linked" },
+      ]);
+    const name = headerText(cmd.donorName) || viewer.name.trim() || null;
+    return {
+      identity: donorIdentity({ userId: viewer.id }),
+      donorId: viewer.id as string | null,
+      donorName: name,
+      guestEmail: null as string | null,
+      source,
+    };
+  }
+  const missing = [
+    ...(body.donor ? [] : [{ path: "donor", message: "Required for guests: { email, name }" }]),
+    ...(body.source ? [] : [{ path: "source", message: "Required for guests: { bankAccountId, accountSecret }" }]),
+  ];
+  if (!body.donor || !body.source) throw badRequest("Guests must send donor and source", missing);
+  return {
+    identity: donorIdentity({ guestEmail: body.donor.email }),
+    donorId: null as string | null,
+    donorName: body.donor.name.trim() || null,
+    guestEmail: normaliseEmail(body.donor.email) as string | null,
+    source: { accountId: body.source.bankAccountId, accountSecret: body.source.accountSecret },
+  };
+}
+
+export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }: CreatePledgeDeps) {
+  async function create(cmd: CreatePledgeCommand): Promise<CreatePledgeResult> {
+    const plan = planCreate(cmd);
+    const canonical = canonicalRequest(cmd.campaignId, cmd.body);
+    const claim: KeyClaim = {
+      scope: plan.identity.scope,
+      key: cmd.idempotencyKey,
+      hash: requestHash(canonical),
+      sealMaterial: `${plan.identity.scope}\n${cmd.idempotencyKey}\n${canonical}`,
+    };
+
+    // A grant in hand (the common case: a returning source) needs no bank call and no claim.
+    const cached = verifier.peek?.(plan.source);
+    if (cached !== undefined) return accept(cmd, plan, claim, { grant: cached, refused: false }, null);
+
+    // Otherwise the key is claimed first, so the bank is asked at most once per key and never
+    // for a closed or unknown campaign; the claim is finished by the accept statement.
+    const claimed = await keys.claim(claim, cmd.campaignId);
+    if (claimed.kind === "existing") return keys.answer(claimed.existing, claim);
+    const { lockId } = claimed;
+    try {
+      const verdict = campaignAccepts(claimed.campaign, cmd.body.currency);
+      if (!verdict.ok) {
+        if (verdict.reason === "unknown") {
+          await keys.release(claim, lockId);
+          throw notFound(`Campaign ${cmd.campaignId} does not exist`);
+        }
+        return await keys.storeRejection(claim, verdictProblem(verdict), lockId);
+      }
+      // Phase 1: the bank, never inside a transaction.
+      const outcome = await verifier.grant(plan.source);
+      if (outcome.kind === "unavailable") {
+        await keys.release(claim, lockId);
+        throw serviceUnavailable("The bank did not answer; retry with the same Idempotency-Key");
+      }
+      const granted =
+        outcome.kind === "granted" ? { grant: outcome.grant, refused: false } : { grant: "", refused: true };
+      return await accept(cmd, plan, claim, granted, lockId);
+    } catch (err) {
+      // Nothing committed for this key (or it is already done): free it so the client may retry.
+      // The delete only matches our own in-flight row, so a committed answer is never lost.
+      await keys.release(claim, lockId).catch((e) => log.error({ err: e }, "idempotency.release_failed"));
+      throw err;
+    }
+  }
+
+  /** Phase 2: one statement; then the answer for whatever the statement found. */
+  async function accept(
+    cmd: CreatePledgeCommand,
+    plan: ReturnType<typeof planCreate>,
+    claim: KeyClaim,
+    source: { grant: string; refused: boolean },
+    lockId: string | null,
+  ): Promise<CreatePledgeResult> {
+    // Phase 2: one statement. The receipt token is minted here and only its hash is stored, with
+    // a sealed copy that only this exact request can reopen on a replay.
+    const now = clock.date();
+    const at = now.toISOString();
+    const id = Bun.randomUUIDv7();
+    const receiptToken = plan.donorId === null ? newReceiptToken() : null;
+    const { body } = cmd;
+    const pledge: PledgeModel.Pledge = {
+      id,
+      campaignId: cmd.campaignId,
+      donorId: plan.donorId,
+      amountMinor: body.amountMinor,
+      currency: body.currency,
+      status: "pending",
+      anonymous: body.anonymous ?? false,
+      message: body.message ?? null,
+      failureReason: null,
+      createdAt: at,
+      updatedAt: at,
+      history: [{ status: "pending", at }],
+    };
+    const event = newEvent(
+      PledgeCreated.type,
+      id,
+      {
+        pledgeId: id,
+        campaignId: cmd.campaignId,
+        donorId: plan.donorId,
+        amountMinor: body.amountMinor,
+        currency: body.currency,
+        source: { bankAccountId: plan.source.accountId, grant: source.grant },
+        createdAt: at,
+      } satisfies PledgeCreated,
+      clock,
+    );
+    const result = await keys.accept(
+      claim,
+      {
+        now,
+        refused: source.refused,
+        pledge: {
+          id,
+          campaignId: cmd.campaignId,
+          donorId: plan.donorId,
+          donorKey: plan.identity.donorKey,
+          donorName: plan.donorName,
+          guestEmail: plan.guestEmail,
+          amountMinor: body.amountMinor,
+          currency: body.currency,
+          anonymous: pledge.anonymous,
+          message: pledge.message,
+          sourceAccountId: plan.source.accountId,
+          receiptTokenHash: receiptToken ? hashReceiptToken(receiptToken) : null,
+        },
+        sealedReceiptToken: receiptToken ? sealReceiptToken(receiptToken, claim.sealMaterial) : null,
+        responseJson: JSON.stringify(pledge),
+        event: { id: event.id, json: JSON.stringify(event), headersJson: JSON.stringify(injectTraceHeaders()) },
+      },
+      lockId,
+    );
+
+    switch (result.outcome) {
+      case "created":
+        onCommitted?.();
+        log.debug({ pledgeId: id, campaignId: cmd.campaignId }, "pledge.created");
+        return { body: receiptToken ? { ...pledge, receiptToken } : pledge, replayed: false };
+      case "existing":
+        return keys.answer(result.existing, claim);
+      case "unknown":
+        // The read model follows campaign events within milliseconds; a miss may be that lag, so
+        // nothing is stored: the same request may succeed a moment later with the same key.
+        throw notFound(`Campaign ${cmd.campaignId} does not exist`);
+      case "closed":
+      case "currency": {
+        const verdict = campaignAccepts(
+          {
+            status: result.outcome === "closed" ? "closed" : "active",
+            currency: result.campaignCurrency as CampaignView["currency"],
+          },
+          body.currency,
+        );
+        if (verdict.ok) throw new Error("accept_pledge refused a campaign the rules accept");
+        return keys.storeRejection(claim, verdictProblem(verdict), lockId);
+      }
+      case "refused":
+        return keys.storeRejection(
+          claim,
+          paymentRequired("The bank refused this source: wrong account secret, unknown account or not yours"),
+          lockId,
+        );
+    }
+  }
+
+  return create;
+}

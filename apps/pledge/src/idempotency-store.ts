@@ -1,0 +1,350 @@
+// The Idempotency-Key store of pledge creation. A request is a `KeyClaim` (donor scope, key,
+// request hash, and what seals a guest's receipt token); the database decides which request
+// owns a key: `accept` writes the key's answer together with the pledge in one statement (the
+// `pledge.accept_pledge` function), `storeRejection` writes a business rejection as the answer,
+// and `answer` turns an existing key into its replay, 409 (still in flight) or 422 (other request).
+import type { Clock } from "@careforall/config";
+import { AppError, conflict, type ProblemDetails, unprocessable } from "@careforall/http";
+import { and, eq, sql } from "drizzle-orm";
+import { campaigns, type IdempotencyRow, idempotencyKeys } from "./db/schema";
+import { type CampaignView, judgeExistingKey, openReceiptToken } from "./domain";
+import type { PledgeModel } from "./model";
+import { orderedPledge, type PledgeDb } from "./pledge-store";
+
+/** One request's hold on an Idempotency-Key. */
+export interface KeyClaim {
+  scope: string;
+  key: string;
+  /** requestHash(canonicalRequest(...)): tells "the same request again" from another one. */
+  hash: string;
+  /** What seals a guest's receipt token: only this exact request (with its secret) reopens it. */
+  sealMaterial: string;
+}
+
+export interface CreatePledgeResult {
+  body: PledgeModel.CreatedPledge;
+  /** True when this is the stored answer to an earlier request with the same key. */
+  replayed: boolean;
+}
+
+/** What the key holds when it is not ours to write. */
+export type ExistingKey = Pick<
+  IdempotencyRow,
+  "state" | "requestHash" | "responseStatus" | "responseBody" | "sealedReceiptToken"
+>;
+
+/**
+ * A business rejection stored with its Idempotency-Key: thrown the first time and on every
+ * replay from the same stored body, in one key order, so both answers are byte-identical.
+ */
+export class StoredProblem extends AppError {
+  readonly problem: ProblemDetails;
+  constructor(problem: ProblemDetails, replayed: boolean) {
+    super({
+      status: problem.status,
+      code: "stored",
+      title: problem.title,
+      ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
+      ...(replayed ? { headers: { "idempotent-replayed": "true" } } : {}),
+    });
+    this.problem = problem;
+  }
+  override toProblem(): ProblemDetails {
+    const p = this.problem;
+    return {
+      type: p.type,
+      title: p.title,
+      status: p.status,
+      ...(p.detail !== undefined ? { detail: p.detail } : {}),
+      ...(p.errors ? { errors: p.errors } : {}),
+    };
+  }
+}
+
+/** Everything `pledge.accept_pledge` writes when the key is ours: decided before the call. */
+export interface AcceptWrite {
+  now: Date;
+  refused: boolean;
+  pledge: {
+    id: string;
+    campaignId: string;
+    donorId: string | null;
+    donorKey: string;
+    donorName: string | null;
+    guestEmail: string | null;
+    amountMinor: number;
+    currency: string;
+    anonymous: boolean;
+    message: string | null;
+    sourceAccountId: string;
+    receiptTokenHash: string | null;
+  };
+  sealedReceiptToken: string | null;
+  /** The 202 body stored as the key's answer (the Pledge, without the receipt token). */
+  responseJson: string;
+  event: { id: string; json: string; headersJson: string };
+}
+
+export type Claimed =
+  | { kind: "owned"; lockId: string; campaign: CampaignView | undefined }
+  | { kind: "existing"; existing: ExistingKey | undefined };
+
+export type AcceptOutcome =
+  | { outcome: "created" }
+  | { outcome: "existing"; existing: ExistingKey | undefined }
+  | { outcome: "unknown" }
+  | { outcome: "closed" | "currency"; campaignCurrency: string }
+  | { outcome: "refused"; campaignCurrency: string };
+
+// Prepared once per connection (postgres.js names it): the hot path of every donation.
+const ACCEPT_SQL = `select * from pledge.accept_pledge(
+  $1, $2, $3, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::boolean,
+  $8::uuid, $9::uuid, $10::uuid, $11, $12, $13, $14::bigint, $15, $16::boolean, $17, $18, $19, $20,
+  $21::jsonb, $22::uuid, $23::jsonb, $24::jsonb, $25::uuid)`;
+
+interface AcceptRow {
+  outcome: AcceptOutcome["outcome"];
+  campaign_currency: string | null;
+  state: "in_flight" | "done" | null;
+  request_hash: string | null;
+  response_status: number | null;
+  response_body: Record<string, unknown> | null;
+  sealed_receipt_token: string | null;
+}
+
+export interface KeyStoreDeps {
+  db: PledgeDb;
+  clock: Clock;
+  /** How long a key is kept (the contract: at least 24 hours). */
+  ttlMs: number;
+  /** A claim older than this was left by a dead process and may be taken over by the same request. */
+  lockMs: number;
+  /** Called for every answer replayed from a stored key (metrics). */
+  onReplay?: (() => void) | undefined;
+}
+
+const inFlight = () =>
+  conflict("A request with this Idempotency-Key is still being processed; retry shortly", "idempotency-in-flight");
+
+export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreDeps) {
+  const staleBefore = (now: Date) => new Date(now.getTime() - lockMs);
+  /** When an existing key may be overwritten: our own claim, an expired key, or this request's dead claim. */
+  const takeover = (now: Date, ownClaim: string | null) =>
+    sql`(${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.lockId} = ${ownClaim}::uuid)
+      or ${idempotencyKeys.expiresAt} <= ${now.toISOString()}::timestamptz
+      or (${idempotencyKeys.state} = 'in_flight' and ${idempotencyKeys.lockedAt} <= ${staleBefore(now).toISOString()}::timestamptz
+          and ${idempotencyKeys.requestHash} = excluded.request_hash)`;
+
+  /**
+   * Claims the key in flight before a bank call (only when the grant is not cached), so that the
+   * bank is asked at most once per key; returns the campaign as the read model sees it, so a
+   * closed or unknown campaign never reaches the bank either.
+   */
+  async function claim(c: KeyClaim, campaignId: string): Promise<Claimed> {
+    const now = clock.date();
+    const lockId = Bun.randomUUIDv7();
+    const [claimed] = await db
+      .insert(idempotencyKeys)
+      .values({
+        scope: c.scope,
+        key: c.key,
+        requestHash: c.hash,
+        state: "in_flight",
+        lockId,
+        lockedAt: now,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + ttlMs),
+      })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.scope, idempotencyKeys.key],
+        set: {
+          requestHash: sql`excluded.request_hash`,
+          state: "in_flight",
+          lockId: sql`excluded.lock_id`,
+          lockedAt: sql`excluded.locked_at`,
+          responseStatus: null,
+          responseBody: null,
+          sealedReceiptToken: null,
+          pledgeId: null,
+          createdAt: sql`excluded.created_at`,
+          expiresAt: sql`excluded.expires_at`,
+        },
+        setWhere: takeover(now, null),
+      })
+      .returning({
+        lockId: idempotencyKeys.lockId,
+        campaignStatus: sql<string | null>`(select status from ${campaigns} where id = ${campaignId}::uuid)`,
+        campaignCurrency: sql<string | null>`(select currency from ${campaigns} where id = ${campaignId}::uuid)`,
+      });
+    if (claimed?.lockId !== lockId) return { kind: "existing", existing: await find(c) };
+    const campaign =
+      claimed.campaignStatus && claimed.campaignCurrency
+        ? ({ status: claimed.campaignStatus, currency: claimed.campaignCurrency } as CampaignView)
+        : undefined;
+    return { kind: "owned", lockId, campaign };
+  }
+
+  /** Frees our in-flight claim (nothing was stored for it), so the client may retry the key. */
+  async function release(c: KeyClaim, lockId: string): Promise<void> {
+    await db
+      .delete(idempotencyKeys)
+      .where(
+        and(
+          eq(idempotencyKeys.scope, c.scope),
+          eq(idempotencyKeys.key, c.key),
+          eq(idempotencyKeys.lockId, lockId),
+          eq(idempotencyKeys.state, "in_flight"),
+        ),
+      );
+  }
+
+  async function find(claim: KeyClaim): Promise<IdempotencyRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key)));
+    return row;
+  }
+
+  /** The stored answer for an existing key, or 422 / 409 when it is another request or not finished. */
+  function answer(existing: ExistingKey | undefined, claim: KeyClaim): CreatePledgeResult {
+    // Gone between the conflict and the read (expired and pruned): the client simply retries.
+    if (!existing) throw inFlight();
+    const verdict = judgeExistingKey(existing, claim.hash);
+    if (verdict === "mismatch")
+      throw unprocessable(
+        "This Idempotency-Key was already used with a different request; use a new key",
+        "idempotency-key-reused",
+      );
+    if (verdict === "in-flight") throw inFlight();
+    onReplay?.();
+    const body = existing.responseBody as Record<string, unknown>;
+    if (existing.responseStatus !== 202) throw new StoredProblem(body as unknown as ProblemDetails, true);
+    const pledge = orderedPledge(body as unknown as PledgeModel.Pledge);
+    const token = existing.sealedReceiptToken
+      ? openReceiptToken(existing.sealedReceiptToken, claim.sealMaterial)
+      : null;
+    return { body: token ? { ...pledge, receiptToken: token } : pledge, replayed: true };
+  }
+
+  /** One round trip: claim the key and, when it is ours, write the pledge, its history, its event and the answer. */
+  async function accept(claim: KeyClaim, w: AcceptWrite, lockId: string | null): Promise<AcceptOutcome> {
+    const p = w.pledge;
+    const rows = (await db.$client.unsafe(
+      ACCEPT_SQL,
+      [
+        claim.scope,
+        claim.key,
+        claim.hash,
+        w.now.toISOString(),
+        new Date(w.now.getTime() + ttlMs).toISOString(),
+        staleBefore(w.now).toISOString(),
+        w.refused,
+        p.id,
+        p.campaignId,
+        p.donorId,
+        p.donorKey,
+        p.donorName,
+        p.guestEmail,
+        p.amountMinor,
+        p.currency,
+        p.anonymous,
+        p.message,
+        p.sourceAccountId,
+        p.receiptTokenHash,
+        w.sealedReceiptToken,
+        w.responseJson,
+        w.event.id,
+        w.event.json,
+        w.event.headersJson,
+        lockId,
+      ],
+      { prepare: true },
+    )) as unknown as AcceptRow[];
+    const row = rows[0];
+    if (!row) return { outcome: "existing", existing: undefined };
+    switch (row.outcome) {
+      case "created":
+      case "unknown":
+        return { outcome: row.outcome };
+      case "existing":
+        return {
+          outcome: "existing",
+          existing:
+            row.state === null || row.request_hash === null
+              ? undefined
+              : {
+                  state: row.state,
+                  requestHash: row.request_hash,
+                  responseStatus: row.response_status,
+                  responseBody: row.response_body,
+                  sealedReceiptToken: row.sealed_receipt_token,
+                },
+        };
+      default:
+        return { outcome: row.outcome, campaignCurrency: row.campaign_currency ?? "" };
+    }
+  }
+
+  /**
+   * Stores a business rejection (402, 409, 422) as the key's answer and throws it; when another
+   * request holds the key, answers what the key holds instead (a replay, 409 or 422). The takeover rule is the one of
+   * `pledge.accept_pledge`: an expired key, or this same request's claim left by a dead process.
+   */
+  async function storeRejection(
+    claim: KeyClaim,
+    error: AppError,
+    ownClaim: string | null,
+  ): Promise<CreatePledgeResult> {
+    const problem = error.toProblem();
+    const now = clock.date();
+    const lockId = Bun.randomUUIDv7();
+    const [stored] = await db
+      .insert(idempotencyKeys)
+      .values({
+        scope: claim.scope,
+        key: claim.key,
+        requestHash: claim.hash,
+        state: "done",
+        lockId,
+        lockedAt: now,
+        responseStatus: problem.status,
+        responseBody: problem as unknown as Record<string, unknown>,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + ttlMs),
+      })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.scope, idempotencyKeys.key],
+        set: {
+          requestHash: sql`excluded.request_hash`,
+          state: "done",
+          lockId: sql`excluded.lock_id`,
+          lockedAt: sql`excluded.locked_at`,
+          responseStatus: sql`excluded.response_status`,
+          responseBody: sql`excluded.response_body`,
+          sealedReceiptToken: null,
+          pledgeId: null,
+          createdAt: sql`excluded.created_at`,
+          expiresAt: sql`excluded.expires_at`,
+        },
+        setWhere: takeover(now, ownClaim),
+      })
+      .returning({ lockId: idempotencyKeys.lockId });
+    if (stored?.lockId === lockId) throw new StoredProblem(problem, false);
+    return answer(await find(claim), claim);
+  }
+
+  /** Deletes keys past their retention (the contract keeps them at least 24 hours). */
+  async function prune(limit = 1000): Promise<number> {
+    // Raw SQL: drizzle's delete has no LIMIT; batches keep each delete short.
+    const rows = await db.execute(sql`
+      delete from ${idempotencyKeys} where ctid in (
+        select ctid from ${idempotencyKeys} where ${idempotencyKeys.expiresAt} <= ${clock.date().toISOString()}::timestamptz limit ${limit}
+      ) returning 1`);
+    return (rows as unknown as unknown[]).length;
+  }
+
+  return { find, answer, claim, release, accept, storeRejection, prune };
+}
+
+export type KeyStore = ReturnType<typeof createKeyStore>;
