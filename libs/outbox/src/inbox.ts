@@ -18,3 +18,24 @@ export async function recordInbox(
     .returning({ eventId: table.eventId });
   return rows.length === 1;
 }
+
+/**
+ * The batch form of recordInbox: records every id in one statement and returns the ids seen for
+ * the first time (repeats inside `eventIds` count once). Same transaction as the batch's effect.
+ */
+export async function recordInboxMany(
+  tx: Executor<Record<string, unknown>>,
+  table: InboxTable,
+  consumer: string,
+  eventIds: readonly string[],
+): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  // Sorted: two batches with overlapping ids insert them in one order, so they wait, never deadlock.
+  const unique = [...new Set(eventIds)].sort();
+  const rows = await tx
+    .insert(table)
+    .values(unique.map((eventId) => ({ consumer, eventId })))
+    .onConflictDoNothing()
+    .returning({ eventId: table.eventId });
+  return new Set(rows.map((r) => r.eventId));
+}

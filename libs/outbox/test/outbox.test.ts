@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type Bus, createJetStreamBus, createMemoryBus, deleteStream, type EventEnvelope } from "@careforall/bus";
 import { createDb, createTestDatabase, type DbHandle, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
-import { createOutboxRelay, enqueue, newEvent, recordInbox } from "@careforall/outbox";
+import { createOutboxRelay, enqueue, newEvent, recordInbox, recordInboxMany } from "@careforall/outbox";
 import { TEST_NATS_URL, uniqueName, waitFor } from "@careforall/testkit";
 import { eq, sql } from "drizzle-orm";
 import { DDL, inbox, outbox, tables, widgets } from "./fixtures/schema";
@@ -183,5 +183,24 @@ describe("inbox", () => {
       })
       .catch(() => {});
     expect(await recordInbox(handle.db, inbox, "c", eventId)).toBe(true);
+  });
+
+  test("recordInboxMany: one statement for a batch; only first-seen ids come back, repeats and overlaps once", async () => {
+    await reset();
+    const [a, b, c] = [Bun.randomUUIDv7(), Bun.randomUUIDv7(), Bun.randomUUIDv7()];
+    expect(await recordInbox(handle.db, inbox, "batch", a)).toBe(true);
+    const first = await recordInboxMany(handle.db, inbox, "batch", [a, b, b, c]);
+    expect([...first].sort()).toEqual([b, c].sort());
+    // Batches racing on overlapping ids in different orders: each id is first-seen by exactly one, no deadlock.
+    const d = Bun.randomUUIDv7();
+    const ids = [c, d, ...Array.from({ length: 20 }, () => Bun.randomUUIDv7())];
+    const racers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        handle.db.transaction((tx) => recordInboxMany(tx, inbox, "batch", i % 2 ? [...ids].reverse() : ids)),
+      ),
+    );
+    const won = racers.flatMap((s) => [...s]);
+    expect(won.sort()).toEqual(ids.filter((id) => id !== c).sort());
+    expect(await recordInboxMany(handle.db, inbox, "batch", [])).toEqual(new Set());
   });
 });
