@@ -105,6 +105,10 @@ export interface BankClient {
   capture(req: CaptureRequest): Promise<BankOutcome<CaptureResult>>;
   release(req: ReleaseRequest): Promise<BankOutcome<ReleaseResult>>;
   refund(req: RefundRequest): Promise<BankOutcome<RefundResult>>;
+  /** Many authorizations in one call: one outcome per item, in item order (absent: one call each). */
+  authorizeBatch?(items: AuthorizeRequest[]): Promise<BankOutcome<AuthorizeResult>[]>;
+  /** Many captures in one call: one outcome per item, in item order (absent: one call each). */
+  captureBatch?(items: CaptureRequest[]): Promise<BankOutcome<CaptureResult>[]>;
 }
 
 // ── Eden adapter ────────────────────────────────────────────────────────────────────────────

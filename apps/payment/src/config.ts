@@ -16,6 +16,18 @@ export const PaymentConfigSchema = T.Object({
   WEBHOOK_SECRET: T.String({ minLength: 16, default: "dev-webhook-secret-0123456789" }),
   RECONCILE_AFTER_MS: Ms(5000, "A payment waiting on the bank this long is reconciled"),
   RECONCILE_INTERVAL_MS: Ms(1000, "How often the reconciler looks for such payments"),
+  PLEDGE_BATCH_MAX: T.Integer({
+    minimum: 1,
+    maximum: 500,
+    default: 100,
+    description: "pledge.created events per batch",
+  }),
+  PLEDGE_BATCH_CONCURRENCY: T.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 4,
+    description: "pledge.created batches at once",
+  }),
   /** Comma-separated delays (ms) before retrying after an unknown outcome; the last repeats. */
   RETRY_BACKOFF_MS: T.String({ pattern: "^\\d+(,\\d+)*$", default: "500,2000,5000,15000,30000" }),
 });

@@ -13,6 +13,7 @@ import { buildPaymentService, createPaymentApp } from "./app";
 import { createBankClient } from "./bank-client";
 import { backoffList, PaymentConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
+import { createPledgeCreatedBatch } from "./pledge-created-batch";
 import { DURABLES, startPledgeConsumers } from "./workers/pledge-consumers";
 import { createReconciler } from "./workers/reconciler";
 
@@ -51,7 +52,17 @@ try {
   const app = createPaymentApp({ ...deps, service, checks: { nats: () => bus.ping() } });
 
   relay.start();
-  const consumers = await startPledgeConsumers({ bus, service, backoffMs: backoffList(config.RETRY_BACKOFF_MS) });
+  const pledgeCreatedBatch = createPledgeCreatedBatch({ ...deps, service });
+  const consumers = await startPledgeConsumers({
+    bus,
+    service,
+    backoffMs: backoffList(config.RETRY_BACKOFF_MS),
+    pledgeCreatedBatch: {
+      handle: pledgeCreatedBatch,
+      max: config.PLEDGE_BATCH_MAX,
+      concurrency: config.PLEDGE_BATCH_CONCURRENCY,
+    },
+  });
   // startPledgeConsumers subscribes in this order: created, cancelled, refund requested.
   const durables = [DURABLES.pledgeCreated, DURABLES.pledgeCancelled, DURABLES.pledgeRefundRequested];
   exportConsumerLag(metrics, Object.fromEntries(consumers.map((c, i) => [durables[i] ?? `payment-${i}`, c])));

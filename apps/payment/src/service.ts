@@ -126,6 +126,19 @@ export function toPayment(row: PaymentRow): PaymentModel.Payment {
   };
 }
 
+/** The PaymentChange payload every payment.* event carries. */
+export function paymentChange(row: PaymentRow, at: string): PaymentChange {
+  return {
+    paymentId: row.id,
+    pledgeId: row.pledgeId,
+    holdId: row.holdId,
+    amountMinor: row.amountMinor,
+    currency: row.currency,
+    reason: row.status === "failed" ? row.failureReason : null,
+    at,
+  };
+}
+
 /** The machine event a bank hold's current status stands for. */
 export function holdEvent(hold: Hold): PaymentEvent {
   switch (hold.status) {
@@ -170,18 +183,6 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   }
 
   // ── The one way a payment changes ─────────────────────────────────────────────────────────
-
-  function change(row: PaymentRow, at: string): PaymentChange {
-    return {
-      paymentId: row.id,
-      pledgeId: row.pledgeId,
-      holdId: row.holdId,
-      amountMinor: row.amountMinor,
-      currency: row.currency,
-      reason: row.status === "failed" ? row.failureReason : null,
-      at,
-    };
-  }
 
   /**
    * Applies one machine event in one transaction: lock the row, (dedupe by inbox), decide with
@@ -242,7 +243,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       await tx.insert(paymentHistory).values(entered.map((status) => ({ paymentId: row.id, status, at: now, cause })));
     const at = now.toISOString();
     const events = emittedEvents(decision.effects).map((type: PaymentChangeType) =>
-      newEvent(type, updated.id, change(updated, at), clock),
+      newEvent(type, updated.id, paymentChange(updated, at), clock),
     );
     await enqueue(tx, outbox, events);
     return updated;
@@ -630,6 +631,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     load,
     apply,
     drive,
+    deferAfterUnknown,
     reconcile,
     handlePledgeCreated,
     handlePledgeCancelled,

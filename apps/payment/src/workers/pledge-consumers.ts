@@ -1,7 +1,7 @@
 // The payment service's durable JetStream consumers: pledge.created starts a payment,
 // pledge.cancelled and pledge.refund_requested ask for the money back. Shared by replicas;
 // each handler records the event id in the inbox with its effect (invariant 5).
-import type { Bus, Subscription } from "@careforall/bus";
+import type { Bus, EventEnvelope, Subscription } from "@careforall/bus";
 import { PledgeCancelled, PledgeCreated, PledgeRefundRequested } from "@careforall/events";
 import type { PaymentService } from "../service";
 
@@ -18,23 +18,44 @@ export interface PledgeConsumerOptions {
   backoffMs: number[];
   /** A bank call can take BANK_TIMEOUT_MS; the whole flow makes a few. */
   ackWaitMs?: number;
+  /**
+   * pledge.created in batches (main: createPledgeCreatedBatch): up to `max` events per call,
+   * `concurrency` batches at once. Without it, one event at a time through the service.
+   */
+  pledgeCreatedBatch?: {
+    handle: (events: EventEnvelope[]) => Promise<void>;
+    max: number;
+    concurrency: number;
+  };
 }
 
 /** Starts the three consumers; stop them (in order) before closing the bus. */
 export async function startPledgeConsumers(options: PledgeConsumerOptions): Promise<Subscription[]> {
   const { bus, service, backoffMs } = options;
+  const batch = options.pledgeCreatedBatch;
   const ackWaitMs = options.ackWaitMs ?? 60_000;
   return Promise.all([
-    bus.subscribe({
-      durable: DURABLES.pledgeCreated,
-      types: [PledgeCreated.type],
-      handler: async (event) => {
-        await service.handlePledgeCreated(event);
-      },
-      maxDeliver: 10,
-      backoffMs,
-      ackWaitMs,
-    }),
+    batch
+      ? bus.subscribeBatch({
+          durable: DURABLES.pledgeCreated,
+          types: [PledgeCreated.type],
+          handleBatch: (items) => batch.handle(items.map((i) => i.event)),
+          maxBatch: batch.max,
+          concurrency: batch.concurrency,
+          maxDeliver: 10,
+          backoffMs,
+          ackWaitMs,
+        })
+      : bus.subscribe({
+          durable: DURABLES.pledgeCreated,
+          types: [PledgeCreated.type],
+          handler: async (event) => {
+            await service.handlePledgeCreated(event);
+          },
+          maxDeliver: 10,
+          backoffMs,
+          ackWaitMs,
+        }),
     // A cancel can overtake its pledge.created (separate consumers): the service remembers it for
     // the payment to come instead of waiting for it, so these retries only cover infrastructure errors.
     bus.subscribe({
