@@ -6,6 +6,7 @@ import { createHttpMetrics, type HttpMetrics, httpKit, type ReadinessChecks } fr
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
+import { createBankBatch } from "./batch";
 import type { BankConfig } from "./config";
 import { faultsFromConfig, type Random } from "./domain";
 import { createFaultStore, type FaultStore } from "./faults";
@@ -42,6 +43,16 @@ export function createBankApp(deps: BankAppDeps) {
   const metrics = deps.metrics ?? createHttpMetrics("bank");
   const faults = deps.faults ?? createFaultStore({ db, initial: faultsFromConfig(config) });
   const service = createBankService({ db, clock, config, sleep, onCommitted });
+  const business = bankMetrics(metrics, db);
+  const batch = createBankBatch({
+    db,
+    clock,
+    config,
+    log,
+    single: service,
+    onCommitted,
+    onFallback: (operation) => business.batchFallbacks.inc({ operation }),
+  });
   return new Elysia()
     .use(
       httpKit({
@@ -52,7 +63,13 @@ export function createBankApp(deps: BankAppDeps) {
       }),
     )
     .use(accountRoutes(service))
-    .use(holdRoutes({ service, faults: faultInjection({ faults, random, sleep, metrics: bankMetrics(metrics, db) }) }))
+    .use(
+      holdRoutes({
+        service,
+        batch,
+        faults: faultInjection({ faults, random, sleep, metrics: business }),
+      }),
+    )
     .use(faultRoutes(faults));
 }
 

@@ -190,11 +190,28 @@ export interface WebhookPayload {
 
 /** Queues a webhook in the caller's transaction; the sender delivers it after the commit. */
 export async function enqueueWebhook(tx: BankTx, clock: Clock, type: WebhookType, data: WebhookData): Promise<string> {
-  const id = Bun.randomUUIDv7();
+  const [id] = await enqueueWebhooks(tx, clock, [{ type, data }]);
+  return id!;
+}
+
+/**
+ * Queues several webhooks with one INSERT (a batch call's). Ids are minted in the given order, so
+ * (UUIDv7 being time-ordered) the sender delivers them in that order when nothing disturbs it.
+ */
+export async function enqueueWebhooks(
+  tx: BankTx,
+  clock: Clock,
+  webhooks: ReadonlyArray<{ type: WebhookType; data: WebhookData }>,
+): Promise<string[]> {
+  if (webhooks.length === 0) return [];
   const now = clock.date();
-  const payload: WebhookPayload = { id, type, createdAt: now.toISOString(), data };
-  await tx.insert(webhookDeliveries).values({ id, type, payload: { ...payload }, nextAttemptAt: now, createdAt: now });
-  return id;
+  const rows = webhooks.map(({ type, data }) => {
+    const id = Bun.randomUUIDv7();
+    const payload: WebhookPayload = { id, type, createdAt: now.toISOString(), data };
+    return { id, type, payload: { ...payload }, nextAttemptAt: now, createdAt: now };
+  });
+  await tx.insert(webhookDeliveries).values(rows);
+  return rows.map((r) => r.id);
 }
 
 export function toBalance(row: AccountRow) {

@@ -11,6 +11,8 @@ import type { BankDb } from "./ledger";
 export interface BankMetrics {
   faultsInjected: Counter<"kind">;
   webhookAttempts: Counter<"result">;
+  /** Batch calls whose one transaction failed, so their items went through the single path. */
+  batchFallbacks: Counter<"operation">;
   /** Counts a fault that fired. */
   fault(kind: FaultKind): void;
 }
@@ -58,9 +60,15 @@ export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
   });
   const faultsInjected = metrics.counter("bank_faults_injected_total", "Chaos faults that fired, by kind", ["kind"]);
   const webhookAttempts = metrics.counter("bank_webhook_attempts_total", "Webhook send attempts by result", ["result"]);
+  const batchFallbacks = metrics.counter(
+    "bank_batch_fallbacks_total",
+    "Batch calls whose one transaction failed, so each item went through the single path",
+    ["operation"],
+  );
   const created: BankMetrics = {
     faultsInjected,
     webhookAttempts,
+    batchFallbacks,
     fault: (kind) => faultsInjected.inc({ kind }),
   };
   registered.set(metrics, created);

@@ -1,8 +1,8 @@
 // Bank HTTP schemas, each paired with its same-named type. One definition feeds request
 // validation, the Eden client types (payment and gateway call the bank through them) and the
 // OpenAPI document.
-import { Int, ListQuery, Page } from "@careforall/http";
-import { t } from "elysia";
+import { Int, ListQuery, Page, Problem } from "@careforall/http";
+import { type TSchema, t } from "elysia";
 
 const Currency = t.Union([t.Literal("BDT"), t.Literal("USD"), t.Literal("EUR")], { description: "ISO-4217 code" });
 const AccountId = t.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9_-]+$", description: "acct_…" });
@@ -19,6 +19,23 @@ const OwnerType = t.Union([
 ]);
 const HoldStatus = t.Union([t.Literal("held"), t.Literal("captured"), t.Literal("released"), t.Literal("expired")]);
 const Rate = t.Number({ minimum: 0, maximum: 1 });
+/** Most items one batch call carries (and the most webhook events one batch POST carries). */
+export const BATCH_MAX_ITEMS = 100;
+const BatchOf = <T extends TSchema>(item: T, description: string) =>
+  t.Object({ items: t.Array(item, { minItems: 1, maxItems: BATCH_MAX_ITEMS, description }) });
+/** One item's answer in a batch: what the single call with the same body would have answered. */
+const BatchItem = <T extends TSchema>(body: T) =>
+  t.Union([
+    t.Object({
+      ok: t.Literal(true),
+      status: t.Literal(200),
+      body,
+      replayed: t.Boolean({ description: "A stored earlier answer (same key and body)" }),
+    }),
+    t.Object({ ok: t.Literal(false), status: Int({ minimum: 400, maximum: 599 }), problem: Problem }),
+  ]);
+const BatchResults = <T extends TSchema>(item: T) =>
+  t.Object({ results: t.Array(item, { description: "One per item, in item order" }) });
 
 export namespace BankModel {
   export const OpenAccountBody = t.Object({}, { description: "Nothing to send: a demo account in BDT" });
@@ -111,6 +128,15 @@ export namespace BankModel {
   });
   export type Hold = typeof Hold.static;
 
+  export const AuthorizeBatchBody = BatchOf(AuthorizeBody, "Each item exactly as POST /bank/authorize takes it");
+  export type AuthorizeBatchBody = typeof AuthorizeBatchBody.static;
+
+  export const AuthorizeBatchItem = BatchItem(AuthorizeResult);
+  export type AuthorizeBatchItem = typeof AuthorizeBatchItem.static;
+
+  export const AuthorizeBatchResult = BatchResults(AuthorizeBatchItem);
+  export type AuthorizeBatchResult = typeof AuthorizeBatchResult.static;
+
   export const CaptureBody = t.Object({
     idempotencyKey: IdempotencyKey,
     holdId: HoldId,
@@ -125,6 +151,15 @@ export namespace BankModel {
     status: t.Literal("captured"),
   });
   export type CaptureResult = typeof CaptureResult.static;
+
+  export const CaptureBatchBody = BatchOf(CaptureBody, "Each item exactly as POST /bank/capture takes it");
+  export type CaptureBatchBody = typeof CaptureBatchBody.static;
+
+  export const CaptureBatchItem = BatchItem(CaptureResult);
+  export type CaptureBatchItem = typeof CaptureBatchItem.static;
+
+  export const CaptureBatchResult = BatchResults(CaptureBatchItem);
+  export type CaptureBatchResult = typeof CaptureBatchResult.static;
 
   export const ReleaseBody = t.Object({ idempotencyKey: IdempotencyKey, holdId: HoldId });
   export type ReleaseBody = typeof ReleaseBody.static;

@@ -61,7 +61,7 @@ type Operation = "authorize" | "capture" | "release" | "refund";
 
 const CHECK_VIOLATION = "23514";
 
-function isCheckViolation(err: unknown): boolean {
+export function isCheckViolation(err: unknown): boolean {
   const e = err as { code?: string; cause?: unknown };
   if (e?.code === CHECK_VIOLATION) return true;
   return e?.cause !== undefined && e.cause !== err ? isCheckViolation(e.cause) : false;
@@ -87,7 +87,7 @@ export function toHold(row: HoldRow): BankModel.Hold {
 const isEntryCursor = (v: unknown): v is [number] => Array.isArray(v) && v.length === 1 && Number.isSafeInteger(v[0]);
 
 /** Maps a refused hold decision to the problem the caller sees. */
-function refusal(decision: Exclude<AmountDecision, { ok: true }>, holdId: string): AppError {
+export function refusal(decision: Exclude<AmountDecision, { ok: true }>, holdId: string): AppError {
   switch (decision.reason) {
     case "not_held":
       return conflict(`Hold ${holdId} is not held`, "hold-not-held");

@@ -18,6 +18,8 @@ import type { BankModel } from "../src/model";
 export interface BankTestOptions {
   env?: Record<string, string>;
   onCommitted?: () => void;
+  /** Replaces the short real sleep (e.g. a gate that holds the slow account's answer open). */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 /** A random source that returns `values` in order, then `fallback` forever. */
@@ -58,7 +60,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
     // Recorded, and real but short, so the slow account's delay is observable without slowing the suite.
     sleep: (ms) => {
       sleeps.push(ms);
-      return Bun.sleep(Math.min(ms, 50));
+      return options.sleep ? options.sleep(ms) : Bun.sleep(Math.min(ms, 50));
     },
     onCommitted: () => {
       commits++;

@@ -1,13 +1,16 @@
-// The money-moving routes (authorize, capture, release, refund) — idempotent by key, chaos-
-// injectable (`faults: true`) — and the hold lookups the payment reconciler uses.
+// The money-moving routes (authorize, capture, release, refund, and batches of authorize and
+// capture) — idempotent by key, chaos-injectable (`faults: true`, per call) — and the hold
+// lookups the payment reconciler uses.
 import { Problem } from "@careforall/http";
 import { Elysia } from "elysia";
+import type { BankBatch } from "../batch";
 import { BankModel } from "../model";
 import type { BankService, Idempotent } from "../service";
 import type { faultInjection } from "./faults";
 
 export interface HoldRoutesDeps {
   service: BankService;
+  batch: BankBatch;
   faults: ReturnType<typeof faultInjection>;
 }
 
@@ -22,7 +25,7 @@ function answer<T>(result: Idempotent<T>, headers: Record<string, unknown>): T {
 
 const writeErrors = { 400: Problem, 422: Problem, 500: Problem, 502: Problem, 503: Problem } as const;
 
-export function holdRoutes({ service, faults }: HoldRoutesDeps) {
+export function holdRoutes({ service, batch, faults }: HoldRoutesDeps) {
   return new Elysia({ prefix: "/bank" })
     .use(faults)
     .post("/authorize", async ({ body, set }) => answer(await service.authorize(body), set.headers), {
@@ -32,12 +35,30 @@ export function holdRoutes({ service, faults }: HoldRoutesDeps) {
       response: { 200: BankModel.AuthorizeResult, 409: Problem, ...writeErrors },
       detail: detail("Place a hold (or answer why not); same key + body → the stored answer"),
     })
+    .post("/authorize/batch", async ({ body }) => ({ results: await batch.authorizeBatch(body.items) }), {
+      faults: true,
+      parse: "json",
+      body: BankModel.AuthorizeBatchBody,
+      response: { 200: BankModel.AuthorizeBatchResult, ...writeErrors },
+      detail: detail(
+        "Up to 100 authorizes in one call; each item is answered as POST /bank/authorize with its body would be",
+      ),
+    })
     .post("/capture", async ({ body, set }) => answer(await service.capture(body), set.headers), {
       faults: true,
       parse: "json",
       body: BankModel.CaptureBody,
       response: { 200: BankModel.CaptureResult, 404: Problem, 409: Problem, ...writeErrors },
       detail: detail("Capture a held hold, fully or partly (the rest is released)"),
+    })
+    .post("/capture/batch", async ({ body }) => ({ results: await batch.captureBatch(body.items) }), {
+      faults: true,
+      parse: "json",
+      body: BankModel.CaptureBatchBody,
+      response: { 200: BankModel.CaptureBatchResult, ...writeErrors },
+      detail: detail(
+        "Up to 100 captures in one call; each item is answered as POST /bank/capture with its body would be",
+      ),
     })
     .post("/release", async ({ body, set }) => answer(await service.release(body), set.headers), {
       faults: true,
