@@ -4,85 +4,25 @@
 //   rejected — a definite 4xx answer: the bank refused and changed nothing;
 //   unknown  — timeout, 5xx or a dropped connection: the bank may or may not have done it, so
 //              retry with the same idempotency key or ask the bank (the reconciler does).
-import type { BankApp } from "@careforall/bank";
+import type { BankApp, BankModel } from "@careforall/bank";
 import { treaty } from "@elysiajs/eden";
 
-export type Currency = "BDT" | "USD" | "EUR";
+// The bank's own models (one schema per shape, in @careforall/bank): never hand-copied here.
+export type Currency = BankModel.AuthorizeBody["currency"];
+export type AuthorizeFailureReason = BankModel.FailureReason;
+export type AuthorizeRequest = BankModel.AuthorizeBody;
+export type AuthorizeResult = BankModel.AuthorizeResult;
+export type HoldStatus = BankModel.Hold["status"];
+export type Hold = BankModel.Hold;
+export type CaptureRequest = BankModel.CaptureBody;
+export type CaptureResult = BankModel.CaptureResult;
+export type ReleaseRequest = BankModel.ReleaseBody;
+export type ReleaseResult = BankModel.ReleaseResult;
+export type RefundRequest = BankModel.RefundBody;
+export type RefundResult = BankModel.RefundResult;
 
-export type AuthorizeFailureReason =
-  | "declined"
-  | "insufficient_funds"
-  | "invalid_grant"
-  | "currency_mismatch"
-  | "unknown_campaign";
-
-export interface AuthorizeRequest {
-  idempotencyKey: string;
-  accountId: string;
-  grant: string;
-  amountMinor: number;
-  currency: Currency;
-  campaignId: string;
-  paymentRef: string;
-}
-
-export interface AuthorizeResult {
-  holdId: string | null;
-  status: "held" | "failed";
-  reason: AuthorizeFailureReason | null;
-  amountMinor: number;
-  currency: Currency;
-  expiresAt: string | null;
-}
-
-export type HoldStatus = "held" | "captured" | "released" | "expired";
-
-export interface Hold {
-  id: string;
-  accountId: string;
-  campaignId: string;
-  amountMinor: number;
-  currency: Currency;
-  status: HoldStatus;
-  capturedMinor: number;
-  refundedMinor: number;
-  paymentRef: string;
-  expiresAt: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface CaptureRequest {
-  idempotencyKey: string;
-  holdId: string;
-  amountMinor?: number;
-}
-export interface CaptureResult {
-  holdId: string;
-  transferId: string;
-  capturedMinor: number;
-  status: "captured";
-}
-
-export interface ReleaseRequest {
-  idempotencyKey: string;
-  holdId: string;
-}
-export interface ReleaseResult {
-  holdId: string;
-  status: "released";
-}
-
-export interface RefundRequest {
-  idempotencyKey: string;
-  holdId: string;
-  amountMinor?: number;
-}
-export interface RefundResult {
-  holdId: string;
-  transferId: string;
-  refundedMinor: number;
-}
+/** Most items the bank takes in one batch call; longer lists are sent as several calls. */
+export const BANK_BATCH_MAX = 100;
 
 export interface BankProblem {
   type?: string;
@@ -105,9 +45,14 @@ export interface BankClient {
   capture(req: CaptureRequest): Promise<BankOutcome<CaptureResult>>;
   release(req: ReleaseRequest): Promise<BankOutcome<ReleaseResult>>;
   refund(req: RefundRequest): Promise<BankOutcome<RefundResult>>;
-  /** Many authorizations in one call: one outcome per item, in item order (absent: one call each). */
+  /**
+   * Many authorizations in few calls (POST /bank/authorize/batch, at most BANK_BATCH_MAX items
+   * each): one outcome per item, in item order, each what `authorize` with that item would answer.
+   * A call that fails as a whole (timeout, 5xx, lost response) makes every one of its items
+   * unknown. Absent (a test double): one call each.
+   */
   authorizeBatch?(items: AuthorizeRequest[]): Promise<BankOutcome<AuthorizeResult>[]>;
-  /** Many captures in one call: one outcome per item, in item order (absent: one call each). */
+  /** Many captures in few calls (POST /bank/capture/batch), exactly like `authorizeBatch`. */
   captureBatch?(items: CaptureRequest[]): Promise<BankOutcome<CaptureResult>[]>;
 }
 
@@ -158,14 +103,69 @@ async function outcome<R extends EdenResult>(call: () => Promise<R>): Promise<Ba
   return { kind: "rejected", status, problem: asProblem(error.value, status) };
 }
 
+/** One batch item's answer as an outcome, read exactly as the single call's answer would be. */
+function itemOutcome<T>(
+  item: { ok: true; body: T } | { ok: false; status: number; problem: BankProblem },
+): BankOutcome<T> {
+  if (item.ok) return { kind: "ok", value: item.body };
+  const { status } = item;
+  if (status >= 500 || status === 408 || status === 429 || status < 400)
+    return { kind: "unknown", error: `bank answered ${status} for this item` };
+  return { kind: "rejected", status, problem: item.problem };
+}
+
+/**
+ * Sends `reqs` in calls of at most BANK_BATCH_MAX items (concurrently) and answers one outcome per
+ * request, in order. A whole call that fails unknowably makes its items unknown; one the bank
+ * refused as a whole (a 4xx: nothing was done, e.g. one item failed validation, or a bank without
+ * the batch route) is asked again item by item, so each item gets its own answer.
+ */
+async function batched<Req, T>(
+  reqs: Req[],
+  call: (items: Req[]) => Promise<BankOutcome<{ results: ReadonlyArray<Parameters<typeof itemOutcome<T>>[0]> }>>,
+  one: (req: Req) => Promise<BankOutcome<T>>,
+): Promise<BankOutcome<T>[]> {
+  const chunks: Req[][] = [];
+  for (let i = 0; i < reqs.length; i += BANK_BATCH_MAX) chunks.push(reqs.slice(i, i + BANK_BATCH_MAX));
+  const answers = await Promise.all(
+    chunks.map(async (items): Promise<BankOutcome<T>[]> => {
+      const whole = await call(items);
+      if (whole.kind === "unknown") return items.map(() => whole);
+      if (whole.kind === "rejected") return Promise.all(items.map(one));
+      const { results } = whole.value;
+      if (results.length !== items.length)
+        return items.map(() => ({
+          kind: "unknown",
+          error: `bank answered ${results.length} of ${items.length} items`,
+        }));
+      return results.map((r) => itemOutcome(r));
+    }),
+  );
+  return answers.flat();
+}
+
 /** The real client: Eden Treaty over the bank's routes (`treaty<BankApp>`). */
 export function createEdenBankClient(client: BankTreaty): BankClient {
   const bank = client.bank;
+  const authorize = (req: AuthorizeRequest) => outcome(() => bank.authorize.post(req));
+  const capture = (req: CaptureRequest) => outcome(() => bank.capture.post(req));
   return {
-    authorize: (req) => outcome(() => bank.authorize.post(req)),
+    authorize,
+    authorizeBatch: (reqs) =>
+      batched<AuthorizeRequest, AuthorizeResult>(
+        reqs,
+        (items) => outcome(() => bank.authorize.batch.post({ items })),
+        authorize,
+      ),
     holdByKey: (key) => outcome(() => bank.holds["by-key"]({ key }).get()),
     hold: (id) => outcome(() => bank.holds({ id }).get()),
-    capture: (req) => outcome(() => bank.capture.post(req)),
+    capture,
+    captureBatch: (reqs) =>
+      batched<CaptureRequest, CaptureResult>(
+        reqs,
+        (items) => outcome(() => bank.capture.batch.post({ items })),
+        capture,
+      ),
     release: (req) => outcome(() => bank.release.post(req)),
     refund: (req) => outcome(() => bank.refund.post(req)),
   };
