@@ -1,19 +1,20 @@
 // Campaign totals and the donations read model, fed by pledge.captured / pledge.refunded.
-// Each event applies in ONE transaction with its inbox record (invariant 5), the donation row
-// keyed by pledge id (a pledge counts at most once), the totals increment, a version bump and
-// the campaign.totals_changed event that refreshes every gateway's snapshot. Never a SUM on a read.
+// The consumer applies them in batches, one transaction per batch with its inbox records
+// (invariant 5; see apply-pledge-events.ts), and a campaign.totals_changed per touched campaign
+// refreshes every gateway's snapshot. Never a SUM on a read; rebuild repairs from pledge records.
 import type { Clock } from "@careforall/config";
 import { CampaignTotalsChanged, type PledgeChangeEvent } from "@careforall/events";
 import { decodeCursor, encodeCursor, notFound } from "@careforall/http";
 import type { Logger } from "@careforall/log";
-import { enqueue, newEvent, recordInbox } from "@careforall/outbox";
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { campaignDonors, campaigns, donations, inbox, outbox } from "./db/schema";
-import { applyCapture, applyRefund, totalsFrom } from "./domain";
+import { enqueue, newEvent } from "@careforall/outbox";
+import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { createPledgeEventsApplier } from "./apply-pledge-events";
+import { type CampaignRow, campaignDonors, campaigns, donations, outbox } from "./db/schema";
+import { type Totals, totalsFrom } from "./domain";
 import type { DonationModel } from "./model";
 import { type CampaignDb, toCampaign } from "./service";
 
-export const TOTALS_CONSUMER = "campaign-totals";
+export { TOTALS_CONSUMER } from "./apply-pledge-events";
 
 type Tx = Parameters<Parameters<CampaignDb["transaction"]>[0]>[0];
 
@@ -29,12 +30,8 @@ const isDonationCursor = (v: unknown): v is [string, string] =>
 
 export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps) {
   /** Moves the totals and emits the fresh snapshot, inside the caller's transaction. */
-  async function bumpTotals(
-    tx: Tx,
-    campaignId: string,
-    next: (row: typeof campaigns.$inferSelect) => Parameters<typeof applyCapture>[0],
-  ) {
-    // Row lock: concurrent captures on one hot campaign serialise here instead of losing updates.
+  async function bumpTotals(tx: Tx, campaignId: string, next: (row: CampaignRow) => Totals) {
+    // Row lock: a rebuild and a batch on the same campaign serialise here instead of losing updates.
     const [row] = await tx.select().from(campaigns).where(eq(campaigns.id, campaignId)).for("update");
     if (!row) return null;
     const totals = next(row);
@@ -48,84 +45,22 @@ export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps)
     return snapshot;
   }
 
-  async function donorDelta(tx: Tx, campaignId: string, donorKey: string, delta: 1 | -1) {
-    const [counter] = await tx
-      .insert(campaignDonors)
-      .values({ campaignId, donorKey, capturedCount: Math.max(delta, 0) })
-      .onConflictDoUpdate({
-        target: [campaignDonors.campaignId, campaignDonors.donorKey],
-        set: { capturedCount: sql`${campaignDonors.capturedCount} + ${delta}` },
-      })
-      .returning({ after: campaignDonors.capturedCount });
-    const after = counter?.after ?? 0;
-    return { before: after - delta, after };
+  const applyInOneTransaction = createPledgeEventsApplier({ db, clock, log });
+
+  /**
+   * Applies a batch of pledge.captured / pledge.refunded in one transaction (see
+   * apply-pledge-events.ts); per event, whether it moved money.
+   */
+  async function applyPledgeEvents(events: readonly PledgeChangeEvent[]): Promise<boolean[]> {
+    const applied = await applyInOneTransaction(events);
+    if (applied.includes(true)) onCommitted?.();
+    return applied;
   }
 
-  /** Applies pledge.captured / pledge.refunded once. Returns false for duplicates and no-ops. */
+  /** Applies one event (a batch of one). Returns false for duplicates and no-ops. */
   async function applyPledgeEvent(event: PledgeChangeEvent): Promise<boolean> {
-    const p = event.data;
-    const applied = await db.transaction(async (tx) => {
-      if (!(await recordInbox(tx, inbox, TOTALS_CONSUMER, event.id))) return false;
-      if (event.type === "pledge.captured") {
-        const [inserted] = await tx
-          .insert(donations)
-          .values({
-            pledgeId: p.pledgeId,
-            campaignId: p.campaignId,
-            donorKey: p.donorKey,
-            amountMinor: p.amountMinor,
-            currency: p.currency,
-            donorName: p.anonymous ? null : p.donorName,
-            message: p.message,
-            capturedAt: new Date(p.at),
-          })
-          .onConflictDoNothing()
-          .returning({ pledgeId: donations.pledgeId });
-        if (!inserted) return false;
-        const donor = await donorDelta(tx, p.campaignId, p.donorKey, 1);
-        const snapshot = await bumpTotals(tx, p.campaignId, (row) => applyCapture(row, p.amountMinor, donor));
-        if (!snapshot) log.error({ campaignId: p.campaignId, pledgeId: p.pledgeId }, "totals.unknown_campaign");
-        return true;
-      }
-      if (event.type === "pledge.refunded") {
-        const refund = () =>
-          tx
-            .update(donations)
-            .set({ refundedAt: new Date(p.at) })
-            .where(and(eq(donations.pledgeId, p.pledgeId), isNull(donations.refundedAt)))
-            .returning({ amountMinor: donations.amountMinor, donorKey: donations.donorKey });
-        let [refunded] = await refund();
-        if (!refunded) {
-          // The refund overtook its pledge.captured (redelivered late, e.g. after a crash): keep the
-          // pledge's row as already refunded, so the late capture finds it and counts nothing.
-          const [tombstone] = await tx
-            .insert(donations)
-            .values({
-              pledgeId: p.pledgeId,
-              campaignId: p.campaignId,
-              donorKey: p.donorKey,
-              amountMinor: p.amountMinor,
-              currency: p.currency,
-              donorName: p.anonymous ? null : p.donorName,
-              message: p.message,
-              capturedAt: new Date(p.at),
-              refundedAt: new Date(p.at),
-            })
-            .onConflictDoNothing()
-            .returning({ pledgeId: donations.pledgeId });
-          if (tombstone) return false;
-          // The row appeared meanwhile (a concurrent capture committed first): refund it now.
-          [refunded] = await refund();
-          if (!refunded) return false;
-        }
-        const donor = await donorDelta(tx, p.campaignId, refunded.donorKey, -1);
-        await bumpTotals(tx, p.campaignId, (row) => applyRefund(row, refunded.amountMinor, donor));
-        return true;
-      }
-      return false;
-    });
-    if (applied) onCommitted?.();
-    return applied;
+    const [applied] = await applyPledgeEvents([event]);
+    return applied ?? false;
   }
 
   async function listDonations(
@@ -198,7 +133,7 @@ export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps)
     return snapshot!;
   }
 
-  return { applyPledgeEvent, listDonations, rebuild };
+  return { applyPledgeEvent, applyPledgeEvents, listDonations, rebuild };
 }
 
 export type TotalsService = ReturnType<typeof createTotalsService>;

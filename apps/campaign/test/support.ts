@@ -26,14 +26,14 @@ export const user = (name: string, role: TestUser["role"] = "donor"): TestUser =
   role,
 });
 
-export async function startCampaignTestApp(options: { onCommitted?: () => void } = {}) {
+export async function startCampaignTestApp(options: { onCommitted?: () => void; poolMax?: number } = {}) {
   const database = await createTestDatabase("campaign");
   await migrate({
     url: database.url,
     migrationsFolder: join(import.meta.dir, "..", "src", "db", "migrations"),
     schema: "campaign",
   });
-  const handle = createDb({ url: database.url, schema, max: 12, name: "campaign-test" });
+  const handle = createDb({ url: database.url, schema, max: options.poolMax ?? 12, name: "campaign-test" });
   const keys = await createTestKeys();
   const clock = manualClock(Date.now());
   let commits = 0;
