@@ -20,9 +20,16 @@ const e2e = useStack();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function expectSession(body: Session, email: string, name: string) {
+/**
+ * `bank`: "unopened" right after register (the account is opened from user.registered, later);
+ * "either" afterwards, since the bank may or may not have opened it yet — never a timing bet.
+ */
+function expectSession(body: Session, email: string, name: string, bank: "unopened" | "either" = "unopened") {
   expect(Object.keys(body).sort()).toEqual(["accessToken", "expiresIn", "refreshToken", "user"]);
-  expect(body.user).toEqual({ id: body.user.id, email, name, role: "donor", bankAccountId: null });
+  const { bankAccountId, ...user } = body.user;
+  expect(user).toEqual({ id: body.user.id, email, name, role: "donor" });
+  if (bank === "unopened" || bankAccountId === null) expect(bankAccountId).toBeNull();
+  else expect(bankAccountId).toMatch(/^acct_[A-Za-z0-9_-]+$/);
   expect(body.user.id).toMatch(UUID);
   expect(typeof body.accessToken).toBe("string");
   expect(body.accessToken.split(".")).toHaveLength(3);
@@ -104,7 +111,7 @@ describe("login", () => {
       password: PASSWORD,
     });
     expect(reply.status).toBe(200);
-    expectSession(reply.body, account.email, "Login Lee");
+    expectSession(reply.body, account.email, "Login Lee", "either");
     expect(reply.body.user.id).toBe(account.session.user.id);
     expect(reply.body.refreshToken).not.toBe(account.session.refreshToken);
   });
@@ -145,7 +152,7 @@ describe("refresh", () => {
       refreshToken: account.session.refreshToken,
     });
     expect(reply.status).toBe(200);
-    expectSession(reply.body, account.email, "Rota");
+    expectSession(reply.body, account.email, "Rota", "either");
     expect(reply.body.user.id).toBe(account.session.user.id);
     expect(reply.body.refreshToken).not.toBe(account.session.refreshToken);
     const me = await call(e2e.gw, "GET", "/api/me", undefined, { token: reply.body.accessToken });
