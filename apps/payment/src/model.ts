@@ -51,13 +51,22 @@ export namespace PaymentModel {
 
   export const PledgeParams = t.Object({ pledgeId: Uuid("pledgeId") });
 
-  /** The bank's signed event, exactly as sent: the signature covers these bytes. */
-  export const WebhookBody = t.Unknown({ description: "Raw JSON text of the bank's event (signed byte for byte)" });
+  /** The bank's signed event or batch of events, exactly as sent: the signature covers these bytes. */
+  export const WebhookBody = t.Unknown({
+    description: 'Raw JSON text of the bank\'s event, or of a batch { "events": [ … ] } (1..100), signed byte for byte',
+  });
   export const WebhookHeaders = t.Object({
     "bank-signature": t.Optional(t.String({ description: "t=<unix>,v1=<hex HMAC-SHA256>" })),
   });
-  export const WebhookResponse = t.Object({
-    applied: t.Boolean({ description: "false for a duplicate or a stale event" }),
-  });
+  /** A single event: whether it changed its payment. A batch: what became of its events. */
+  export const WebhookResponse = t.Union([
+    t.Object({ applied: t.Boolean({ description: "false for a duplicate or a stale event" }) }),
+    t.Object({
+      applied: Int({ minimum: 0, description: "Events that changed their payment" }),
+      known: Int({ minimum: 0, description: "Events their payment already reflected, duplicates included" }),
+      ignored: Int({ minimum: 0, description: "Events for no known payment, not fitting it, or malformed" }),
+      events: Int({ minimum: 1, maximum: 100 }),
+    }),
+  ]);
   export type WebhookResponse = typeof WebhookResponse.static;
 }

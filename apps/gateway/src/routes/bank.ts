@@ -1,12 +1,12 @@
 // /api/bank/demo-accounts (anyone, rate limited per IP), /api/me/bank, the admin chaos knobs
-// /api/admin/bank/faults, and POST /api/webhooks/bank, which hands the bank's signed callback
-// to the payment service byte for byte (the signature covers the raw body).
+// /api/admin/bank/faults, and POST /api/webhooks/bank, which hands the bank's signed callback (one
+// event or a batch) to the payment service byte for byte (the signature covers the raw body).
 import type { BankApp } from "@careforall/bank";
 import { BankModel } from "@careforall/bank";
 import type { RateLimiter } from "@careforall/cache";
 import { notFound, Problem, rawBody } from "@careforall/http";
 import type { Logger } from "@careforall/log";
-import type { PaymentApp } from "@careforall/payment";
+import { type PaymentApp, PaymentModel } from "@careforall/payment";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
 import { enforceLimits } from "../rate-limit";
@@ -108,21 +108,27 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
         const forwarded: Record<string, string> = { ...upstreamHeaders(requestId), "content-type": "text/plain" };
         if (headers["bank-signature"]) forwarded["bank-signature"] = headers["bank-signature"];
         const res = await call(log, "payment", payment.payments.webhook.post(raw, { headers: forwarded as never }));
-        return res.data as { applied: boolean };
+        return res.data as PaymentModel.WebhookResponse;
       },
       {
-        body: t.Unknown({ description: "The bank's event, exactly as signed" }),
+        body: t.Unknown({
+          description: 'The bank\'s event, or a batch { "events": [ … ] } of 1..100, exactly as signed',
+        }),
         headers: t.Object(
           { "bank-signature": t.Optional(t.String({ maxLength: 512 })) },
           { additionalProperties: true },
         ),
-        response: { 200: t.Object({ applied: t.Boolean() }), 400: Problem, 413: Problem, 503: Problem },
+        response: { 200: PaymentModel.WebhookResponse, 400: Problem, 413: Problem, 503: Problem },
         detail: {
           tags: ["webhooks"],
-          summary: "The bank's signed callbacks (hold.authorized / captured / released / expired / failed)",
+          summary:
+            "The bank's signed callbacks (hold.authorized / captured / released / expired / failed), alone or batched",
           description:
-            'Bank-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>. Bad, missing or stale (> 300 s) ' +
-            "signatures → 400 and no effect; an event already applied → 200 with applied: false.",
+            'Bank-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> over the whole body. Bad, missing or ' +
+            "stale (> 300 s) signatures → 400 and no effect (for a batch: for every event). One event answers " +
+            "{ applied: boolean } (false when already applied); a batch { events: [ … ] } of 1..100 answers 200 once " +
+            "every event is applied or known, with { applied, known, ignored, events } counts; 503 when the bank " +
+            "cannot confirm an event right now (it retries; each event still applies once).",
         },
       },
     );

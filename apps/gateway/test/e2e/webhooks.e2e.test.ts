@@ -1,8 +1,9 @@
 // POST /api/webhooks/bank through the real gateway → payment: a missing, wrong, tampered, stale,
 // future or malformed Bank-Signature is a 400 with no effect on a payment still waiting for the
-// bank; correctly signed replays of real events (late, duplicated, backwards) change nothing; one
-// real event delivered five times at once is applied exactly once; and the bank's own webhooks
-// are all accepted, leaving a clean audit. The stack's WEBHOOK_SECRET is ours, so we can sign.
+// bank; correctly signed replays of real events (late, duplicated, backwards; alone or as a batch of
+// 100) change nothing; one real event delivered five times at once is applied exactly once; and
+// the bank's own webhooks (sent in batches) are all accepted, leaving a clean audit. The stack's
+// WEBHOOK_SECRET is ours, so we can sign.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { waitFor } from "@careforall/testkit";
 import {
@@ -203,6 +204,23 @@ describe("correctly signed events that are not news → 200, applied false, no e
     );
     const reply = await postWebhook(e2e.gw, raw, sign(raw));
     expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: { applied: false } });
+  });
+
+  test("a batch of 100 such events (signed as a whole) passes the gateway byte for byte: 200, all known, no effect", async () => {
+    const events = Array.from({ length: 100 }, (_, n) =>
+      eventFor(n % 2 ? "hold.captured" : "hold.authorized", captured, captured.holdId, n % 2 ? "captured" : "held"),
+    );
+    const raw = JSON.stringify({ events });
+    // The bank's webhook batches stay well inside the 64 KiB body limit.
+    expect(Buffer.byteLength(raw)).toBeLessThan(64 * 1024);
+    const reply = await postWebhook(e2e.gw, raw, sign(raw));
+    expect({ status: reply.status, body: reply.body }).toEqual({
+      status: 200,
+      body: { applied: 0, known: 100, ignored: 0, events: 100 } as never,
+    });
+    expect(stateOf(await payment(pledgeId))).toEqual(stateOf(captured));
+    // The same batch with one byte changed is refused as a whole.
+    expectProblem(await postWebhook(e2e.gw, raw.replace('"events":', '"events" :'), sign(raw)), 400);
   });
 
   test("a signed body that is not a bank event → 400", async () => {
