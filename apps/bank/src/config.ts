@@ -39,6 +39,8 @@ export const BankConfigSchema = T.Object({
   /** How long webhookReorder holds a delivery back (once), so deliveries queued after it overtake it. */
   WEBHOOK_REORDER_DELAY_MS: Ms(2000, "Hold-back of a reordered webhook"),
   WEBHOOK_POLL_MS: Ms(250, "Idle poll of the webhook sender", 1),
+  /** Events per webhook POST: 1 sends each event alone; more sends `{ "events": [ … ] }` signed as a whole. */
+  WEBHOOK_BATCH_MAX: T.Integer({ minimum: 1, maximum: 100, default: 100, description: "Events per webhook POST" }),
   SWEEP_INTERVAL_MS: Ms(5000, "Hold expiry sweep interval", 1),
   /** Replicas pick up a PUT /bank/faults made on another replica within this interval. */
   FAULTS_SYNC_MS: Ms(1000, "Fault settings refresh interval", 1),

@@ -1,7 +1,8 @@
-// The webhook sender against a local receiver that verifies every signature: normal delivery,
-// retries with backoff after failures, two sender replicas sharing the queue, and the chaos knobs
-// (duplicate, drop, reorder) doing what the operations contract says.
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
+// The webhook sender against a local receiver that verifies every signature: normal delivery (a
+// lone event bare, several as one `{ "events": [ … ] }` POST signed as a whole), retries with
+// backoff after failures, two sender replicas sharing the queue, and the chaos knobs (duplicate,
+// drop, reorder) acting per event, as the operations contract says.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { waitFor } from "@careforall/testkit";
 import { eq, isNull } from "drizzle-orm";
 import { webhookDeliveries } from "../src/db/schema";
@@ -9,7 +10,7 @@ import { NO_FAULTS, verifyWebhookSignature } from "../src/domain";
 import type { WebhookPayload } from "../src/ledger";
 import { bankMetrics } from "../src/metrics";
 import type { BankModel } from "../src/model";
-import { createWebhookSender, type WebhookSender } from "../src/workers/webhook-sender";
+import { createWebhookSender, type WebhookSender, webhookBodies } from "../src/workers/webhook-sender";
 import { authorizeBody, type BankTestApp, scripted, startBankTestApp } from "./support";
 
 interface Received {
@@ -19,7 +20,10 @@ interface Received {
 
 let h: BankTestApp;
 let server: ReturnType<typeof Bun.serve>;
+/** Every event the receiver got, in arrival order (a batch POST adds each of its events). */
 let received: Received[] = [];
+/** Every POST: a bare event (`single`) or a batch, and the ids it carried. */
+let posts: Array<{ shape: "single" | "batch"; ids: string[]; signatureValid: boolean }> = [];
 let failNext = 0;
 const senders: WebhookSender[] = [];
 
@@ -36,7 +40,10 @@ beforeAll(async () => {
         raw,
         h.clock.now() / 1000,
       );
-      received.push({ payload: JSON.parse(raw) as WebhookPayload, signatureValid });
+      const body = JSON.parse(raw) as WebhookPayload | { events: WebhookPayload[] };
+      const events = "events" in body ? body.events : [body];
+      posts.push({ shape: "events" in body ? "batch" : "single", ids: events.map((e) => e.id), signatureValid });
+      for (const payload of events) received.push({ payload, signatureValid });
       if (failNext > 0) {
         failNext--;
         return new Response("boom", { status: 500 });
@@ -53,6 +60,7 @@ beforeEach(async () => {
     .set({ deliveredAt: h.clock.date() })
     .where(isNull(webhookDeliveries.deliveredAt));
   received = [];
+  posts = [];
   failNext = 0;
 });
 afterEach(async () => {
@@ -63,8 +71,9 @@ afterAll(async () => {
   await h.stop();
 });
 
-function sender(random: () => number = Math.random) {
+function sender(random: () => number = Math.random, batchSize?: number) {
   const s = createWebhookSender({
+    batchSize,
     db: h.db,
     clock: h.clock,
     log: h.log,
@@ -233,4 +242,118 @@ test("without chaos an undisturbed queue is delivered in creation order", async 
   expect(received.map((r) => r.payload.data.paymentRef)).toEqual(refs);
   const [latest] = await h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, received[4]!.payload.id));
   expect(latest!.deliveredAt).not.toBeNull();
+});
+
+describe("batches", () => {
+  const drain = async (s: WebhookSender) => {
+    while ((await s.deliverOnce()) > 0) {}
+  };
+  const undelivered = async () => h.db.select().from(webhookDeliveries).where(isNull(webhookDeliveries.deliveredAt));
+
+  test("several due events go out as ONE POST { events } signed as a whole; its 2xx marks every one delivered", async () => {
+    const refs: string[] = [];
+    for (let i = 0; i < 5; i++) refs.push((await authorize()).paymentRef);
+    expect(await sender().deliverOnce()).toBe(5);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatchObject({ shape: "batch", signatureValid: true });
+    expect(received.map((r) => r.payload.data.paymentRef)).toEqual(refs);
+    expect(posts[0]!.ids).toEqual(received.map((r) => r.payload.id));
+    for (const ref of refs) expect(await row(ref)).toMatchObject({ attempts: 1, lastError: null, dropped: false });
+    expect(await undelivered()).toHaveLength(0);
+  });
+
+  test("WEBHOOK_BATCH_MAX bounds a POST: 7 events with a maximum of 3 → 3, 3, then 1 sent bare", async () => {
+    for (let i = 0; i < 7; i++) await authorize();
+    await drain(sender(Math.random, 3));
+    expect(posts.map((p) => [p.shape, p.ids.length])).toEqual([
+      ["batch", 3],
+      ["batch", 3],
+      ["single", 1],
+    ]);
+    expect(new Set(received.map((r) => r.payload.id)).size).toBe(7);
+    expect(await undelivered()).toHaveLength(0);
+  });
+
+  test("a failed batch POST retries each of its events after its backoff; the next 2xx delivers them all", async () => {
+    const refs = [(await authorize()).paymentRef, (await authorize()).paymentRef, (await authorize()).paymentRef];
+    failNext = 1;
+    const s = sender(() => 1);
+    expect(await s.deliverOnce()).toBe(3);
+    for (const ref of refs) {
+      const r = await row(ref);
+      expect(r).toMatchObject({ attempts: 1, lastError: "HTTP 500", deliveredAt: null });
+      expect(r.nextAttemptAt.getTime() - h.clock.now()).toBe(100);
+    }
+    expect(await s.deliverOnce()).toBe(0);
+    h.clock.advance(100);
+    expect(await s.deliverOnce()).toBe(3);
+    for (const ref of refs) expect(await row(ref)).toMatchObject({ attempts: 2, lastError: null });
+    expect(await undelivered()).toHaveLength(0);
+    expect(posts.map((p) => p.ids)).toEqual([posts[0]!.ids, posts[0]!.ids]);
+  });
+
+  test("webhookDuplicateRate = 1 in a batch: every event again, in a second POST signed on its own", async () => {
+    await h.faults.update({ webhookDuplicateRate: 1 });
+    for (let i = 0; i < 3; i++) await authorize();
+    expect(await sender().deliverOnce()).toBe(3);
+    expect(posts).toHaveLength(2);
+    expect(posts.every((p) => p.shape === "batch" && p.signatureValid)).toBe(true);
+    expect(posts[1]!.ids).toEqual(posts[0]!.ids);
+    expect(await undelivered()).toHaveLength(0);
+  });
+
+  test("drop and reorder act per event inside a batch", async () => {
+    await h.faults.update({ webhookDropRate: 0.5, webhookReorder: true });
+    const refs = [(await authorize()).paymentRef, (await authorize()).paymentRef, (await authorize()).paymentRef];
+    // Draws per event, in order: drop?, then reorder?. First: kept and sent; second: dropped;
+    // third: kept but held back.
+    const s = sender(scripted([0.9, 0.9, 0.1, 0.9, 0.1]));
+    expect(await s.deliverOnce()).toBe(3);
+    expect(posts.map((p) => p.shape)).toEqual(["single"]);
+    expect(received.map((r) => r.payload.data.paymentRef)).toEqual([refs[0]!]);
+    expect(await row(refs[1]!)).toMatchObject({ dropped: true, attempts: 0 });
+    expect(await row(refs[2]!)).toMatchObject({ heldBack: true, deliveredAt: null });
+  });
+});
+
+describe("webhookBodies", () => {
+  const event = (n: number, padding = "") => ({
+    payload: {
+      id: Bun.randomUUIDv7(),
+      type: "hold.captured",
+      createdAt: new Date().toISOString(),
+      data: {
+        holdId: Bun.randomUUIDv7(),
+        paymentRef: `${Bun.randomUUIDv7()}${padding}`,
+        amountMinor: 100_000_000 + n,
+        currency: "BDT",
+        status: "captured",
+        reason: null,
+      },
+    },
+  });
+
+  test("one event alone is its bare object; several are { events: [ … ] } in order", () => {
+    const rows = [event(1), event(2), event(3)];
+    expect(webhookBodies(rows.slice(0, 1), 100).map((b) => JSON.parse(b.body))).toEqual([rows[0]!.payload]);
+    const [batch] = webhookBodies(rows, 100);
+    expect(JSON.parse(batch!.body)).toEqual({ events: rows.map((r) => r.payload) });
+  });
+
+  test("100 realistic events fit one body well under the receivers' 64 KiB limit", () => {
+    const bodies = webhookBodies(
+      Array.from({ length: 100 }, (_, n) => event(n)),
+      100,
+    );
+    expect(bodies).toHaveLength(1);
+    expect(Buffer.byteLength(bodies[0]!.body)).toBeLessThan(64 * 1024 * 0.5);
+  });
+
+  test("a batch is split before its body would pass 60 KiB, whatever the count", () => {
+    const rows = Array.from({ length: 100 }, (_, n) => event(n, "x".repeat(1500)));
+    const bodies = webhookBodies(rows, 100);
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const b of bodies) expect(Buffer.byteLength(b.body)).toBeLessThanOrEqual(60 * 1024);
+    expect(bodies.flatMap((b) => b.rows)).toEqual(rows);
+  });
 });
