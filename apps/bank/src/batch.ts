@@ -4,7 +4,7 @@
 // one locked read per table, set-based updates, one insert per table. What that path cannot
 // decide goes through the single-item path, each in its own transaction: correctness first.
 import type { Clock } from "@careforall/config";
-import { AppError, notFound, type ProblemDetails, unprocessable } from "@careforall/http";
+import { AppError, conflict, notFound, type ProblemDetails, unprocessable } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { BankConfig } from "./config";
@@ -115,17 +115,7 @@ export function createBankBatch({ db, clock, config, single, log, onFallback, on
     for (const { key, hash } of others) {
       const row = storedByKey.get(key);
       if (!row) {
-        answers.set(
-          key,
-          problemOf(
-            new AppError({
-              status: 409,
-              code: "idempotency-in-flight",
-              title: "Conflict",
-              detail: `Request with key ${key} is in flight; retry`,
-            }),
-          ),
-        );
+        answers.set(key, problemOf(conflict(`Request with key ${key} is in flight; retry`, "idempotency-in-flight")));
       } else if (row.requestHash !== hash) {
         answers.set(
           key,
