@@ -5,6 +5,8 @@ import {
   type Attributes,
   type Context,
   context,
+  isSpanContextValid,
+  type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -125,6 +127,21 @@ export interface SpanOptions {
   kind?: SpanKind;
   parent?: Context;
   attributes?: Attributes;
+  /**
+   * Contexts (e.g. from extractTraceContext) the span is causally linked to without being
+   * their child: a batch consumer links to each message's trace. Contexts without a span are skipped.
+   */
+  links?: Context[];
+}
+
+function toLinks(contexts: Context[] | undefined): Link[] | undefined {
+  if (!contexts) return undefined;
+  const links: Link[] = [];
+  for (const ctx of contexts) {
+    const sc = trace.getSpanContext(ctx);
+    if (sc && isSpanContextValid(sc)) links.push({ context: sc });
+  }
+  return links;
 }
 
 /** Runs `fn` inside a new active span; records exceptions and ends the span either way. */
@@ -132,7 +149,7 @@ export async function withSpan<T>(name: string, options: SpanOptions, fn: (span:
   const parent = options.parent ?? context.active();
   const span = tracer().startSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: toLinks(options.links) },
     parent,
   );
   return context.with(trace.setSpan(parent, span), async () => {
