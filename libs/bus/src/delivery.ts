@@ -1,9 +1,18 @@
 // Delivery semantics both buses share: option defaults, the ack / nak / term decision after a
-// handler runs, trace spans on both sides of a message, stats and bounded handler concurrency.
+// handler (or a batch handler) runs, trace spans on both sides of a message, stats and bounded
+// handler concurrency.
 import type { Logger } from "@careforall/log";
 import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from "@careforall/telemetry";
 import { assertEventType, assertTypePattern } from "./subjects";
-import type { BusStats, EventEnvelope, EventHandler, PublishResult, SubscribeOptions } from "./types";
+import type {
+  BatchHandler,
+  BusStats,
+  EventEnvelope,
+  EventHandler,
+  PublishResult,
+  SubscribeBatchOptions,
+  SubscribeOptions,
+} from "./types";
 
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
 
@@ -17,8 +26,27 @@ export interface ResolvedSubscribeOptions {
   concurrency: number;
 }
 
+/**
+ * A batch consumer resolved: `handler` runs `handleBatch` on one event, so the singleton path
+ * after a failed batch is plain deliver(); `concurrency` counts batches.
+ */
+export interface ResolvedSubscribeBatchOptions extends ResolvedSubscribeOptions {
+  durable: string;
+  handleBatch: BatchHandler;
+  maxBatch: number;
+  maxWaitMs: number;
+}
+
+/** How a consumer groups the messages it receives; a single-event consumer takes batches of one. */
+export interface Batching {
+  maxBatch: number;
+  maxWaitMs: number;
+}
+
+export const SINGLE: Batching = { maxBatch: 1, maxWaitMs: 0 };
+
 /** Applies the defaults documented on SubscribeOptions and rejects values that would misbehave silently. */
-export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubscribeOptions {
+export function resolveSubscribeOptions(options: SubscribeOptions, api = "subscribe"): ResolvedSubscribeOptions {
   const resolved: ResolvedSubscribeOptions = {
     durable: options.durable,
     types: [...new Set(options.types)],
@@ -28,19 +56,51 @@ export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubs
     ackWaitMs: options.ackWaitMs ?? 30_000,
     concurrency: options.concurrency ?? 16,
   };
-  if (resolved.types.length === 0) throw new Error("subscribe: types must not be empty");
+  if (resolved.types.length === 0) throw new Error(`${api}: types must not be empty`);
   for (const t of resolved.types) assertTypePattern(t);
   if (resolved.durable !== undefined && !/^[A-Za-z0-9_-]+$/.test(resolved.durable)) {
-    throw new Error(`subscribe: invalid durable name ${JSON.stringify(resolved.durable)}`);
+    throw new Error(`${api}: invalid durable name ${JSON.stringify(resolved.durable)}`);
   }
   if (!Number.isInteger(resolved.maxDeliver) || resolved.maxDeliver < 1)
-    throw new Error("subscribe: maxDeliver must be >= 1");
+    throw new Error(`${api}: maxDeliver must be >= 1`);
   if (resolved.backoffMs.length === 0 || resolved.backoffMs.some((ms) => !(ms >= 0))) {
-    throw new Error("subscribe: backoffMs must be a non-empty list of delays >= 0");
+    throw new Error(`${api}: backoffMs must be a non-empty list of delays >= 0`);
   }
   if (!Number.isInteger(resolved.concurrency) || resolved.concurrency < 1)
-    throw new Error("subscribe: concurrency must be >= 1");
-  if (!(resolved.ackWaitMs > 0)) throw new Error("subscribe: ackWaitMs must be > 0");
+    throw new Error(`${api}: concurrency must be >= 1`);
+  if (!(resolved.ackWaitMs > 0)) throw new Error(`${api}: ackWaitMs must be > 0`);
+  return resolved;
+}
+
+/** Applies the defaults documented on SubscribeBatchOptions, validating like resolveSubscribeOptions. */
+export function resolveSubscribeBatchOptions(options: SubscribeBatchOptions): ResolvedSubscribeBatchOptions {
+  if (typeof options.durable !== "string" || options.durable === "") {
+    throw new Error("subscribeBatch: durable is required (batches are for durable consumers)");
+  }
+  const { handleBatch } = options;
+  const base = resolveSubscribeOptions(
+    {
+      durable: options.durable,
+      types: options.types,
+      handler: (event, ctx) => handleBatch([{ event, ctx }]),
+      maxDeliver: options.maxDeliver,
+      backoffMs: options.backoffMs,
+      ackWaitMs: options.ackWaitMs,
+      concurrency: options.concurrency ?? 1,
+    },
+    "subscribeBatch",
+  );
+  const resolved: ResolvedSubscribeBatchOptions = {
+    ...base,
+    durable: options.durable,
+    handleBatch,
+    maxBatch: options.maxBatch ?? 100,
+    maxWaitMs: options.maxWaitMs ?? 5,
+  };
+  if (!Number.isInteger(resolved.maxBatch) || resolved.maxBatch < 1)
+    throw new Error("subscribeBatch: maxBatch must be >= 1");
+  if (!(resolved.maxWaitMs >= 0) || !Number.isFinite(resolved.maxWaitMs))
+    throw new Error("subscribeBatch: maxWaitMs must be a finite number >= 0");
   return resolved;
 }
 
@@ -98,6 +158,17 @@ export function publishInSpan(
 }
 
 export type Settlement = { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "term" };
+
+/** A received message that passed the bus's checks, ready for a handler, with how to settle it. */
+export interface DeliveryEntry {
+  event: EventEnvelope;
+  headers: Record<string, string>;
+  deliveryCount: number;
+  /** Destination name for span attributes and logs (subject or type). */
+  subject: string;
+  /** Applies the event's fate on the bus: ack, nak with delay, or term. */
+  settle(settlement: Settlement): void;
+}
 
 export interface DeliverArgs {
   event: EventEnvelope;
@@ -157,6 +228,61 @@ export async function deliver({
     log.warn({ ...fields, retryInMs: delayMs, err }, "bus.handler_failed");
     return { kind: "nak", delayMs };
   }
+}
+
+/** Runs the single-event handler on one entry and settles it (the subscribe() path). */
+export async function deliverEntry(
+  entry: DeliveryEntry,
+  options: ResolvedSubscribeOptions,
+  log: Logger,
+  stats: BusStats,
+): Promise<void> {
+  const { event, headers, deliveryCount, subject } = entry;
+  entry.settle(await deliver({ event, headers, deliveryCount, subject, options, log, stats }));
+}
+
+/**
+ * The subscribeBatch() path: one CONSUMER span per call, linked to every event's trace, and
+ * all events acked when the handler resolves. When it throws, each event is re-run alone
+ * through deliver() and settled by its own result, so a poison event costs its neighbours one
+ * extra run instead of their redelivery and, at maxDeliver, their termination.
+ */
+export async function deliverBatch(
+  entries: DeliveryEntry[],
+  options: ResolvedSubscribeBatchOptions,
+  log: Logger,
+  stats: BusStats,
+): Promise<void> {
+  const [only] = entries;
+  // A batch of one is a singleton already: running it twice on failure would only repeat it.
+  if (entries.length === 1 && only) return deliverEntry(only, options, log, stats);
+  const types = [...new Set(entries.map((e) => e.event.type))];
+  try {
+    await withSpan(
+      `${types.length === 1 ? types[0] : options.durable} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        // A batch belongs to no single publisher's trace: a new root, linked to each of them.
+        parent: extractTraceContext({}),
+        links: entries.map((e) => extractTraceContext(e.headers)),
+        attributes: {
+          "messaging.destination.name": [...new Set(entries.map((e) => e.subject))].join(","),
+          "messaging.consumer.group.name": options.durable,
+          "messaging.batch.message_count": entries.length,
+        },
+      },
+      () =>
+        options.handleBatch(
+          entries.map((e) => ({ event: e.event, ctx: { deliveryCount: e.deliveryCount, headers: e.headers } })),
+        ),
+    );
+  } catch (err) {
+    log.warn({ durable: options.durable, batchSize: entries.length, types, err }, "bus.batch_failed");
+    for (const entry of entries) await deliverEntry(entry, options, log, stats);
+    return;
+  }
+  stats.handled += entries.length;
+  for (const entry of entries) entry.settle({ kind: "ack" });
 }
 
 /** Bounds how many handlers run at once and lets stop() wait for the ones in flight. */

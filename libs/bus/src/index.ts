@@ -5,6 +5,8 @@ export { createMemoryBus, type MemoryBusOptions } from "./memory";
 export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";
 export { eventSubject, streamName, typeMatches } from "./subjects";
 export {
+  type BatchHandler,
+  type BatchItem,
   type Bus,
   type BusStats,
   type DeliveryContext,
@@ -15,6 +17,7 @@ export {
   EventEnvelopeSchema,
   type EventHandler,
   type PublishResult,
+  type SubscribeBatchOptions,
   type SubscribeOptions,
   type Subscription,
 } from "./types";

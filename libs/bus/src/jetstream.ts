@@ -1,5 +1,6 @@
 // The production bus: NATS JetStream with one stream per deployment prefix, Nats-Msg-Id
-// deduplication, durable pull consumers shared by replicas, and ordered consumers for broadcast.
+// deduplication, durable pull consumers shared by replicas (single-event or batched), and
+// ordered consumers for broadcast.
 import type { Logger } from "@careforall/log";
 import {
   AckPolicy,
@@ -18,17 +19,23 @@ import {
 import { connect, type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/transport-node";
 import {
   assertEnvelope,
+  type Batching,
   createStats,
   DEFAULT_DUPLICATE_WINDOW_MS,
-  deliver,
+  type DeliveryEntry,
+  deliverBatch,
+  deliverEntry,
   parseEnvelope,
   publishInSpan,
   type ResolvedSubscribeOptions,
+  resolveSubscribeBatchOptions,
   resolveSubscribeOptions,
+  type Settlement,
+  SINGLE,
   TaskPool,
 } from "./delivery";
 import { assertPrefix, consumerName, eventSubject, matchesAny, streamName } from "./subjects";
-import type { Bus, EventEnvelope, PublishResult, SubscribeOptions, Subscription } from "./types";
+import type { Bus, EventEnvelope, PublishResult, SubscribeBatchOptions, SubscribeOptions, Subscription } from "./types";
 
 export interface JetStreamBusOptions {
   /** e.g. nats://127.0.0.1:4222; several servers may be comma-separated. */
@@ -117,10 +124,28 @@ function headersToRecord(h: MsgHdrs | undefined): Record<string, string> {
   return out;
 }
 
+function serverAtLeast(nc: NatsConnection, wanted: [number, number, number]): boolean {
+  const have = (nc.info?.version ?? "0.0.0").split(".").map((n) => Number.parseInt(n, 10) || 0);
+  for (let i = 0; i < wanted.length; i++) {
+    const a = have[i] ?? 0;
+    const b = wanted[i] as number;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
 /** Multiple filter subjects need nats-server 2.10; older servers get the whole prefix and we filter here. */
 function supportsMultipleFilters(nc: NatsConnection): boolean {
-  const [major = 0, minor = 0] = (nc.info?.version ?? "0.0.0").split(".").map((n) => Number.parseInt(n, 10));
-  return major > 2 || (major === 2 && minor >= 10);
+  return serverAtLeast(nc, [2, 10, 0]);
+}
+
+/**
+ * Terminates a message. Servers before 2.10.4 do not understand `+TERM <reason>` and leave the
+ * message pending (redelivered after ack_wait, never acknowledged): they get a plain term.
+ */
+function terminate(nc: NatsConnection, m: JsMsg, reason: string): void {
+  if (serverAtLeast(nc, [2, 10, 4])) m.term(reason);
+  else m.term();
 }
 
 interface Running {
@@ -158,9 +183,30 @@ class JetStreamBus implements Bus {
   async subscribe(input: SubscribeOptions): Promise<Subscription> {
     if (this.#closing) throw new Error("bus is closed");
     const options = resolveSubscribeOptions(input);
-    const running = options.durable === undefined ? await this.#broadcast(options) : await this.#durable(options);
+    const durable = options.durable !== undefined;
+    // Pull no more than we can run: buffered messages age towards ack_wait without being worked on.
+    const messages = durable
+      ? await this.#durable(options, options.concurrency)
+      : await this.#broadcast(options, options.concurrency);
+    const running = this.#run(messages, options, SINGLE, durable, ([entry]) =>
+      entry ? deliverEntry(entry, options, this.log, this.#stats) : Promise.resolve(),
+    );
+    return this.#track(running, options.durable);
+  }
+
+  async subscribeBatch(input: SubscribeBatchOptions): Promise<Subscription> {
+    if (this.#closing) throw new Error("bus is closed");
+    const options = resolveSubscribeBatchOptions(input);
+    const messages = await this.#durable(options, options.maxBatch * options.concurrency);
+    const running = this.#run(messages, options, options, true, (entries) =>
+      deliverBatch(entries, options, this.log, this.#stats),
+    );
+    return this.#track(running, options.durable);
+  }
+
+  #track(running: Running, durable: string | undefined): Subscription {
     this.#running.add(running);
-    const durableName = options.durable === undefined ? undefined : consumerName(this.prefix, options.durable);
+    const durableName = durable === undefined ? undefined : consumerName(this.prefix, durable);
     return {
       stop: async () => {
         await running.stop();
@@ -211,7 +257,7 @@ class JetStreamBus implements Bus {
     return [eventSubject(this.prefix, ">")];
   }
 
-  async #durable(options: ResolvedSubscribeOptions): Promise<Running> {
+  async #durable(options: ResolvedSubscribeOptions, maxMessages: number): Promise<ConsumerMessages> {
     const name = consumerName(this.prefix, options.durable as string);
     const subjects = this.#filters(options.types);
     const config: Partial<ConsumerConfig> = {
@@ -219,7 +265,7 @@ class JetStreamBus implements Bus {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       // One spare delivery beyond ours: when the last attempt dies by ack_wait instead of a
-      // throw, the server would otherwise drop the message silently; #handle terminates it loudly.
+      // throw, the server would otherwise drop the message silently; #admit terminates it loudly.
       max_deliver: options.maxDeliver + 1,
       ack_wait: nanos(options.ackWaitMs),
       // Exactly one of the two filter fields may be set; undefined is dropped from the JSON.
@@ -228,9 +274,7 @@ class JetStreamBus implements Bus {
     };
     await this.#upsertConsumer(name, config);
     const consumer = await this.js.consumers.get(this.stream, name);
-    // Pull no more than we can run: buffered messages age towards ack_wait without being worked on.
-    const messages = await consumer.consume({ max_messages: options.concurrency });
-    return this.#run(messages, options, true);
+    return consumer.consume({ max_messages: maxMessages });
   }
 
   /**
@@ -254,7 +298,7 @@ class JetStreamBus implements Bus {
     }
   }
 
-  async #broadcast(options: ResolvedSubscribeOptions): Promise<Running> {
+  async #broadcast(options: ResolvedSubscribeOptions, maxMessages: number): Promise<ConsumerMessages> {
     const subjects = this.#filters(options.types);
     // "New" is expressed as a start sequence rather than DeliverPolicy.New: the ordered consumer
     // recreates itself from its last seen sequence after a reconnect, and before its first
@@ -265,25 +309,68 @@ class JetStreamBus implements Bus {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: info.state.last_seq + 1,
     });
-    const messages = await consumer.consume({ max_messages: options.concurrency });
-    return this.#run(messages, options, false);
+    return consumer.consume({ max_messages: maxMessages });
   }
 
-  /** The pull loop: one handler task per message, at most `concurrency` at once. */
-  #run(messages: ConsumerMessages, options: ResolvedSubscribeOptions, durable: boolean): Running {
+  /**
+   * The pull loop: waits for a free slot, then forms a batch from the first message received
+   * plus whatever else arrives within maxWaitMs (up to maxBatch), and runs it as one task; at
+   * most `concurrency` tasks at once. subscribe() is this loop with batches of one.
+   */
+  #run(
+    messages: ConsumerMessages,
+    options: ResolvedSubscribeOptions,
+    batching: Batching,
+    durable: boolean,
+    handle: (entries: DeliveryEntry[]) => Promise<void>,
+  ): Running {
     const pool = new TaskPool(options.concurrency);
+    const reader = new MessageReader(messages);
     let stopping = false;
+    let interrupt: () => void = () => {};
+    /** Waits for a free slot; stop() cuts the wait short (a fresh promise each time, so nothing piles up). */
+    const slotOrStop = (): Promise<void> | undefined =>
+      pool.hasCapacity
+        ? undefined
+        : new Promise<void>((resolve) => {
+            interrupt = resolve;
+            void pool.slot().then(resolve);
+          });
+    /** The next message that should reach the handler; others are settled here. Undefined: none by the deadline. */
+    const nextEntry = async (deadline?: number): Promise<DeliveryEntry | undefined> => {
+      for (;;) {
+        const m = await reader.next(deadline);
+        if (m === undefined) return undefined;
+        const entry = this.#admit(m, options, durable);
+        if (entry) return entry;
+      }
+    };
+    /** Messages received but not started when stop() came. */
+    const handBack: Array<(settlement: Settlement) => void> = [];
     const loop = (async () => {
       try {
-        for await (const m of messages) {
-          if (!stopping) await pool.slot();
-          // Messages already buffered when stop() came go straight back, so another replica
-          // (or this consumer's successor) gets them now instead of after ack_wait.
-          if (stopping) {
-            if (durable) m.nak();
-            continue;
+        while (!stopping && !reader.done) {
+          await slotOrStop();
+          if (stopping) break;
+          const first = await nextEntry();
+          if (!first) continue;
+          const batch = [first];
+          const deadline = performance.now() + batching.maxWaitMs;
+          while (batch.length < batching.maxBatch && !stopping) {
+            const entry = await nextEntry(deadline);
+            if (!entry) break;
+            batch.push(entry);
           }
-          pool.start(() => this.#handle(m, options, durable));
+          // Received after stop() came: handed back by stop() instead of started.
+          if (stopping) {
+            for (const entry of batch) handBack.push(entry.settle);
+            break;
+          }
+          pool.start(() => handle(batch));
+        }
+        for (let m = await reader.next(); m !== undefined; m = await reader.next()) {
+          const msg = m;
+          handBack.push(() => msg.nak());
         }
       } catch (err) {
         if (!stopping) this.log.error({ durable: options.durable, err }, "bus.consumer_stopped");
@@ -301,22 +388,47 @@ class JetStreamBus implements Bus {
         }
       }
     })().catch(() => {});
-    let stopped: Promise<void> | undefined;
+    let stopping$: Promise<void> | undefined;
     return {
       stop: () => {
-        stopped ??= (async () => {
+        stopping$ ??= (async () => {
           stopping = true;
+          interrupt();
           const closed = messages.close();
           await loop;
-          await pool.drain();
           await closed;
+          // Messages received but not started go straight back, so another replica (or this
+          // consumer's successor) gets them now instead of after ack_wait.
+          if (durable && handBack.length > 0) {
+            await this.#purgeAbandonedPulls(options.durable as string);
+            for (const settle of handBack) settle({ kind: "nak", delayMs: 0 });
+          }
+          await pool.drain();
         })();
-        return stopped;
+        return stopping$;
       },
     };
   }
 
-  async #handle(m: JsMsg, options: ResolvedSubscribeOptions, durable: boolean): Promise<void> {
+  /**
+   * nats-server 2.9 mishandles a redelivery when its only waiting pull requests have lost
+   * their subscriber (ours, just closed): it strands the message until ack_wait and sends the
+   * last new message twice. A consumer-info request makes the server drop such requests, so
+   * the naks that follow are redelivered at once. Best effort: a failure only costs ack_wait.
+   */
+  async #purgeAbandonedPulls(durable: string): Promise<void> {
+    try {
+      await this.jsm.consumers.info(this.stream, consumerName(this.prefix, durable));
+    } catch (err) {
+      this.log.warn({ durable, err }, "bus.consumer_info_failed");
+    }
+  }
+
+  /**
+   * Checks a received message before any handler sees it: malformed payloads are terminated,
+   * unwanted types acked, and messages whose every attempt outlived ack_wait terminated.
+   */
+  #admit(m: JsMsg, options: ResolvedSubscribeOptions, durable: boolean): DeliveryEntry | undefined {
     let event: EventEnvelope;
     try {
       event = parseEnvelope(m.string());
@@ -324,13 +436,13 @@ class JetStreamBus implements Bus {
       // A payload that is not an envelope will never parse: retrying only delays the next one.
       this.#stats.terminated++;
       this.log.error({ subject: m.subject, streamSeq: m.seq, durable: options.durable, err }, "bus.malformed_event");
-      if (durable) m.term("malformed payload");
-      return;
+      if (durable) terminate(this.nc, m, "malformed payload");
+      return undefined;
     }
     if (!matchesAny(options.types, event.type)) {
       // Only on servers without multi-subject filters: the consumer sees the whole prefix.
       if (durable) m.ack();
-      return;
+      return undefined;
     }
     const deliveryCount = durable ? m.info.deliveryCount : 1;
     if (deliveryCount > options.maxDeliver) {
@@ -346,21 +458,62 @@ class JetStreamBus implements Bus {
         },
         "bus.event_terminated",
       );
-      m.term("max deliveries reached (ack wait)");
-      return;
+      terminate(this.nc, m, "max deliveries reached (ack wait)");
+      return undefined;
     }
-    const settlement = await deliver({
+    return {
       event,
       headers: headersToRecord(m.headers),
       deliveryCount,
-      options,
       subject: m.subject,
-      log: this.log,
-      stats: this.#stats,
-    });
-    if (!durable) return;
-    if (settlement.kind === "ack") m.ack();
-    else if (settlement.kind === "nak") m.nak(settlement.delayMs);
-    else m.term("max deliveries reached");
+      settle: (settlement) => {
+        if (!durable) return;
+        if (settlement.kind === "ack") m.ack();
+        else if (settlement.kind === "nak") m.nak(settlement.delayMs);
+        else terminate(this.nc, m, "max deliveries reached");
+      },
+    };
+  }
+}
+
+/**
+ * Reads a consumer's messages with an optional deadline. A read the deadline cut short stays
+ * outstanding and answers the next call, so no message is lost between batches.
+ */
+class MessageReader {
+  readonly #it: AsyncIterator<JsMsg>;
+  #next: Promise<IteratorResult<JsMsg>> | undefined;
+  done = false;
+
+  constructor(messages: ConsumerMessages) {
+    this.#it = messages[Symbol.asyncIterator]();
+  }
+
+  /** The next message; undefined when the deadline (a performance.now() time) passed first or the consumer closed. */
+  async next(deadline?: number): Promise<JsMsg | undefined> {
+    if (this.done) return undefined;
+    this.#next ??= this.#it.next();
+    const read = this.#next;
+    let result: IteratorResult<JsMsg> | undefined;
+    if (deadline === undefined) {
+      result = await read;
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - performance.now()));
+      });
+      try {
+        result = await Promise.race([read, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result === undefined) return undefined;
+    }
+    this.#next = undefined;
+    if (result.done) {
+      this.done = true;
+      return undefined;
+    }
+    return result.value;
   }
 }

@@ -1,18 +1,25 @@
 // The in-process bus for the embedded profile and fast tests: an in-memory stream with the
-// JetStream semantics the services rely on (dedupe window, durables shared by subscribers, nak/term).
+// JetStream semantics the services rely on (dedupe window, durables shared by subscribers,
+// batches formed within maxWaitMs, nak/term).
 import type { Logger } from "@careforall/log";
 import {
   assertEnvelope,
+  type Batching,
   createStats,
   DEFAULT_DUPLICATE_WINDOW_MS,
-  deliver,
+  type DeliveryEntry,
+  deliverBatch,
+  deliverEntry,
   publishInSpan,
   type ResolvedSubscribeOptions,
+  resolveSubscribeBatchOptions,
   resolveSubscribeOptions,
+  type Settlement,
+  SINGLE,
   TaskPool,
 } from "./delivery";
 import { eventSubject, matchesAny } from "./subjects";
-import type { Bus, EventEnvelope, PublishResult, SubscribeOptions, Subscription } from "./types";
+import type { Bus, EventEnvelope, PublishResult, SubscribeBatchOptions, SubscribeOptions, Subscription } from "./types";
 
 export interface MemoryBusOptions {
   log: Logger;
@@ -37,9 +44,18 @@ interface Pending {
   deliveries: number;
 }
 
+/** One subscriber of a group; a single-event subscriber forms batches of one. */
 interface Member {
   options: ResolvedSubscribeOptions;
+  batching: Batching;
+  handle: (entries: DeliveryEntry[]) => Promise<void>;
   pool: TaskPool;
+  /** Events handed to this member for the batch it is forming (not started yet). */
+  forming: Pending[];
+  /** Starts the forming batch maxWaitMs after its first event, if it has not filled up by then. */
+  flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Events handed to this member and not yet settled: forming plus running. */
+  held: number;
 }
 
 /**
@@ -103,7 +119,31 @@ class MemoryBus implements Bus {
   async subscribe(input: SubscribeOptions): Promise<Subscription> {
     if (this.#closing) throw new Error("bus is closed");
     const options = resolveSubscribeOptions(input);
-    const member: Member = { options, pool: new TaskPool(options.concurrency) };
+    return this.#attach(options, SINGLE, ([entry]) =>
+      entry ? deliverEntry(entry, options, this.#log, this.#stats) : Promise.resolve(),
+    );
+  }
+
+  async subscribeBatch(input: SubscribeBatchOptions): Promise<Subscription> {
+    if (this.#closing) throw new Error("bus is closed");
+    const options = resolveSubscribeBatchOptions(input);
+    return this.#attach(options, options, (entries) => deliverBatch(entries, options, this.#log, this.#stats));
+  }
+
+  #attach(
+    options: ResolvedSubscribeOptions,
+    batching: Batching,
+    handle: (entries: DeliveryEntry[]) => Promise<void>,
+  ): Subscription {
+    const member: Member = {
+      options,
+      batching,
+      handle,
+      pool: new TaskPool(options.concurrency),
+      forming: [],
+      flushTimer: undefined,
+      held: 0,
+    };
     let group: Group;
     if (options.durable === undefined) {
       group = { durable: undefined, types: options.types, queue: [], members: [member], next: 0 };
@@ -129,6 +169,11 @@ class MemoryBus implements Bus {
         stopped ??= (async () => {
           group.members = group.members.filter((m) => m !== member);
           if (group.durable === undefined) this.#broadcasts.delete(group);
+          // Events handed over but not started go back first, as a nak would send them.
+          clearTimeout(member.flushTimer);
+          const unstarted = member.forming.splice(0);
+          member.held -= unstarted.length;
+          group.queue.unshift(...unstarted);
           await member.pool.drain();
           this.#subscriptions.delete(subscription);
           // Work this member left behind (a nak that came back late) goes to the remaining members.
@@ -136,9 +181,9 @@ class MemoryBus implements Bus {
         })();
         return stopped;
       },
-      // Waiting in the durable's queue plus being handled right now by its members.
+      // Waiting in the durable's queue plus held (forming or being handled) by its members.
       pending: async () =>
-        group.durable === undefined ? 0 : group.queue.length + group.members.reduce((n, m) => n + m.pool.size, 0),
+        group.durable === undefined ? 0 : group.queue.length + group.members.reduce((n, m) => n + m.held, 0),
     };
     this.#subscriptions.add(subscription);
     return subscription;
@@ -179,17 +224,35 @@ class MemoryBus implements Bus {
     queueMicrotask(() => this.#pump(group));
   }
 
-  /** Hands queued messages to members with a free slot, round-robin so durables share work. */
+  /**
+   * Hands queued messages to members with a free slot, round-robin so durables share work. A
+   * member's batch starts once full, or maxWaitMs after its first event (batches of one at once).
+   */
   #pump(group: Group): void {
     while (group.queue.length > 0) {
       const member = this.#nextMember(group);
       if (!member) return;
       const pending = group.queue.shift() as Pending;
       pending.deliveries++;
-      void member.pool.start(() => this.#handle(group, member, pending)).then(() => this.#pump(group));
+      member.held++;
+      member.forming.push(pending);
+      if (member.forming.length >= member.batching.maxBatch) this.#flush(group, member);
+      else if (member.forming.length === 1) {
+        member.flushTimer = setTimeout(() => this.#flush(group, member), member.batching.maxWaitMs);
+      }
     }
   }
 
+  #flush(group: Group, member: Member): void {
+    clearTimeout(member.flushTimer);
+    member.flushTimer = undefined;
+    const batch = member.forming.splice(0);
+    if (batch.length === 0) return;
+    const entries = batch.map((pending) => this.#entry(group, member, pending));
+    void member.pool.start(() => member.handle(entries)).then(() => this.#pump(group));
+  }
+
+  /** A free slot: the batch being formed still fits, since a full one has started already. */
   #nextMember(group: Group): Member | undefined {
     const n = group.members.length;
     for (let i = 0; i < n; i++) {
@@ -202,24 +265,23 @@ class MemoryBus implements Bus {
     return undefined;
   }
 
-  async #handle(group: Group, member: Member, pending: Pending): Promise<void> {
+  #entry(group: Group, member: Member, pending: Pending): DeliveryEntry {
     const event = JSON.parse(pending.entry.payload) as EventEnvelope;
-    const settlement = await deliver({
+    return {
       event,
       headers: { ...pending.entry.headers },
       deliveryCount: pending.deliveries,
-      options: member.options,
       subject: eventSubject(this.#prefix, event.type),
-      log: this.#log,
-      stats: this.#stats,
-    });
-    if (settlement.kind === "nak" && !this.#closing) {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        group.queue.push(pending);
-        this.#pump(group);
-      }, settlement.delayMs);
-      this.#timers.add(timer);
-    }
+      settle: (settlement: Settlement) => {
+        member.held--;
+        if (settlement.kind !== "nak" || this.#closing) return;
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          group.queue.push(pending);
+          this.#pump(group);
+        }, settlement.delayMs);
+        this.#timers.add(timer);
+      },
+    };
   }
 }

@@ -70,6 +70,63 @@ export interface SubscribeOptions {
   concurrency?: number;
 }
 
+/** One event of a batch, with the same delivery context a single-event handler gets. */
+export interface BatchItem {
+  event: EventEnvelope;
+  ctx: DeliveryContext;
+}
+
+/**
+ * Applies a batch of events, typically in one database transaction. Resolving acks every event
+ * of the batch. Throwing makes the bus re-run the handler with each event alone (see
+ * SubscribeBatchOptions), so the handler must accept batches of one and be idempotent per event.
+ */
+export type BatchHandler = (items: BatchItem[]) => Promise<void>;
+
+/**
+ * A durable consumer that takes events in batches. Semantics, identical on both buses:
+ * - `handleBatch` gets 1..maxBatch events in stream order, formed from what is already
+ *   available: once the first event is in hand the bus waits at most `maxWaitMs` for more, so
+ *   a lone event is handled promptly. The handler resolving acks every event of the batch.
+ * - The handler throwing on a batch of several events re-runs it at once with each event of
+ *   that batch alone (sequentially); each event is then settled by its own result exactly like
+ *   subscribe(): ack on success, nak with backoff on failure, term (logged, counted) once
+ *   maxDeliver is reached. One poison event neither blocks nor terminates its neighbours.
+ *   A batch of one is delivered exactly like subscribe() (its failure is its own).
+ * - Stats count events: `handled`, `failed` and `terminated` move per event (a failed batch
+ *   call is logged as `bus.batch_failed`; only the failures of events run alone count).
+ * - At most `concurrency` batches run at once, and the consumer holds about
+ *   maxBatch × concurrency messages (buffered messages age towards ack_wait).
+ * - Malformed payloads are terminated and events of unwanted types acked, without reaching
+ *   the handler; an event whose every earlier delivery outlived ack_wait is terminated unrun.
+ * - The one CONSUMER span of a batch call links to every event's trace; a batch of one
+ *   continues its publisher's trace.
+ * - stop() stops fetching, lets the batches in flight finish and hands back (naks) events
+ *   received but not started.
+ */
+export interface SubscribeBatchOptions {
+  /** Durable consumer name (batches are for durable consumers only), shared by replicas. */
+  durable: string;
+  /** Event types to receive, e.g. ["pledge.created"] or ["campaign.*"]. */
+  types: string[];
+  handleBatch: BatchHandler;
+  /** Most events handed to one call (default 100). */
+  maxBatch?: number;
+  /** After the first event of a batch is in hand, how long to wait for more before handling it (default 5 ms). */
+  maxWaitMs?: number;
+  /** Batches handled at once (default 1). */
+  concurrency?: number;
+  /** Deliveries of an event before it is terminated (default 10), as in SubscribeOptions. */
+  maxDeliver?: number;
+  /** Redelivery delays after an event failed alone, in ms; the last one repeats (default [200, 1000, 5000]). */
+  backoffMs?: number[];
+  /**
+   * Time an event may stay unacknowledged after delivery (its batch call and, after a failure,
+   * the singleton re-runs before it included) before it is redelivered (default 30_000).
+   */
+  ackWaitMs?: number;
+}
+
 export interface Subscription {
   /** Stops fetching; waits for in-flight handlers to finish. */
   stop(): Promise<void>;
@@ -88,6 +145,8 @@ export interface BusStats {
 export interface Bus {
   publish(event: EventEnvelope, options?: { headers?: Record<string, string> }): Promise<PublishResult>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** A durable consumer handed batches of events; see SubscribeBatchOptions for the semantics. */
+  subscribeBatch(options: SubscribeBatchOptions): Promise<Subscription>;
   /** Cheap reachability check for /ready. */
   ping(): Promise<boolean>;
   stats(): BusStats;

@@ -1,9 +1,11 @@
 // The behaviour every Bus implementation must show, registered once per implementation so the
-// in-process bus cannot drift from JetStream: dedupe, sharing, filters, retries, traces, stop.
+// in-process bus cannot drift from JetStream: dedupe, sharing, filters, retries, traces, stop,
+// and batched consumers.
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Bus, DeliveryContext, EventEnvelope } from "@careforall/bus";
+import type { BatchItem, Bus, DeliveryContext, EventEnvelope } from "@careforall/bus";
 import type { Logger } from "@careforall/log";
 import { currentTraceId, initTelemetry, SpanKind, withSpan } from "@careforall/telemetry";
+import { trace } from "@opentelemetry/api";
 import { captureLog, quietWindow, waitFor } from "./wait-for";
 
 initTelemetry({ service: "bus-test" });
@@ -223,7 +225,7 @@ export function busContract(name: string, open: OpenNamespace): void {
     test("a handler that always fails is terminated after maxDeliver, counted and logged", async () => {
       const { bus, lines } = await setup();
       const counts: number[] = [];
-      await bus.subscribe({
+      const sub = await bus.subscribe({
         durable: "poison",
         types: ["pledge.created"],
         maxDeliver: 3,
@@ -236,6 +238,8 @@ export function busContract(name: string, open: OpenNamespace): void {
       const event = makeEvent("pledge.created", {});
       await bus.publish(event);
       await waitFor(() => bus.stats().terminated === 1);
+      // Terminated means settled: the event no longer counts as consumer lag.
+      await waitFor(async () => (await sub.pending()) === 0);
       await quietWindow(300);
       expect(counts).toEqual([1, 2, 3]);
       expect(bus.stats()).toMatchObject({ terminated: 1, failed: 3, handled: 0 });
@@ -355,6 +359,320 @@ export function busContract(name: string, open: OpenNamespace): void {
       await bus.close();
       expect(await bus.ping()).toBe(false);
       await expect(bus.publish(makeEvent("pledge.created", {}))).rejects.toThrow();
+    });
+
+    describe("subscribeBatch", () => {
+      const ids = (items: BatchItem[]) => items.map((i) => i.event.id);
+
+      test("events published before and while subscribed arrive once each, in batches of 1..maxBatch", async () => {
+        const { bus } = await setup();
+        const published: string[] = [];
+        const publish = async () => {
+          const event = makeEvent("order.placed", { n: published.length });
+          published.push(event.id);
+          await bus.publish(event);
+        };
+        for (let i = 0; i < 30; i++) await publish();
+        const batches: string[][] = [];
+        const sub = await bus.subscribeBatch({
+          durable: "batched",
+          types: ["order.placed"],
+          maxBatch: 8,
+          handleBatch: async (items) => void batches.push(ids(items)),
+        });
+        for (let i = 0; i < 30; i++) await publish();
+        await waitFor(() => bus.stats().handled === 60);
+        // Acked, not merely handled: nothing is left for a redelivery.
+        await waitFor(async () => (await sub.pending()) === 0);
+        await quietWindow(200);
+        expect(batches.flat().sort()).toEqual([...published].sort());
+        for (const batch of batches) expect(batch.length).toBeWithin(1, 9);
+        expect(batches.some((b) => b.length > 1)).toBe(true);
+        expect(bus.stats()).toMatchObject({ handled: 60, failed: 0, terminated: 0 });
+      });
+
+      test("a burst arriving while a batch is applied is handled in far fewer calls than events", async () => {
+        const { bus } = await setup();
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let calls = 0;
+        const seen = new Set<string>();
+        await bus.subscribeBatch({
+          durable: "burst",
+          types: ["order.placed"],
+          handleBatch: async (items) => {
+            calls++;
+            await gate;
+            for (const id of ids(items)) seen.add(id);
+          },
+        });
+        await bus.publish(makeEvent("order.placed", { opener: true }));
+        await waitFor(() => calls === 1);
+        await Promise.all(Array.from({ length: 250 }, (_, i) => bus.publish(makeEvent("order.placed", { i }))));
+        release();
+        await waitFor(() => seen.size === 251);
+        expect(calls).toBeLessThan(251 / 5);
+        expect(bus.stats()).toMatchObject({ handled: 251, failed: 0 });
+      });
+
+      test("with concurrency 1, order within and across batches follows publish order", async () => {
+        const { bus } = await setup();
+        const published: string[] = [];
+        const publish = async () => {
+          const event = makeEvent("order.placed", { n: published.length });
+          published.push(event.id);
+          await bus.publish(event);
+        };
+        for (let i = 0; i < 40; i++) await publish();
+        const order: string[] = [];
+        let active = 0;
+        let maxActive = 0;
+        await bus.subscribeBatch({
+          durable: "ordered",
+          types: ["order.placed"],
+          maxBatch: 7,
+          handleBatch: async (items) => {
+            maxActive = Math.max(maxActive, ++active);
+            // Uneven durations: overlapping batches would finish out of order.
+            await Bun.sleep((7 - items.length) % 3);
+            order.push(...ids(items));
+            active--;
+          },
+        });
+        for (let i = 0; i < 40; i++) await publish();
+        await waitFor(() => order.length >= 80);
+        expect(order).toEqual(published);
+        expect(maxActive).toBe(1);
+      });
+
+      test("at most `concurrency` batches run at once", async () => {
+        const { bus } = await setup();
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let active = 0;
+        let maxActive = 0;
+        let handled = 0;
+        await bus.subscribeBatch({
+          durable: "parallel",
+          types: ["order.placed"],
+          maxBatch: 5,
+          concurrency: 2,
+          handleBatch: async (items) => {
+            maxActive = Math.max(maxActive, ++active);
+            await gate;
+            handled += items.length;
+            active--;
+          },
+        });
+        for (let i = 0; i < 30; i++) await bus.publish(makeEvent("order.placed", { i }));
+        await waitFor(() => active === 2);
+        await quietWindow(100);
+        expect(maxActive).toBe(2);
+        release();
+        await waitFor(() => handled === 30);
+        expect(maxActive).toBe(2);
+      });
+
+      test("a failing batch is split: the poison event is terminated, its neighbours handled once alone", async () => {
+        const { bus, lines } = await setup();
+        const events = Array.from({ length: 5 }, (_, i) => makeEvent("order.placed", { i }));
+        const poison = events[2] as EventEnvelope;
+        for (const e of events) await bus.publish(e);
+        const calls: { ids: string[]; counts: number[] }[] = [];
+        const succeeded = new Map<string, number>();
+        const sub = await bus.subscribeBatch({
+          durable: "split",
+          types: ["order.placed"],
+          maxBatch: 10,
+          maxWaitMs: 50,
+          maxDeliver: 3,
+          backoffMs: BACKOFF,
+          handleBatch: async (items) => {
+            calls.push({ ids: ids(items), counts: items.map((i) => i.ctx.deliveryCount) });
+            if (items.some((i) => i.event.id === poison.id)) throw new Error("cannot apply");
+            for (const id of ids(items)) succeeded.set(id, (succeeded.get(id) ?? 0) + 1);
+          },
+        });
+        await waitFor(() => bus.stats().terminated === 1 && bus.stats().handled === 4);
+        await waitFor(async () => (await sub.pending()) === 0);
+        await quietWindow(300);
+        // The poison really shared a batch with healthy events.
+        expect(calls.some((c) => c.ids.length > 1 && c.ids.includes(poison.id))).toBe(true);
+        for (const e of events) if (e !== poison) expect(succeeded.get(e.id)).toBe(1);
+        // Healthy events were acked by their first delivery's singleton run, never redelivered.
+        const alone = calls.filter((c) => c.ids.length === 1);
+        for (const c of alone) if (c.ids[0] !== poison.id) expect(c.counts).toEqual([1]);
+        expect(alone.filter((c) => c.ids[0] === poison.id).map((c) => c.counts[0])).toEqual([1, 2, 3]);
+        expect(bus.stats()).toMatchObject({ handled: 4, failed: 3, terminated: 1 });
+        expect(lines.find((l) => l.msg === "bus.batch_failed")).toMatchObject({ level: "warn", durable: "split" });
+        expect(lines.find((l) => l.msg === "bus.event_terminated")).toMatchObject({
+          eventId: poison.id,
+          deliveryCount: 3,
+        });
+      });
+
+      test("a transient failure is redelivered with backoff and then succeeds", async () => {
+        const { bus } = await setup();
+        const counts: number[] = [];
+        const times: number[] = [];
+        await bus.subscribeBatch({
+          durable: "flaky_batch",
+          types: ["payment.authorized"],
+          backoffMs: BACKOFF,
+          handleBatch: async (items) => {
+            for (const { ctx } of items) {
+              counts.push(ctx.deliveryCount);
+              times.push(performance.now());
+              if (ctx.deliveryCount < 3) throw new Error("database busy");
+            }
+          },
+        });
+        await bus.publish(makeEvent("payment.authorized", {}));
+        await waitFor(() => bus.stats().handled === 1);
+        expect(counts).toEqual([1, 2, 3]);
+        const [t1 = 0, t2 = 0, t3 = 0] = times;
+        expect(t2 - t1).toBeGreaterThanOrEqual(40);
+        expect(t3 - t2).toBeGreaterThanOrEqual(80);
+        expect(bus.stats()).toMatchObject({ handled: 1, failed: 2, terminated: 0 });
+      });
+
+      test("a lone event is handled promptly, without waiting for a full batch", async () => {
+        const { bus } = await setup();
+        const got: string[][] = [];
+        await bus.subscribeBatch({
+          durable: "lone",
+          types: ["order.placed"],
+          handleBatch: async (items) => void got.push(ids(items)),
+        });
+        const event = makeEvent("order.placed", {});
+        await bus.publish(event);
+        await waitFor(() => got.length === 1, 2_000);
+        expect(got).toEqual([[event.id]]);
+      });
+
+      test("stop() lets the batch in flight finish; the rest goes to the next subscription", async () => {
+        const { bus } = await setup();
+        const events = Array.from({ length: 6 }, (_, i) => makeEvent("order.placed", { i }));
+        for (const e of events) await bus.publish(e);
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const first: string[][] = [];
+        let finished = false;
+        const sub = await bus.subscribeBatch({
+          durable: "handover",
+          types: ["order.placed"],
+          maxBatch: 3,
+          maxWaitMs: 50,
+          handleBatch: async (items) => {
+            first.push(ids(items));
+            await gate;
+            finished = true;
+          },
+        });
+        await waitFor(() => first.length === 1);
+        const stopping = sub.stop();
+        release();
+        await stopping;
+        expect(finished).toBe(true);
+        expect(first).toEqual([events.slice(0, 3).map((e) => e.id)]);
+        expect(bus.stats().handled).toBe(3);
+        const late = makeEvent("order.placed", { late: true });
+        await bus.publish(late);
+        const second: string[] = [];
+        await bus.subscribeBatch({
+          durable: "handover",
+          types: ["order.placed"],
+          handleBatch: async (items) => void second.push(...ids(items)),
+        });
+        // Well inside ack_wait: what the first subscription held but never started was handed back.
+        const rest = [...events.slice(3), late].map((e) => e.id);
+        await waitFor(() => second.length >= rest.length, 5_000);
+        await quietWindow(200);
+        expect(second.sort()).toEqual(rest.sort());
+        expect(first.flat()).toHaveLength(3);
+      });
+
+      test("stop() while a batch is still forming neither waits out maxWaitMs nor starts it", async () => {
+        const { bus } = await setup();
+        const first: string[] = [];
+        const sub = await bus.subscribeBatch({
+          durable: "forming",
+          types: ["order.placed"],
+          maxBatch: 10,
+          maxWaitMs: 5_000,
+          handleBatch: async (items) => void first.push(...ids(items)),
+        });
+        const event = makeEvent("order.placed", {});
+        await bus.publish(event);
+        // The lone event is in hand, waiting up to maxWaitMs for company.
+        await quietWindow(100);
+        expect(first).toEqual([]);
+        const started = performance.now();
+        await sub.stop();
+        expect(performance.now() - started).toBeLessThan(2_000);
+        const second: string[] = [];
+        await bus.subscribeBatch({
+          durable: "forming",
+          types: ["order.placed"],
+          handleBatch: async (items) => void second.push(...ids(items)),
+        });
+        await waitFor(() => second.length === 1, 2_000);
+        expect(second).toEqual([event.id]);
+        expect(first).toEqual([]);
+      });
+
+      test("one CONSUMER span per batch links every publisher's trace; a lone event continues its trace", async () => {
+        const { bus } = await setup();
+        const published: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const traceId = await withSpan("POST /orders", { kind: SpanKind.SERVER }, async () => {
+            await bus.publish(makeEvent("order.placed", { i }));
+            return currentTraceId();
+          });
+          published.push(traceId as string);
+        }
+        const got: { size: number; traceId: string | undefined; links: string[] }[] = [];
+        await bus.subscribeBatch({
+          durable: "traced_batch",
+          types: ["order.placed"],
+          maxWaitMs: 50,
+          handleBatch: async (items) => {
+            const span = trace.getActiveSpan() as unknown as { links?: { context: { traceId: string } }[] } | undefined;
+            got.push({
+              size: items.length,
+              traceId: currentTraceId(),
+              links: (span?.links ?? []).map((l) => l.context.traceId),
+            });
+          },
+        });
+        await waitFor(() => got.length === 1);
+        expect(got[0]?.size).toBe(3);
+        expect(got[0]?.links.sort()).toEqual([...published].sort());
+        expect(got[0]?.traceId).toMatch(/^[0-9a-f]{32}$/);
+        const lone = await withSpan("POST /orders", { kind: SpanKind.SERVER }, async () => {
+          await bus.publish(makeEvent("order.placed", { lone: true }));
+          return currentTraceId();
+        });
+        await waitFor(() => got.length === 2);
+        expect(got[1]).toMatchObject({ size: 1, traceId: lone });
+      });
+
+      test("options are validated up front", async () => {
+        const { bus } = await setup();
+        const base = { durable: "v", types: ["order.placed"], handleBatch: async () => {} };
+        await expect(bus.subscribeBatch({ ...base, maxBatch: 0 })).rejects.toThrow("maxBatch");
+        await expect(bus.subscribeBatch({ ...base, maxBatch: 2.5 })).rejects.toThrow("maxBatch");
+        await expect(bus.subscribeBatch({ ...base, maxWaitMs: -1 })).rejects.toThrow("maxWaitMs");
+        await expect(bus.subscribeBatch({ ...base, concurrency: 0 })).rejects.toThrow("concurrency");
+        await expect(bus.subscribeBatch({ ...base, durable: "" })).rejects.toThrow("durable");
+        await expect(bus.subscribeBatch({ ...base, types: [] })).rejects.toThrow("types");
+      });
     });
 
     test("invalid event types and filters are rejected up front", async () => {

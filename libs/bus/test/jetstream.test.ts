@@ -1,5 +1,6 @@
 // Runs the shared bus contract against a real NATS JetStream server, plus what only a server
-// can show: a restarted consumer resuming, malformed payloads, concurrent stream provisioning.
+// can show: a restarted consumer resuming, malformed payloads, concurrent stream provisioning,
+// how much a batch consumer pulls, and batches of redelivered messages.
 import { afterAll, describe, expect, test } from "bun:test";
 import {
   createJetStreamBus,
@@ -11,7 +12,7 @@ import {
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, nanos } from "@nats-io/transport-node";
 import { busContract, makeEvent } from "./contract";
-import { captureLog, waitFor } from "./wait-for";
+import { captureLog, quietWindow, waitFor } from "./wait-for";
 
 const url = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const run = `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -161,6 +162,117 @@ describe("jetstream bus", () => {
     } finally {
       await nc.close();
       await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+
+  test("a batch consumer pulls about maxBatch × concurrency messages, not the whole backlog", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const bus = await createJetStreamBus({ url, prefix, log });
+    const nc = await connect({ servers: url });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      await Promise.all(Array.from({ length: 300 }, (_, i) => bus.publish(makeEvent("pledge.created", { i }))));
+      let active = 0;
+      let handled = 0;
+      await bus.subscribeBatch({
+        durable: "bounded",
+        types: ["pledge.created"],
+        maxBatch: 10,
+        concurrency: 2,
+        handleBatch: async (items) => {
+          active++;
+          await gate;
+          handled += items.length;
+        },
+      });
+      await waitFor(() => active === 2);
+      // Time for an over-eager consumer to pull more than it can work on.
+      await quietWindow(300);
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.consumers.info(streamName(prefix), `${prefix}_bounded`);
+      // 20 in the two running batches, at most about as many again buffered for the next ones.
+      expect(info.num_ack_pending).toBeGreaterThanOrEqual(20);
+      expect(info.num_ack_pending).toBeLessThanOrEqual(45);
+      release();
+      await waitFor(() => handled === 300);
+    } finally {
+      release();
+      await nc.close();
+      await bus.close();
+    }
+  });
+
+  test("a recreated batch consumer gets what its predecessor held, redelivered and new alike, in one batch", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const first = await createJetStreamBus({ url, prefix, log });
+    const nc = await connect({ servers: url });
+    const events = Array.from({ length: 6 }, (_, i) => makeEvent("pledge.created", { i }));
+    for (const e of events) await first.publish(e);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const firstBatches: string[][] = [];
+    const sub = await first.subscribeBatch({
+      durable: "recreated",
+      types: ["pledge.created"],
+      maxBatch: 2,
+      maxWaitMs: 50,
+      handleBatch: async (items) => {
+        firstBatches.push(items.map((i) => i.event.id));
+        await gate;
+      },
+    });
+    const second = await (async () => {
+      try {
+        await waitFor(() => firstBatches.length === 1);
+        // The server has sent the predecessor one message beyond its running batch (buffered).
+        const jsm = await jetstreamManager(nc);
+        await waitFor(
+          async () => (await jsm.consumers.info(streamName(prefix), `${prefix}_recreated`)).delivered.stream_seq >= 3,
+        );
+        const stopping = sub.stop();
+        release();
+        await stopping;
+        await first.close();
+        return await createJetStreamBus({ url, prefix, log });
+      } finally {
+        release();
+        await nc.close();
+      }
+    })();
+    try {
+      const batches: { id: string; deliveryCount: number }[][] = [];
+      // Other settings than its predecessor's: the durable is updated, not replaced.
+      await second.subscribeBatch({
+        durable: "recreated",
+        types: ["pledge.created"],
+        maxBatch: 10,
+        maxWaitMs: 50,
+        maxDeliver: 5,
+        handleBatch: async (items) =>
+          void batches.push(items.map((i) => ({ id: i.event.id, deliveryCount: i.ctx.deliveryCount }))),
+      });
+      const late = makeEvent("pledge.created", { late: true });
+      await second.publish(late);
+      const rest = [...events.slice(2), late].map((e) => e.id);
+      // Well inside ack_wait: the buffered message was handed back at once.
+      await waitFor(() => batches.flat().length >= rest.length, 5_000);
+      await quietWindow(200);
+      expect(firstBatches).toEqual([events.slice(0, 2).map((e) => e.id)]);
+      expect(batches.flat().map((b) => b.id)).toEqual(rest);
+      const [opening] = batches;
+      const [held, fresh] = events.slice(2) as [EventEnvelope, EventEnvelope];
+      expect(opening?.[0]).toEqual({ id: held.id, deliveryCount: 2 });
+      expect(opening?.[1]).toEqual({ id: fresh.id, deliveryCount: 1 });
+      expect(second.stats()).toMatchObject({ handled: rest.length, failed: 0, terminated: 0 });
+    } finally {
+      await second.close();
     }
   });
 });
