@@ -1,17 +1,18 @@
-// Subscribes the totals service to pledge.captured / pledge.refunded (durable: one replica
-// handles each event; a failure is retried with backoff, the inbox makes redelivery harmless).
+// Subscribes the totals service to pledge.captured / pledge.refunded in batches (durable: one
+// replica handles each batch, applied in one transaction). A failed batch is retried by the bus
+// event by event with backoff; the inbox makes any redelivery harmless.
 import type { Bus, Subscription } from "@careforall/bus";
 import { PledgeCaptured, type PledgeChangeEvent, PledgeRefunded } from "@careforall/events";
-import type { TotalsService } from "../totals";
+import { TOTALS_CONSUMER, type TotalsService } from "../totals";
 
 export function startTotalsConsumer(bus: Bus, totals: TotalsService): Promise<Subscription> {
-  return bus.subscribe({
-    durable: "campaign-totals",
+  return bus.subscribeBatch({
+    durable: TOTALS_CONSUMER,
     types: [PledgeCaptured.type, PledgeRefunded.type],
     maxDeliver: 50,
     backoffMs: [100, 500, 2000, 5000],
-    handler: async (event) => {
-      await totals.applyPledgeEvent(event as PledgeChangeEvent);
+    handleBatch: async (items) => {
+      await totals.applyPledgeEvents(items.map((item) => item.event as PledgeChangeEvent));
     },
   });
 }
