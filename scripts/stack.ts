@@ -128,7 +128,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         : options.logs
           ? openSync(join(options.logs.dir, `${name}.log`), "a")
           : "ignore";
-    const proc = Bun.spawn(["bun", join(ROOT, "apps", name, "src", "main.ts")], {
+    // CFA_BUN_FLAGS (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof") goes to every service's bun: profiling a bench.
+    const flags = (process.env.CFA_BUN_FLAGS ?? "").split(" ").filter(Boolean);
+    const proc = Bun.spawn(["bun", ...flags, join(ROOT, "apps", name, "src", "main.ts")], {
       cwd: ROOT,
       env: { ...env, ...serviceEnv[name], PORT: String(ports[name]) },
       stdout: out,
