@@ -48,6 +48,8 @@ export interface OutboxRelayOptions {
   backoffMs?: number[];
   /** Published rows older than this are deleted. */
   retainMs?: number;
+  /** Commits' kicks within this window share one publish round (default 10 ms): batches under load. */
+  coalesceMs?: number;
 }
 
 export interface OutboxRelay {
@@ -129,6 +131,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     name: "outbox.relay",
     log,
     intervalMs: pollMs,
+    coalesceMs: options.coalesceMs ?? 10,
     async tick() {
       const published = await drainOnce();
       await prune();

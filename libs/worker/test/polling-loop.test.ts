@@ -101,4 +101,44 @@ describe("createPollingLoop", () => {
     await loop.stop();
     expect(finished).toBe(true);
   });
+
+  test("coalesceMs: a stream of kicks gives one tick per window, and a kick is still served after it", async () => {
+    let ticks = 0;
+    const loop = createPollingLoop({
+      name: "t",
+      log: quiet,
+      intervalMs: 60_000,
+      coalesceMs: 400,
+      tick: async () => {
+        ticks++;
+        return false;
+      },
+    });
+    loop.start();
+    await waitFor(() => ticks === 1, { what: "the first tick" });
+    // 20 kicks over ~100 ms, all inside one window: at most one more tick for all of them.
+    for (let i = 0; i < 20; i++) {
+      loop.kick();
+      await Bun.sleep(5);
+    }
+    expect(ticks).toBeLessThanOrEqual(2);
+    await waitFor(() => ticks === 2, { what: "the coalesced tick" });
+    await loop.stop();
+  });
+
+  test("coalesceMs: stop() does not wait out the window", async () => {
+    const loop = createPollingLoop({
+      name: "t",
+      log: quiet,
+      intervalMs: 60_000,
+      coalesceMs: 60_000,
+      tick: async () => false,
+    });
+    loop.start();
+    loop.kick();
+    await Bun.sleep(20);
+    const started = Date.now();
+    await loop.stop();
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });

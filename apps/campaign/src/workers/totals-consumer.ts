@@ -11,6 +11,9 @@ export function startTotalsConsumer(bus: Bus, totals: TotalsService): Promise<Su
     types: [PledgeCaptured.type, PledgeRefunded.type],
     maxDeliver: 50,
     backoffMs: [100, 500, 2000, 5000],
+    // Totals coalesce per campaign per batch: a slightly longer window makes a hot campaign one UPDATE.
+    maxBatch: 500,
+    maxWaitMs: 20,
     handleBatch: async (items) => {
       await totals.applyPledgeEvents(items.map((item) => item.event as PledgeChangeEvent));
     },

@@ -41,6 +41,8 @@ export async function startPledgeConsumers(options: PledgeConsumerOptions): Prom
           types: [PledgeCreated.type],
           handleBatch: (items) => batch.handle(items.map((i) => i.event)),
           maxBatch: batch.max,
+          // Bank calls are per batch: a 20 ms window turns a burst into few, full batches.
+          maxWaitMs: 20,
           concurrency: batch.concurrency,
           maxDeliver: 10,
           backoffMs,

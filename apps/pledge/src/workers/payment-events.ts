@@ -150,5 +150,6 @@ export function startPaymentConsumer(bus: Bus, deps: PaymentEventsDeps): Promise
       await handle(items.map((i) => i.event));
     },
     maxBatch: 200,
+    maxWaitMs: 10,
   });
 }
