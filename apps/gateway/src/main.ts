@@ -8,7 +8,7 @@ import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@ca
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, mintRequestId, serve } from "@careforall/http";
+import { createHttpMetrics, fetchWithTimeout, mintRequestId, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
@@ -32,8 +32,7 @@ const metrics = createHttpMetrics("gateway");
 exportBusMetrics(metrics, bus);
 
 // Upstream calls time out rather than hang a client forever.
-const fetcher = ((input: RequestInfo | URL, init?: RequestInit) =>
-  fetch(input, { ...init, signal: AbortSignal.timeout(config.UPSTREAM_TIMEOUT_MS) })) as typeof fetch;
+const fetcher = fetchWithTimeout(config.UPSTREAM_TIMEOUT_MS);
 const clients: GatewayClients = {
   auth: treaty<AuthApp>(config.AUTH_URL, { fetcher, parseDate: false }),
   campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher, parseDate: false }),

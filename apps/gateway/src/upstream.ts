@@ -1,7 +1,7 @@
 // Turning Eden Treaty results from internal services into gateway responses: success bodies
 // pass through typed; upstream problems keep their status and problem+json body; an
 // unreachable service becomes a 503 problem instead of a stack trace.
-import { AppError, type ProblemDetails, problemResponse, serviceUnavailable } from "@careforall/http";
+import { AppError, type ProblemDetails, problemResponse, readOutcome, serviceUnavailable } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { injectTraceHeaders } from "@careforall/telemetry";
 
@@ -25,13 +25,7 @@ export function upstreamHeaders(requestId: string, authorization?: string | null
   return headers;
 }
 
-function asProblem(status: number, value: unknown): ProblemDetails {
-  let body = value;
-  if (typeof body === "string") {
-    try {
-      body = JSON.parse(body);
-    } catch {}
-  }
+function asProblem(status: number, body: unknown): ProblemDetails {
   if (body && typeof body === "object" && "status" in body && "title" in body) return body as ProblemDetails;
   return { type: "about:blank", title: "Upstream error", status, detail: "The request could not be completed" };
 }
@@ -41,27 +35,18 @@ function asProblem(status: number, value: unknown): ProblemDetails {
  * caller's `status()`), throws a Response carrying the upstream problem otherwise.
  */
 export async function call<T>(log: Logger, service: string, request: Promise<EdenResult<T>>): Promise<EdenResult<T>> {
-  let result: EdenResult<T>;
-  try {
-    result = await request;
-  } catch (err) {
+  const outcome = await readOutcome(() => request);
+  if (outcome.kind === "ok")
+    return { data: outcome.data, error: null, status: outcome.status, response: outcome.response };
+  if (!outcome.response) {
     // An outage is expected operational weather (restarts, chaos): one line, no stack trace.
-    log.warn({ service, reason: String((err as Error)?.message ?? err) }, "upstream.unreachable");
+    const cause = outcome.cause as { message?: unknown } | undefined;
+    log.warn({ service, reason: String(cause?.message ?? cause) }, "upstream.unreachable");
     throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
   }
-  if (result.error) {
-    // Eden does not throw when the connection is refused or times out: it returns a synthetic
-    // 503 with no response. That is an outage, not an upstream problem to pass through.
-    if (!result.response) {
-      const reason = result.error.value as { message?: string } | undefined;
-      log.warn({ service, reason: String(reason?.message ?? reason) }, "upstream.unreachable");
-      throw serviceUnavailable(`The ${service} service is unavailable; try again shortly`);
-    }
-    const problem = asProblem(result.error.status, result.error.value);
-    if (result.error.status >= 500) log.warn({ service, status: result.error.status }, "upstream.error");
-    throw new UpstreamProblem(problem, result.response.headers);
-  }
-  return result;
+  // Every answer passes through as it came, refusals and upstream failures alike.
+  if (outcome.status >= 500) log.warn({ service, status: outcome.status }, "upstream.error");
+  throw new UpstreamProblem(asProblem(outcome.status, outcome.body), outcome.response.headers);
 }
 
 /** Upstream headers that belong to the client's answer, errors included (a replayed 402 is still a replay). */

@@ -5,6 +5,7 @@
 //   unknown  — timeout, 5xx or a dropped connection: the bank may or may not have done it, so
 //              retry with the same idempotency key or ask the bank (the reconciler does).
 import type { BankApp, BankModel } from "@careforall/bank";
+import { type EdenAnswer, fetchWithTimeout, readOutcome } from "@careforall/http";
 import { treaty } from "@elysiajs/eden";
 
 // The bank's own models (one schema per shape, in @careforall/bank): never hand-copied here.
@@ -60,54 +61,35 @@ export interface BankClient {
 
 export type BankTreaty = ReturnType<typeof treaty<BankApp>>;
 
-/** The part of an Eden Treaty answer we read (`response` is absent when no answer came back). */
-interface EdenResult {
-  data: unknown;
-  error: unknown;
-  status: number;
-  response?: Response | undefined;
-}
-
-function asProblem(value: unknown, status: number): BankProblem {
-  let body = value;
-  if (typeof body === "string") {
-    try {
-      body = JSON.parse(body);
-    } catch {}
-  }
-  return body && typeof body === "object" ? (body as BankProblem) : { status, detail: String(value ?? "") };
+/** The problem a rejection carries: the answer's body as it came, or a stand-in when it was not an object. */
+function asProblem(body: unknown, status: number): BankProblem {
+  return body && typeof body === "object" ? (body as BankProblem) : { status, detail: String(body ?? "") };
 }
 
 /** Maps one Eden call to an outcome; a thrown error, a missing response, a 5xx or a 408/429 are "unknown". */
-async function outcome<R extends EdenResult>(call: () => Promise<R>): Promise<BankOutcome<NonNullable<R["data"]>>> {
-  let result: R;
-  try {
-    result = await call();
-  } catch (err) {
-    return { kind: "unknown", error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+async function outcome<R extends EdenAnswer>(call: () => Promise<R>): Promise<BankOutcome<NonNullable<R["data"]>>> {
+  const answer = await readOutcome(call);
+  if (answer.kind === "ok") {
+    if (answer.status >= 200 && answer.status < 300 && answer.data !== null && answer.data !== undefined)
+      return { kind: "ok", value: answer.data as NonNullable<R["data"]> };
+    return { kind: "unknown", error: `unexpected answer ${answer.status}` };
   }
-  if (!result.error) {
-    if (result.status >= 200 && result.status < 300 && result.data !== null && result.data !== undefined)
-      return { kind: "ok", value: result.data as NonNullable<R["data"]> };
-    return { kind: "unknown", error: `unexpected answer ${result.status}` };
-  }
-  const error = result.error as { status?: unknown; value?: unknown };
-  const status = typeof error.status === "number" ? error.status : result.status;
-  if (!result.response) {
-    const value = error.value;
-    return { kind: "unknown", error: value instanceof Error ? value.message : `no response (${status})` };
-  }
-  // 408 and 429 say "not now", not "no": the bank did nothing and the call may be repeated.
-  if (status >= 500 || status === 408 || status === 429 || status < 400)
-    return { kind: "unknown", error: `bank answered ${status}` };
-  return { kind: "rejected", status, problem: asProblem(error.value, status) };
+  if (answer.kind === "rejected")
+    return { kind: "rejected", status: answer.status, problem: asProblem(answer.body, answer.status) };
+  if (answer.response) return { kind: "unknown", error: `bank answered ${answer.status}` };
+  const { cause } = answer;
+  if (answer.status === undefined)
+    return { kind: "unknown", error: cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause) };
+  return { kind: "unknown", error: cause instanceof Error ? cause.message : `no response (${answer.status})` };
 }
 
+type BatchItem = BankModel.AuthorizeBatchItem | BankModel.CaptureBatchItem;
+/** What a batch item answers when it succeeded: the single call's result. */
+type ItemBody<I extends BatchItem> = Extract<I, { ok: true }>["body"];
+
 /** One batch item's answer as an outcome, read exactly as the single call's answer would be. */
-function itemOutcome<T>(
-  item: { ok: true; body: T } | { ok: false; status: number; problem: BankProblem },
-): BankOutcome<T> {
-  if (item.ok) return { kind: "ok", value: item.body };
+function itemOutcome<I extends BatchItem>(item: I): BankOutcome<ItemBody<I>> {
+  if (item.ok) return { kind: "ok", value: item.body as ItemBody<I> };
   const { status } = item;
   if (status >= 500 || status === 408 || status === 429 || status < 400)
     return { kind: "unknown", error: `bank answered ${status} for this item` };
@@ -120,15 +102,15 @@ function itemOutcome<T>(
  * refused as a whole (a 4xx: nothing was done, e.g. one item failed validation, or a bank without
  * the batch route) is asked again item by item, so each item gets its own answer.
  */
-async function batched<Req, T>(
+async function batched<Req, I extends BatchItem>(
   reqs: Req[],
-  call: (items: Req[]) => Promise<BankOutcome<{ results: ReadonlyArray<Parameters<typeof itemOutcome<T>>[0]> }>>,
-  one: (req: Req) => Promise<BankOutcome<T>>,
-): Promise<BankOutcome<T>[]> {
+  call: (items: Req[]) => Promise<BankOutcome<{ results: I[] }>>,
+  one: (req: Req) => Promise<BankOutcome<ItemBody<I>>>,
+): Promise<BankOutcome<ItemBody<I>>[]> {
   const chunks: Req[][] = [];
   for (let i = 0; i < reqs.length; i += BANK_BATCH_MAX) chunks.push(reqs.slice(i, i + BANK_BATCH_MAX));
   const answers = await Promise.all(
-    chunks.map(async (items): Promise<BankOutcome<T>[]> => {
+    chunks.map(async (items): Promise<BankOutcome<ItemBody<I>>[]> => {
       const whole = await call(items);
       if (whole.kind === "unknown") return items.map(() => whole);
       if (whole.kind === "rejected") return Promise.all(items.map(one));
@@ -152,7 +134,7 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
   return {
     authorize,
     authorizeBatch: (reqs) =>
-      batched<AuthorizeRequest, AuthorizeResult>(
+      batched<AuthorizeRequest, BankModel.AuthorizeBatchItem>(
         reqs,
         (items) => outcome(() => bank.authorize.batch.post({ items })),
         authorize,
@@ -161,7 +143,7 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
     hold: (id) => outcome(() => bank.holds({ id }).get()),
     capture,
     captureBatch: (reqs) =>
-      batched<CaptureRequest, CaptureResult>(
+      batched<CaptureRequest, BankModel.CaptureBatchItem>(
         reqs,
         (items) => outcome(() => bank.capture.batch.post({ items })),
         capture,
@@ -173,7 +155,5 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
 
 /** Treaty over the network: dates stay strings, and every call gives up after `timeoutMs` (an unknown outcome). */
 export function createBankClient({ url, timeoutMs }: { url: string; timeoutMs: number }): BankClient {
-  const fetcher = ((input: RequestInfo | URL, init?: RequestInit) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
-  return createEdenBankClient(treaty<BankApp>(url, { parseDate: false, fetcher }));
+  return createEdenBankClient(treaty<BankApp>(url, { parseDate: false, fetcher: fetchWithTimeout(timeoutMs) }));
 }

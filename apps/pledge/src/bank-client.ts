@@ -1,6 +1,7 @@
 // The pledge service's only seam to the bank: verify a pledge's source account and get a grant
 // (POST /bank/grants). Three outcomes, no exceptions: granted, refused (402 to the donor, no
 // charge) and unavailable (timeout, 5xx, dropped connection: 503, the client retries the key).
+import { readOutcome } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 
 export interface GrantInput {
@@ -49,7 +50,7 @@ const REFUSING_STATUSES = new Set([400, 402, 403, 404, 422]);
 
 /**
  * Adapts an Eden Treaty client of the bank. main.ts builds it with
- * `treaty<BankApp>(BANK_URL, { parseDate: false, fetcher: <fetch with AbortSignal.timeout> })`.
+ * `treaty<BankApp>(BANK_URL, { parseDate: false, fetcher: fetchWithTimeout(BANK_TIMEOUT_MS) })`.
  */
 export function createEdenSourceVerifier(client: BankGrantsClient, log?: Logger): SourceVerifier {
   return {
@@ -57,32 +58,26 @@ export function createEdenSourceVerifier(client: BankGrantsClient, log?: Logger)
       const body: { accountId: string; accountSecret?: string; ownerUserId?: string } = { accountId: input.accountId };
       if (input.accountSecret !== undefined) body.accountSecret = input.accountSecret;
       if (input.ownerUserId !== undefined) body.ownerUserId = input.ownerUserId;
-      let result: Awaited<ReturnType<BankGrantsClient["bank"]["grants"]["post"]>>;
-      try {
-        result = await client.bank.grants.post(body);
-      } catch (err) {
-        log?.warn({ err }, "bank.grant_unreachable");
-        return { kind: "unavailable" };
+      const outcome = await readOutcome(() => client.bank.grants.post(body));
+      if (outcome.kind === "ok" && outcome.data && typeof outcome.data.grant === "string") {
+        return { kind: "granted", grant: outcome.data.grant, expiresAt: outcome.data.expiresAt };
       }
-      if (!result.error && result.data && typeof result.data.grant === "string") {
-        return { kind: "granted", grant: result.data.grant, expiresAt: result.data.expiresAt };
-      }
-      // Eden reports a failed fetch (refused connection, timeout) as a synthetic error with no response.
-      if (result.error && result.response && REFUSING_STATUSES.has(result.error.status)) {
-        if (result.error.status !== 402) log?.warn({ status: result.error.status }, "bank.grant_refused_unusually");
+      if (outcome.kind === "rejected" && REFUSING_STATUSES.has(outcome.status)) {
+        if (outcome.status !== 402) log?.warn({ status: outcome.status }, "bank.grant_refused_unusually");
         return { kind: "refused" };
       }
-      log?.warn({ status: result.error?.status ?? result.status }, "bank.grant_unavailable");
+      // Anything else (timeout, 5xx, dropped connection, another 4xx) is unavailable; a call that
+      // threw has no status to log, only its error.
+      if (outcome.kind === "unknown" && !outcome.response && outcome.status === undefined)
+        log?.warn({ err: outcome.cause }, "bank.grant_unreachable");
+      else log?.warn({ status: outcome.status }, "bank.grant_unavailable");
       return { kind: "unavailable" };
     },
   };
 }
 
-/** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */
-export function fetchWithTimeout(timeoutMs: number): typeof fetch {
-  return ((input: RequestInfo | URL, init?: RequestInit) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
-}
+/** The shared timeout fetch, re-exported for main.ts and the tests that build this seam. */
+export { fetchWithTimeout } from "@careforall/http";
 
 export interface GrantCacheOptions {
   /** How long a granted answer is reused; well inside the grant's own validity (24 h at the bank). */

@@ -1,5 +1,6 @@
 // @careforall/http — the HTTP surface every service shares.
 export * from "./auth";
+export * from "./client";
 export * from "./errors";
 export * from "./metrics";
 export * from "./plugin";

@@ -1,0 +1,69 @@
+// The calling side of service-to-service HTTP: one reading of an Eden Treaty answer as ok /
+// rejected / unknown, and one fetch with a deadline. Each caller keeps its own policy on top.
+
+/** The part of an Eden Treaty answer read here (`response` is absent when no answer came back). */
+export interface EdenAnswer {
+  data: unknown;
+  error: unknown;
+  status: number;
+  response?: Response | undefined;
+}
+
+/**
+ * What one call came to:
+ *   ok       — a 2xx answer (Eden's own verdict: no `error`); `data` as Eden parsed it, maybe null;
+ *   rejected — a definite 4xx answer other than 408/429: the callee said no and did nothing;
+ *   unknown  — no verdict: the callee answered 5xx, 408, 429 (or an error below 400), or no
+ *              answer came back at all (`response` undefined: refused, reset, timed out).
+ * `body` is the error answer's body, JSON text parsed (Eden leaves problem+json as text).
+ */
+export type EdenOutcome<T> =
+  | { kind: "ok"; status: number; data: T; response: Response | undefined }
+  | { kind: "rejected"; status: number; body: unknown; response: Response }
+  | { kind: "unknown"; status: number; body: unknown; response: Response }
+  | {
+      kind: "unknown";
+      /** Eden's synthetic status (503) for a failed fetch; undefined when the call itself threw. */
+      status: number | undefined;
+      response: undefined;
+      /** The thrown error, or the fetch failure Eden reported. */
+      cause: unknown;
+    };
+
+/** JSON text becomes the object it holds; anything else stays as it came. */
+function parseBody(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === "object" ? parsed : value;
+  } catch {
+    return value;
+  }
+}
+
+/** Awaits one Eden call and says what it came to; never throws. */
+export async function readOutcome<R extends EdenAnswer>(call: () => Promise<R>): Promise<EdenOutcome<R["data"]>> {
+  let result: R;
+  try {
+    result = await call();
+  } catch (cause) {
+    return { kind: "unknown", status: undefined, response: undefined, cause };
+  }
+  if (!result.error) return { kind: "ok", status: result.status, data: result.data, response: result.response };
+  const error = result.error as { status?: unknown; value?: unknown };
+  const status = typeof error.status === "number" ? error.status : result.status;
+  // Eden does not throw when the connection is refused or times out: it answers a synthetic 503
+  // with no response. That is an outage, not the callee's answer.
+  if (!result.response) return { kind: "unknown", status, response: undefined, cause: error.value };
+  const body = parseBody(error.value);
+  // 408 and 429 say "not now", not "no": nothing was done and the call may be repeated.
+  if (status >= 500 || status === 408 || status === 429 || status < 400)
+    return { kind: "unknown", status, body, response: result.response };
+  return { kind: "rejected", status, body, response: result.response };
+}
+
+/** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */
+export function fetchWithTimeout(timeoutMs: number): typeof fetch {
+  return ((input: RequestInfo | URL, init?: RequestInit) =>
+    fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
+}
