@@ -1,10 +1,11 @@
 // Benchmark entry point: `bun benches/run.ts <scenario> [--duration 10s] [--warmup 2s]
-// [--connections 64] [--threads 2] [--rounds 3]` (also `bun run bench ...`). Scenarios are the
+// [--connections 64] [--threads 2] [--rounds 3] [--log-level info]` (also `./cfa bench ...`). Scenarios are the
 // files in benches/scenarios/, each exporting `name`, `description` and `run(options)`.
 // Exit codes: 0 measured (whatever the verdict), 1 harness failure, 2 usage error, 130 interrupted.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadTool, loadToolVersion } from "./lib/load";
+import { LOG_LEVELS, startLogLevel } from "./lib/platform";
 import { report } from "./lib/report";
 import type { BenchOptions, Scenario } from "./lib/types";
 
@@ -67,6 +68,14 @@ function parseCount(text: string, flag: string): number {
   return n;
 }
 
+function parseLogLevel(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
 interface ParsedArgs {
   scenario?: string;
   help: boolean;
@@ -75,6 +84,7 @@ interface ParsedArgs {
   connections: string;
   threads: string;
   rounds: string;
+  logLevel?: string;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -86,7 +96,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     threads: String(DEFAULTS.threads),
     rounds: String(DEFAULTS.rounds),
   };
-  const flags = ["duration", "warmup", "connections", "threads", "rounds"] as const;
+  const flags = ["duration", "warmup", "connections", "threads", "rounds", "log-level"] as const;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "-h" || arg === "--help") {
@@ -99,7 +109,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (!flag) throw new UsageError(`unknown option ${arg}`);
       const value = inline ?? argv[++i];
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      args[flag] = value;
+      if (flag === "log-level") args.logLevel = value;
+      else args[flag] = value;
       continue;
     }
     if (args.scenario !== undefined) throw new UsageError(`unexpected argument ${arg}`);
@@ -122,6 +133,7 @@ function usage(scenarios: Scenario[]): string {
     `  --connections <n>  concurrent connections (default ${DEFAULTS.connections})`,
     `  --threads <n>      load-generator threads, wrk only (default ${DEFAULTS.threads})`,
     `  --rounds <n>       interleaved rounds; the table shows medians (default ${DEFAULTS.rounds})`,
+    `  --log-level <l>    services' LOG_LEVEL (default: as ./cfa start, ${startLogLevel()}; ${LOG_LEVELS.join(", ")})`,
     "",
     `load generator: ${loadTool() ?? "none found (install oha or wrk)"}`,
   ].join("\n");
@@ -156,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
       connections: parseCount(args.connections, "--connections"),
       threads: parseCount(args.threads, "--threads"),
       rounds: parseCount(args.rounds, "--rounds"),
+      logLevel: parseLogLevel(args.logLevel) ?? startLogLevel(),
       signal: controller.signal,
       log: (message) => console.error(`[bench] ${message}`),
     };
@@ -181,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
   const toolVersion = loadToolVersion();
   options.log(
     `${scenario.name}: ${options.rounds} rounds x ${options.durationSec}s (warm-up ${options.warmupSec}s), ` +
-      `${options.connections} connections, ${toolVersion}`,
+      `${options.connections} connections, ${toolVersion}, services' LOG_LEVEL ${options.logLevel}`,
   );
   const startedAt = new Date();
   try {

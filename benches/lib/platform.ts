@@ -1,44 +1,79 @@
 // An isolated copy of the platform for one benchmark run: its own PostgreSQL database, Redis
 // key prefix, NATS stream prefix and signing keys, the services started as separate processes on
-// free ports (the same topology as `bun start` and the end-to-end tests), and a teardown that
-// removes every trace. Plus the few API calls scenarios need to set up data through the gateway.
+// free ports (the same topology as `./cfa start` and the end-to-end tests) with the settings
+// `./cfa start` gives them, and a teardown that removes every trace. Plus the few API calls
+// scenarios need to set up data through the gateway.
 import { startIsolatedStack } from "../../scripts/isolated-stack";
 import { SERVICES, type ServiceName, type Stack } from "../../scripts/stack";
+
+/** The levels every service's LOG_LEVEL accepts (libs/config). */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Gateway rate limits a scenario may switch off (RATE_LIMIT_<name>=0) because its load or set-up needs it. */
+export type RateLimit = "AUTH" | "DEMO_ACCOUNTS" | "PLEDGES";
+
+/**
+ * LOG_LEVEL as `./cfa start` sets it (scripts/start.ts: the environment's LOG_LEVEL, else info).
+ * Every other setting (pool sizes, workers, audit interval, timeouts) is left at its default, as
+ * `./cfa start` leaves it; both pass this process's environment on to the services.
+ */
+export function startLogLevel(): string {
+  return process.env.LOG_LEVEL ?? "info";
+}
 
 export interface Platform {
   gatewayUrl: string;
   urls: Record<ServiceName, string>;
   stack: Stack;
   database: string;
+  databaseUrl: string;
   redisPrefix: string;
   busPrefix: string;
   logsDir: string;
+  /** What the services were given on top of `./cfa start`'s settings (for the JSON record). */
+  settings: Record<string, string>;
   /** Stops the services and removes the database, stream and Redis keys; returns what failed. */
   teardown(options?: { keepLogs?: boolean }): Promise<string[]>;
 }
 
 export interface PlatformOptions {
-  /** Extra service environment; RATE_LIMIT_AUTH=0 and LOG_LEVEL=warn are the defaults. */
+  /** LOG_LEVEL of every service; default: as `./cfa start` (see startLogLevel). */
+  logLevel?: string;
+  /** Rate limits the scenario needs off; every other limit keeps `./cfa start`'s default. */
+  rateLimitsOff?: readonly RateLimit[];
+  /** Extra service environment (e.g. a throw-away admin account). */
   env?: Record<string, string>;
   log(message: string): void;
 }
 
-/** Deletes every Redis key under `prefix` (SCAN + UNLINK, so a big keyspace never blocks). */
+/**
+ * Starts every service as `./cfa start` does (LOG_LEVEL info, every worker, default pools and
+ * intervals), except: its own database/prefixes/keys/ports, logs to files instead of the terminal,
+ * the rate limits in `rateLimitsOff` at 0, and `env`.
+ */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
-  options.log(`starting ${SERVICES.join(", ")}`);
-  const iso = await startIsolatedStack({
-    label: "bench",
-    env: { RATE_LIMIT_AUTH: "0", LOG_LEVEL: "warn", ...options.env },
-  });
+  const settings: Record<string, string> = {
+    LOG_LEVEL: options.logLevel ?? startLogLevel(),
+    ...Object.fromEntries((options.rateLimitsOff ?? []).map((limit) => [`RATE_LIMIT_${limit}`, "0"])),
+    ...options.env,
+  };
+  const shown = Object.entries(settings)
+    .filter(([k]) => !/PASSWORD|SECRET/.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  options.log(`starting ${SERVICES.join(", ")} (${shown})`);
+  const iso = await startIsolatedStack({ label: "bench", env: settings });
   options.log(`started (database ${iso.databaseName}, logs ${iso.logsDir})`);
   return {
     gatewayUrl: iso.stack.urls.gateway,
     urls: iso.stack.urls,
     stack: iso.stack,
     database: iso.databaseName,
+    databaseUrl: iso.databaseUrl,
     redisPrefix: iso.redisPrefix,
     busPrefix: iso.busPrefix,
     logsDir: iso.logsDir,
+    settings: Object.fromEntries(Object.entries(settings).filter(([k]) => !/PASSWORD|SECRET/.test(k))),
     teardown: (teardownOptions) => iso.cleanup(teardownOptions),
   };
 }

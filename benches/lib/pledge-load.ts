@@ -1,5 +1,6 @@
 // Write load for the donate scenario: POST /api/campaigns/:id/pledges with a unique Idempotency-Key
-// on every request, rotating over campaigns and donors, amounts 100..1000. Two clients:
+// on every request, rotating over campaigns and donors, amounts 100..1000, against the gateway or
+// the bare accept target (same paths, same requests). Two clients:
 // - wrk with a generated Lua script (request() builds each request from a per-thread counter and
 //   the thread's id; response() counts every status; done() prints one JSON line);
 // - the harness's own fetch client (`connections` concurrent loops), for machines without wrk —
@@ -16,7 +17,8 @@ export interface GuestDonor {
 }
 
 export interface PledgeLoadOptions {
-  gatewayUrl: string;
+  /** Origin the requests go to: the gateway, or the bare accept target (same path shape). */
+  baseUrl: string;
   campaignIds: readonly string[];
   guests: readonly GuestDonor[];
   /** Access tokens of signed-in donors (they pay from their own account). */
@@ -192,7 +194,7 @@ async function runWrk(options: PledgeLoadOptions): Promise<PledgeLoadResult> {
       "30s",
       "-s",
       script,
-      `${options.gatewayUrl}/`,
+      `${options.baseUrl}/`,
     ];
     const startedAt = Date.now();
     const proc = Bun.spawn(cmd, {
@@ -273,7 +275,7 @@ async function runBunClient(options: PledgeLoadOptions): Promise<PledgeLoadResul
       }
       const t0 = performance.now();
       try {
-        const res = await fetch(`${options.gatewayUrl}/api/campaigns/${campaign}/pledges`, {
+        const res = await fetch(`${options.baseUrl}/api/campaigns/${campaign}/pledges`, {
           method: "POST",
           headers,
           body,

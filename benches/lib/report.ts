@@ -146,6 +146,7 @@ export function report(input: ReportInput): string {
       connections: options.connections,
       threads: options.threads,
       rounds: options.rounds,
+      servicesLogLevel: options.logLevel,
       tool: summaries[0]?.tool ?? null,
       toolVersion: input.toolVersion,
     },

@@ -32,6 +32,8 @@ export interface BenchOptions {
   /** Load-generator threads (wrk only; oha schedules its own). */
   threads: number;
   rounds: number;
+  /** LOG_LEVEL of every service: --log-level, else what `./cfa start` sets (LOG_LEVEL from the environment, else info). */
+  logLevel: string;
   /** Aborted on SIGINT/SIGTERM; scenarios stop between steps and still tear down. */
   signal: AbortSignal;
   /** Progress lines (stderr), so stdout stays the report. */

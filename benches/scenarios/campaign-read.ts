@@ -21,7 +21,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
   const cleanupErrors: string[] = [];
   let failed = false;
   try {
-    platform = await startPlatform({ log: options.log });
+    // As `./cfa start` runs it; the load never touches a rate-limited route, so every limit stays on.
+    platform = await startPlatform({ log: options.log, logLevel: options.logLevel });
     const gw = platform.gatewayUrl;
     options.signal.throwIfAborted();
 
@@ -78,6 +79,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         ratio,
         targetRatio: TARGET_RATIO,
         snapshotLookups: lookups,
+        platformSettings: platform.settings,
         database: platform.database,
         redisPrefix: platform.redisPrefix,
         busPrefix: platform.busPrefix,
