@@ -8,7 +8,8 @@ import { currentTraceId, initTelemetry, SpanKind, withSpan } from "@careforall/t
 import { trace } from "@opentelemetry/api";
 import { captureLog, quietWindow, waitFor } from "./wait-for";
 
-initTelemetry({ service: "bus-test" });
+// Spans recorded: the batch test reads a consumer span's links.
+initTelemetry({ service: "bus-test", recordSpans: true });
 
 /** One isolated bus "deployment" (a fresh stream for JetStream). */
 export interface BusNamespace {
