@@ -4,32 +4,48 @@ import pino, { type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
 
-/** Paths whose values are replaced with "[redacted]" wherever they appear in a log line. */
-export const REDACT_PATHS = [
+/** Keys whose values are replaced with "[redacted]" wherever they appear in a log line (up to REDACT_DEPTH). */
+export const REDACT_KEYS: ReadonlySet<string> = new Set([
   "authorization",
-  "*.authorization",
-  "headers.authorization",
-  "*.headers.authorization",
-  "req.headers.authorization",
   "cookie",
-  "*.cookie",
   "password",
-  "*.password",
   "accessToken",
-  "*.accessToken",
   "refreshToken",
-  "*.refreshToken",
   "token",
-  "*.token",
   "secret",
-  "*.secret",
   "accountSecret",
-  "*.accountSecret",
   "receiptToken",
-  "*.receiptToken",
   "privateKey",
-  "*.privateKey",
-];
+]);
+const REDACT_DEPTH = 4;
+const CENSOR = "[redacted]";
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  v !== null &&
+  typeof v === "object" &&
+  !Array.isArray(v) &&
+  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+
+/**
+ * A copy of `obj` with every sensitive key censored, nested plain objects included; the caller's
+ * object is never changed and is returned as it is when there is nothing to hide (the common
+ * case costs one look at each key). pino's own path-based redaction with wildcards cost ~20 µs
+ * a line, more than the rest of the line.
+ */
+export function redact(obj: Record<string, unknown>, depth = REDACT_DEPTH): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key in obj) {
+    const value = obj[key];
+    let next = value;
+    if (REDACT_KEYS.has(key)) next = CENSOR;
+    else if (depth > 1 && isPlain(value)) next = redact(value, depth - 1);
+    if (next !== value) {
+      out ??= { ...obj };
+      out[key] = next;
+    }
+  }
+  return out ?? obj;
+}
 
 export interface CreateLoggerOptions {
   service: string;
@@ -44,8 +60,9 @@ export function createLogger({ service, level = "info", destination }: CreateLog
     base: { service },
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label) => ({ level: label }), log: (object) => redact(object) },
+    // Child bindings do not pass through formatters.log; top-level serializers reach them too.
+    serializers: Object.fromEntries([...REDACT_KEYS].map((key) => [key, () => CENSOR])),
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -37,4 +37,18 @@ describe("createLogger", () => {
     createLogger({ service: "x", level: "warn", destination }).info("hidden");
     expect(lines).toHaveLength(0);
   });
+
+  test("redaction leaves the caller's objects alone and censors child bindings and deep keys", () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: "auth", destination });
+    const fields = {
+      req: { headers: { authorization: "Bearer deep", host: "h" } },
+      nested: { a: { b: { token: "t0k" } } },
+    };
+    log.child({ secret: "bound", requestId: "r2" }).info(fields, "x");
+    const text = JSON.stringify(lines[0]);
+    for (const secret of ["Bearer deep", "t0k", "bound"]) expect(text).not.toContain(secret);
+    expect(lines[0]).toMatchObject({ requestId: "r2", req: { headers: { host: "h", authorization: "[redacted]" } } });
+    expect(fields.req.headers.authorization).toBe("Bearer deep");
+  });
 });
