@@ -9,6 +9,22 @@ export const ROOT = join(import.meta.dir, "..");
 export const SERVICES = ["auth", "campaign", "bank", "payment", "pledge", "gateway"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/**
+ * The services that only drain the money pipeline (events in, bank calls, totals). Under a burst
+ * they run at a lower CPU priority than the accept path (gateway, pledge, auth), so donations keep
+ * being accepted at full speed and the queue is drained afterwards (DESIGN "Cost per donation":
+ * a burst waits in the stream, never in the accept path). CFA_PIPELINE_NICE sets the niceness
+ * (default 10; 0 turns it off). In compose the same intent is cpu_shares.
+ */
+export const PIPELINE_SERVICES: ReadonlySet<ServiceName> = new Set(["payment", "bank", "campaign"]);
+
+function priorityPrefix(name: ServiceName): string[] {
+  const level = Number(process.env.CFA_PIPELINE_NICE ?? "10");
+  if (!PIPELINE_SERVICES.has(name) || !Number.isInteger(level) || level <= 0) return [];
+  const nice = Bun.which("nice");
+  return nice ? [nice, "-n", String(Math.min(level, 19))] : [];
+}
+
 export const DEFAULT_PORTS: Record<ServiceName, number> = {
   gateway: 3000,
   auth: 3101,
@@ -130,7 +146,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           : "ignore";
     // CFA_BUN_FLAGS (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof") goes to every service's bun: profiling a bench.
     const flags = (process.env.CFA_BUN_FLAGS ?? "").split(" ").filter(Boolean);
-    const proc = Bun.spawn(["bun", ...flags, join(ROOT, "apps", name, "src", "main.ts")], {
+    const proc = Bun.spawn([...priorityPrefix(name), "bun", ...flags, join(ROOT, "apps", name, "src", "main.ts")], {
       cwd: ROOT,
       env: { ...env, ...serviceEnv[name], PORT: String(ports[name]) },
       stdout: out,
