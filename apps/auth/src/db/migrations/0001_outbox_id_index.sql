@@ -1,0 +1,2 @@
+DROP INDEX "auth"."outbox_unpublished_idx";--> statement-breakpoint
+CREATE INDEX "outbox_unpublished_id_idx" ON "auth"."outbox" USING btree ("id") WHERE published_at is null;
