@@ -17,7 +17,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { AuthorizeRequest, AuthorizeResult, BankClient, BankOutcome, CaptureResult } from "./bank-client";
 import { inbox, outbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import { type Decision, emittedEvents, enteredStatuses, type PaymentEvent, transition } from "./domain";
-import { CONSUMERS, type PaymentDb, type PaymentService, paymentChange, stateOf } from "./service";
+import { CONSUMERS, newPaymentRow, type PaymentDb, type PaymentService, paymentChange, stateOf } from "./service";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -110,22 +110,7 @@ export function createPledgeCreatedBatch({ db, bank, clock, log, service, onComm
       );
       const rows = await tx
         .insert(payments)
-        .values(
-          [...firstPerPledge.values()].map(({ data }) => ({
-            id: Bun.randomUUIDv7(),
-            pledgeId: data.pledgeId,
-            campaignId: data.campaignId,
-            amountMinor: data.amountMinor,
-            currency: data.currency,
-            sourceAccountId: data.source.bankAccountId,
-            sourceGrant: data.source.grant,
-            status: "authorizing" as const,
-            cancelRequested: cancelled.has(data.pledgeId),
-            nextAttemptAt: now,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        )
+        .values([...firstPerPledge.values()].map(({ data }) => newPaymentRow(data, cancelled.has(data.pledgeId), now)))
         .onConflictDoNothing({ target: payments.pledgeId })
         .returning();
       if (rows.length > 0)

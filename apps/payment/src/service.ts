@@ -126,6 +126,24 @@ export function toPayment(row: PaymentRow): PaymentModel.Payment {
   };
 }
 
+/** The row a pledge.created starts: authorizing, with the pledge's source and grant (one per pledge). */
+export function newPaymentRow(data: PledgeCreated, cancelRequested: boolean, now: Date) {
+  return {
+    id: Bun.randomUUIDv7(),
+    pledgeId: data.pledgeId,
+    campaignId: data.campaignId,
+    amountMinor: data.amountMinor,
+    currency: data.currency,
+    sourceAccountId: data.source.bankAccountId,
+    sourceGrant: data.source.grant,
+    status: "authorizing" as const,
+    cancelRequested,
+    nextAttemptAt: now,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 /** The PaymentChange payload every payment.* event carries. */
 export function paymentChange(row: PaymentRow, at: string): PaymentChange {
   return {
@@ -428,20 +446,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         .where(and(eq(inbox.consumer, CONSUMERS.cancelledBeforeCreated), eq(inbox.eventId, data.pledgeId)));
       const [row] = await tx
         .insert(payments)
-        .values({
-          id: Bun.randomUUIDv7(),
-          pledgeId: data.pledgeId,
-          campaignId: data.campaignId,
-          amountMinor: data.amountMinor,
-          currency: data.currency,
-          sourceAccountId: data.source.bankAccountId,
-          sourceGrant: data.source.grant,
-          status: "authorizing",
-          cancelRequested: cancelledBefore !== undefined,
-          nextAttemptAt: now,
-          createdAt: now,
-          updatedAt: now,
-        })
+        .values(newPaymentRow(data, cancelledBefore !== undefined, now))
         .onConflictDoNothing({ target: payments.pledgeId })
         .returning();
       if (row)

@@ -136,6 +136,53 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreD
           and ${idempotencyKeys.requestHash} = excluded.request_hash)`;
 
   /**
+   * Writes the key's row — a claim in flight, or a stored answer — unless another request holds
+   * it; every column comes from the new row, so a takeover leaves nothing of the old one.
+   */
+  function upsertKey(
+    c: KeyClaim,
+    row: {
+      state: "in_flight" | "done";
+      lockId: string;
+      now: Date;
+      responseStatus?: number;
+      responseBody?: Record<string, unknown>;
+    },
+    ownClaim: string | null,
+  ) {
+    return db
+      .insert(idempotencyKeys)
+      .values({
+        scope: c.scope,
+        key: c.key,
+        requestHash: c.hash,
+        state: row.state,
+        lockId: row.lockId,
+        lockedAt: row.now,
+        responseStatus: row.responseStatus ?? null,
+        responseBody: row.responseBody ?? null,
+        createdAt: row.now,
+        expiresAt: new Date(row.now.getTime() + ttlMs),
+      })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.scope, idempotencyKeys.key],
+        set: {
+          requestHash: sql`excluded.request_hash`,
+          state: sql`excluded.state`,
+          lockId: sql`excluded.lock_id`,
+          lockedAt: sql`excluded.locked_at`,
+          responseStatus: sql`excluded.response_status`,
+          responseBody: sql`excluded.response_body`,
+          sealedReceiptToken: null,
+          pledgeId: null,
+          createdAt: sql`excluded.created_at`,
+          expiresAt: sql`excluded.expires_at`,
+        },
+        setWhere: takeover(row.now, ownClaim),
+      });
+  }
+
+  /**
    * Claims the key in flight before a bank call (only when the grant is not cached), so that the
    * bank is asked at most once per key; returns the campaign as the read model sees it, so a
    * closed or unknown campaign never reaches the bank either.
@@ -143,39 +190,11 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreD
   async function claim(c: KeyClaim, campaignId: string): Promise<Claimed> {
     const now = clock.date();
     const lockId = Bun.randomUUIDv7();
-    const [claimed] = await db
-      .insert(idempotencyKeys)
-      .values({
-        scope: c.scope,
-        key: c.key,
-        requestHash: c.hash,
-        state: "in_flight",
-        lockId,
-        lockedAt: now,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + ttlMs),
-      })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.scope, idempotencyKeys.key],
-        set: {
-          requestHash: sql`excluded.request_hash`,
-          state: "in_flight",
-          lockId: sql`excluded.lock_id`,
-          lockedAt: sql`excluded.locked_at`,
-          responseStatus: null,
-          responseBody: null,
-          sealedReceiptToken: null,
-          pledgeId: null,
-          createdAt: sql`excluded.created_at`,
-          expiresAt: sql`excluded.expires_at`,
-        },
-        setWhere: takeover(now, null),
-      })
-      .returning({
-        lockId: idempotencyKeys.lockId,
-        campaignStatus: sql<string | null>`(select status from ${campaigns} where id = ${campaignId}::uuid)`,
-        campaignCurrency: sql<string | null>`(select currency from ${campaigns} where id = ${campaignId}::uuid)`,
-      });
+    const [claimed] = await upsertKey(c, { state: "in_flight", lockId, now }, null).returning({
+      lockId: idempotencyKeys.lockId,
+      campaignStatus: sql<string | null>`(select status from ${campaigns} where id = ${campaignId}::uuid)`,
+      campaignCurrency: sql<string | null>`(select currency from ${campaigns} where id = ${campaignId}::uuid)`,
+    });
     if (claimed?.lockId !== lockId) return { kind: "existing", existing: await find(c) };
     const campaign =
       claimed.campaignStatus && claimed.campaignCurrency
@@ -299,37 +318,17 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreD
     const problem = error.toProblem();
     const now = clock.date();
     const lockId = Bun.randomUUIDv7();
-    const [stored] = await db
-      .insert(idempotencyKeys)
-      .values({
-        scope: claim.scope,
-        key: claim.key,
-        requestHash: claim.hash,
+    const [stored] = await upsertKey(
+      claim,
+      {
         state: "done",
         lockId,
-        lockedAt: now,
+        now,
         responseStatus: problem.status,
         responseBody: problem as unknown as Record<string, unknown>,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + ttlMs),
-      })
-      .onConflictDoUpdate({
-        target: [idempotencyKeys.scope, idempotencyKeys.key],
-        set: {
-          requestHash: sql`excluded.request_hash`,
-          state: "done",
-          lockId: sql`excluded.lock_id`,
-          lockedAt: sql`excluded.locked_at`,
-          responseStatus: sql`excluded.response_status`,
-          responseBody: sql`excluded.response_body`,
-          sealedReceiptToken: null,
-          pledgeId: null,
-          createdAt: sql`excluded.created_at`,
-          expiresAt: sql`excluded.expires_at`,
-        },
-        setWhere: takeover(now, ownClaim),
-      })
-      .returning({ lockId: idempotencyKeys.lockId });
+      },
+      ownClaim,
+    ).returning({ lockId: idempotencyKeys.lockId });
     if (stored?.lockId === lockId) throw new StoredProblem(problem, false);
     return answer(await find(claim), claim);
   }
