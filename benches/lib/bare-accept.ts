@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import type postgres from "postgres";
 import { freePort } from "../../scripts/stack";
+import { processStopper } from "./process";
 
 export interface BareAccept {
   url: string;
@@ -46,17 +47,7 @@ export async function startBareAccept(options: BareAcceptOptions): Promise<BareA
     stderr: "inherit",
   });
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    proc.kill("SIGTERM");
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(8000).then(() => false)]);
-    if (!exited) {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    }
-  };
+  const stop = processStopper(proc, 8000);
 
   try {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../scripts/stack";
+import { processStopper } from "./process";
 
 export interface Baseline {
   url: string;
@@ -45,18 +46,7 @@ export async function startBaseline(options: BaselineOptions): Promise<Baseline>
     stderr: "inherit",
   });
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    proc.kill("SIGTERM");
-    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!exited) {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = processStopper(proc, 3000, () => rmSync(dir, { recursive: true, force: true }));
 
   try {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000);
