@@ -7,26 +7,23 @@
 // path — a cancel that came first, an unknown or refused bank answer, a row another writer moved
 // meanwhile — leaves the batch and takes the single-payment path (drive, reconciler) unchanged.
 // A crash anywhere leaves each payment at a recovery point the reconciler resumes (invariant 2).
+
 import type { EventEnvelope } from "@careforall/bus";
 import type { Clock } from "@careforall/config";
 import { PledgeCreated } from "@careforall/events";
+import { isUuid } from "@careforall/http";
 import type { Logger } from "@careforall/log";
-import { enqueue, newEvent, recordInboxMany } from "@careforall/outbox";
+import { recordInboxMany } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { AuthorizeRequest, AuthorizeResult, BankClient, BankOutcome, CaptureResult } from "./bank-client";
-import { inbox, outbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
-import { type Decision, emittedEvents, enteredStatuses, type PaymentEvent, transition } from "./domain";
-import { CONSUMERS, newPaymentRow, type PaymentDb, type PaymentService, paymentChange, stateOf } from "./service";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { inbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
+import { type Decision, type PaymentEvent, transition } from "./domain";
+import { newPaymentRow, type PlannedWrite, writeDecisions } from "./payment-store";
+import { CONSUMERS, describeOutcome, type PaymentDb, type PaymentService, stateOf } from "./service";
 
 type Applied = Extract<Decision, { ok: true }>;
-interface Planned {
-  row: PaymentRow;
-  decision: Applied;
-  cause: string;
-}
+type Planned = PlannedWrite;
 
 export interface PledgeCreatedBatchDeps {
   db: PaymentDb;
@@ -51,9 +48,6 @@ function plan(row: PaymentRow, events: PaymentEvent[]): Applied | null {
   }
   return { ok: true, state, effects };
 }
-
-const describe = (o: BankOutcome<unknown>) =>
-  o.kind === "unknown" ? o.error : o.kind === "rejected" ? `rejected ${o.status}` : "ok";
 
 export function createPledgeCreatedBatch({ db, bank, clock, log, service, onCommitted }: PledgeCreatedBatchDeps) {
   const authorizeAll = (items: AuthorizeRequest[]): Promise<BankOutcome<AuthorizeResult>[]> =>
@@ -134,63 +128,7 @@ export function createPledgeCreatedBatch({ db, bank, clock, log, service, onComm
    */
   async function writeMany(planned: Planned[]): Promise<{ written: PaymentRow[]; losers: PaymentRow[] }> {
     if (planned.length === 0) return { written: [], losers: [] };
-    const now = clock.date();
-    const at = now.toISOString();
-    const result = await db.transaction(async (tx) => {
-      const values = planned.map(({ row, decision: { state } }) => ({
-        id: row.id,
-        version: row.version,
-        status: state.status,
-        hold_id: state.holdId,
-        capture_transfer_id: state.captureTransferId,
-        refund_transfer_id: state.refundTransferId,
-        failure_reason: state.failureReason,
-        cancel_requested: state.cancelRequested,
-        refund_requested: state.refundRequested,
-      }));
-      // Raw SQL: drizzle cannot update many rows from a list of values in one statement.
-      const updated = (await tx.execute(sql`
-        update ${payments} p set
-          status = v.status, hold_id = v.hold_id, capture_transfer_id = v.capture_transfer_id,
-          refund_transfer_id = v.refund_transfer_id, failure_reason = v.failure_reason,
-          cancel_requested = v.cancel_requested, refund_requested = v.refund_requested,
-          updated_at = ${at}::timestamptz, version = p.version + 1,
-          attempts = case when v.status <> p.status then 0 else p.attempts end,
-          next_attempt_at = case when v.status <> p.status then ${at}::timestamptz else p.next_attempt_at end,
-          last_error = case when v.status <> p.status then null else p.last_error end
-        from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(id uuid, version int, status text,
-          hold_id text, capture_transfer_id text, refund_transfer_id text, failure_reason text,
-          cancel_requested boolean, refund_requested boolean)
-        where p.id = v.id and p.version = v.version
-        returning p.id`)) as unknown as Array<{ id: string }>;
-      const won = new Set(updated.map((r) => r.id));
-      const written: PaymentRow[] = [];
-      const losers: PaymentRow[] = [];
-      const history: Array<typeof paymentHistory.$inferInsert> = [];
-      const events: EventEnvelope[] = [];
-      for (const { row, decision, cause } of planned) {
-        if (!won.has(row.id)) {
-          losers.push(row);
-          continue;
-        }
-        const statusChanged = decision.state.status !== row.status;
-        const next: PaymentRow = {
-          ...row,
-          ...decision.state,
-          updatedAt: now,
-          version: row.version + 1,
-          ...(statusChanged ? { attempts: 0, nextAttemptAt: now, lastError: null } : {}),
-        };
-        written.push(next);
-        for (const status of enteredStatuses(decision.effects))
-          history.push({ paymentId: row.id, status, at: now, cause });
-        for (const type of emittedEvents(decision.effects))
-          events.push(newEvent(type, row.id, paymentChange(next, at), clock));
-      }
-      if (history.length > 0) await tx.insert(paymentHistory).values(history);
-      await enqueue(tx, outbox, events);
-      return { written, losers, emitted: events.length };
-    });
+    const result = await db.transaction((tx) => writeDecisions(tx, planned, clock));
     if (result.emitted > 0) onCommitted?.();
     return result;
   }
@@ -224,7 +162,7 @@ export function createPledgeCreatedBatch({ db, bank, clock, log, service, onComm
         if (decision) planned.push({ row, decision, cause: "bank:authorize" });
         else elsewhere.push(row.id);
       } else if (answer.kind === "unknown" || (answer.kind === "rejected" && answer.status === 409)) {
-        unknown.push({ row, error: describe(answer) });
+        unknown.push({ row, error: describeOutcome(answer) });
       } else {
         // A definite refusal of the whole request (402, 422, …) or a hold without an id: the single
         // path decides it (same key, so the bank answers what it already did).
@@ -268,7 +206,7 @@ export function createPledgeCreatedBatch({ db, bank, clock, log, service, onComm
     const valid: Array<EventEnvelope<PledgeCreated>> = [];
     for (const event of events) {
       const data = event.data;
-      if (Value.Check(PledgeCreated.schema, data) && UUID.test(data.pledgeId) && UUID.test(data.campaignId))
+      if (Value.Check(PledgeCreated.schema, data) && isUuid(data.pledgeId) && isUuid(data.campaignId))
         valid.push(event as EventEnvelope<PledgeCreated>);
       // Redelivery cannot fix a malformed event: log it and acknowledge.
       else log.error({ eventId: event.id, type: event.type }, "payment.malformed_pledge_created");

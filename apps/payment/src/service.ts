@@ -6,20 +6,19 @@
 import type { EventEnvelope } from "@careforall/bus";
 import type { Clock } from "@careforall/config";
 import type { Database, Tx } from "@careforall/db";
-import { type PaymentChange, type PaymentChangeType, PledgeChange, PledgeCreated } from "@careforall/events";
-import { conflict, notFound } from "@careforall/http";
+import { PledgeChange, PledgeCreated } from "@careforall/events";
+import { conflict, isUuid, notFound } from "@careforall/http";
 import type { Logger } from "@careforall/log";
-import { enqueue, newEvent, recordInbox } from "@careforall/outbox";
+import { recordInbox } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, sql } from "drizzle-orm";
 import type { AuthorizeRequest, BankClient, BankOutcome, Hold } from "./bank-client";
 import { backoffList, type PaymentConfig } from "./config";
-import { inbox, outbox, type PaymentDbSchema, type PaymentRow, paymentHistory, payments } from "./db/schema";
+import { inbox, type PaymentDbSchema, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import {
   type BankAction,
   type Decision,
   emittedEvents,
-  enteredStatuses,
   followUp,
   nextAction,
   type PaymentEvent,
@@ -29,6 +28,7 @@ import {
 } from "./domain";
 import { noopPaymentMetrics, type PaymentMetrics } from "./metrics";
 import type { PaymentModel } from "./model";
+import { newPaymentRow, writeDecisions } from "./payment-store";
 import { createWebhookHandler } from "./webhooks";
 
 export type PaymentDb = Database<PaymentDbSchema>;
@@ -88,7 +88,6 @@ async function lockPledgeId(tx: PaymentTx, pledgeId: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`payment:pledge:${pledgeId}`}, 0))`);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bank steps one drive may take (authorize, capture, refund and their bookkeeping fit easily). */
 const MAX_DRIVE_STEPS = 8;
 
@@ -126,37 +125,6 @@ export function toPayment(row: PaymentRow): PaymentModel.Payment {
   };
 }
 
-/** The row a pledge.created starts: authorizing, with the pledge's source and grant (one per pledge). */
-export function newPaymentRow(data: PledgeCreated, cancelRequested: boolean, now: Date) {
-  return {
-    id: Bun.randomUUIDv7(),
-    pledgeId: data.pledgeId,
-    campaignId: data.campaignId,
-    amountMinor: data.amountMinor,
-    currency: data.currency,
-    sourceAccountId: data.source.bankAccountId,
-    sourceGrant: data.source.grant,
-    status: "authorizing" as const,
-    cancelRequested,
-    nextAttemptAt: now,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
-
-/** The PaymentChange payload every payment.* event carries. */
-export function paymentChange(row: PaymentRow, at: string): PaymentChange {
-  return {
-    paymentId: row.id,
-    pledgeId: row.pledgeId,
-    holdId: row.holdId,
-    amountMinor: row.amountMinor,
-    currency: row.currency,
-    reason: row.status === "failed" ? row.failureReason : null,
-    at,
-  };
-}
-
 /** The machine event a bank hold's current status stands for. */
 export function holdEvent(hold: Hold): PaymentEvent {
   switch (hold.status) {
@@ -183,7 +151,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   // ── Reads ────────────────────────────────────────────────────────────────────────────────
 
   async function load(id: string): Promise<PaymentRow | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!isUuid(id)) return undefined;
     const [row] = await db.select().from(payments).where(eq(payments.id, id)).limit(1);
     return row;
   }
@@ -240,31 +208,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     decision: Extract<Decision, { ok: true }>,
     cause: string,
   ): Promise<PaymentRow> {
-    const now = clock.date();
-    const { state } = decision;
-    const statusChanged = state.status !== row.status;
-    const [updated] = await tx
-      .update(payments)
-      .set({
-        ...state,
-        updatedAt: now,
-        version: sql`${payments.version} + 1`,
-        // A new status starts a fresh retry budget; the reconciler measures from updated_at.
-        ...(statusChanged ? { attempts: 0, nextAttemptAt: now, lastError: null } : {}),
-      })
-      .where(sql`${payments.id} = ${row.id} and ${payments.version} = ${row.version}`)
-      .returning();
+    const { written } = await writeDecisions(tx, [{ row, decision, cause }], clock);
     // Under the row lock the version cannot move; if it did, refuse rather than double-apply.
-    if (!updated) throw new Error(`payment ${row.id} changed concurrently`);
-    const entered = enteredStatuses(decision.effects);
-    if (entered.length > 0)
-      await tx.insert(paymentHistory).values(entered.map((status) => ({ paymentId: row.id, status, at: now, cause })));
-    const at = now.toISOString();
-    const events = emittedEvents(decision.effects).map((type: PaymentChangeType) =>
-      newEvent(type, updated.id, paymentChange(updated, at), clock),
-    );
-    await enqueue(tx, outbox, events);
-    return updated;
+    if (!written[0]) throw new Error(`payment ${row.id} changed concurrently`);
+    return written[0];
   }
 
   /** An unknown outcome: the payment stays where it is and is retried (by the reconciler) after a backoff. */
@@ -303,7 +250,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (!row.holdId) return stop;
     const answer = await bank.hold(row.holdId);
     if (answer.kind !== "ok") {
-      await deferAfterUnknown(row, "hold", describe(answer));
+      await deferAfterUnknown(row, "hold", describeOutcome(answer));
       return stop;
     }
     const result = await apply({ id: row.id }, holdEvent(answer.value), cause);
@@ -335,7 +282,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       case "authorize": {
         const answer = await bank.authorize(authorizeRequest(row));
         if (answer.kind === "unknown" || (answer.kind === "rejected" && answer.status === 409)) {
-          await deferAfterUnknown(row, "authorize", describe(answer));
+          await deferAfterUnknown(row, "authorize", describeOutcome(answer));
           return stop;
         }
         if (answer.kind === "rejected") {
@@ -429,7 +376,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   /** pledge.created → one payment per pledge (the unique pledge_id decides), then authorize and capture. */
   async function handlePledgeCreated(event: EventEnvelope): Promise<PaymentRow | undefined> {
     const data = event.data;
-    if (!Value.Check(PledgeCreated.schema, data) || !UUID.test(data.pledgeId) || !UUID.test(data.campaignId)) {
+    if (!Value.Check(PledgeCreated.schema, data) || !isUuid(data.pledgeId) || !isUuid(data.campaignId)) {
       // Redelivery cannot fix a malformed event: log it and acknowledge.
       log.error({ eventId: event.id, type: event.type }, "payment.malformed_pledge_created");
       return undefined;
@@ -490,7 +437,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     machineEvent: PaymentEvent,
     consumer: string,
   ): Promise<PledgeRequestResult | undefined> {
-    if (!Value.Check(PledgeChange, event.data) || !UUID.test(event.data.pledgeId)) {
+    if (!Value.Check(PledgeChange, event.data) || !isUuid(event.data.pledgeId)) {
       log.error({ eventId: event.id, type: event.type }, "payment.malformed_pledge_event");
       return undefined;
     }
@@ -559,7 +506,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       }
       if (known.kind !== "ok") {
         count("unknown");
-        await deferAfterUnknown(row, "holdByKey", describe(known));
+        await deferAfterUnknown(row, "holdByKey", describeOutcome(known));
         return load(id);
       }
       if (known.value.status === "failed" || !known.value.holdId) {
@@ -578,7 +525,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       const hold = await bank.hold(row.holdId);
       if (hold.kind !== "ok") {
         count("unknown");
-        await deferAfterUnknown(row, "hold", describe(hold));
+        await deferAfterUnknown(row, "hold", describeOutcome(hold));
         return load(id);
       }
       const result = await apply({ id }, holdEvent(hold.value), "reconciler");
@@ -652,7 +599,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   };
 }
 
-function describe(outcome: BankOutcome<unknown>): string {
+/** An outcome as one line for logs and last_error. */
+export function describeOutcome(outcome: BankOutcome<unknown>): string {
   if (outcome.kind === "unknown") return outcome.error;
   if (outcome.kind === "rejected")
     return `rejected ${outcome.status}${outcome.problem.detail ? `: ${outcome.problem.detail}` : ""}`;

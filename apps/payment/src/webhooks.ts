@@ -6,7 +6,7 @@
 // known yet), apply through the machine with inbox dedupe, drive on. Each event applies at most
 // once (invariants 1, 5); an unreachable bank is a 503, so the bank retries the whole batch.
 import type { Clock } from "@careforall/config";
-import { badRequest, serviceUnavailable } from "@careforall/http";
+import { badRequest, isUuid, serviceUnavailable } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { recordInboxMany } from "@careforall/outbox";
 import { Type } from "@sinclair/typebox";
@@ -26,7 +26,6 @@ export const WEBHOOK_BATCH_MAX = 100;
 const MAX_WEBHOOK_BYTES = 64 * 1024;
 /** Payments whose news events are applied at once (each one's events in order, one after another). */
 const CONCURRENT_PAYMENTS = 8;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const WebhookBatch = Type.Object({
   events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: WEBHOOK_BATCH_MAX }),
@@ -159,7 +158,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
         continue;
       }
       const event = webhookEvent(value);
-      if (!event || !UUID.test(value.data.paymentRef)) {
+      if (!event || !isUuid(value.data.paymentRef)) {
         log.warn({ webhookId: value.id, type: value.type }, "payment.webhook_ignored");
         continue;
       }

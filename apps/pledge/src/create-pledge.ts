@@ -9,6 +9,7 @@ import {
   type AppError,
   badRequest,
   conflict,
+  isUuid,
   notFound,
   type Principal,
   paymentRequired,
@@ -56,8 +57,6 @@ export interface CreatePledgeDeps {
   onCommitted?: (() => void) | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function verdictProblem(verdict: Exclude<CampaignVerdict, { ok: true }>): AppError {
   if (verdict.reason === "closed") return conflict(verdict.detail, "campaign-closed");
   if (verdict.reason === "currency") return unprocessable(verdict.detail, "currency-mismatch");
@@ -69,7 +68,7 @@ export function planCreate(cmd: CreatePledgeCommand) {
   const { body, viewer } = cmd;
   if (viewer) {
     // donor_id is a uuid column; auth only issues UUIDv7 subjects, anything else is not one of ours.
-    if (!UUID.test(viewer.id)) throw unauthorized("The access token's subject is not a user id");
+    if (!isUuid(viewer.id)) throw unauthorized("The access token's subject is not a user id");
     const source = body.source
       ? { accountId: body.source.bankAccountId, accountSecret: body.source.accountSecret }
       : cmd.donorBankAccount
@@ -125,18 +124,14 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
     try {
       const verdict = campaignAccepts(claimed.campaign, cmd.body.currency);
       if (!verdict.ok) {
-        if (verdict.reason === "unknown") {
-          await keys.release(claim, lockId);
-          throw notFound(`Campaign ${cmd.campaignId} does not exist`);
-        }
+        // Unknown: nothing is stored (the catch below frees the key), as the read model may lag.
+        if (verdict.reason === "unknown") throw notFound(`Campaign ${cmd.campaignId} does not exist`);
         return await keys.storeRejection(claim, verdictProblem(verdict), lockId);
       }
       // Phase 1: the bank, never inside a transaction.
       const outcome = await verifier.grant(plan.source);
-      if (outcome.kind === "unavailable") {
-        await keys.release(claim, lockId);
+      if (outcome.kind === "unavailable")
         throw serviceUnavailable("The bank did not answer; retry with the same Idempotency-Key");
-      }
       const granted =
         outcome.kind === "granted" ? { grant: outcome.grant, refused: false } : { grant: "", refused: true };
       return await accept(cmd, plan, claim, granted, lockId);
@@ -156,8 +151,8 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
     source: { grant: string; refused: boolean },
     lockId: string | null,
   ): Promise<CreatePledgeResult> {
-    // Phase 2: one statement. The receipt token is minted here and only its hash is stored, with
-    // a sealed copy that only this exact request can reopen on a replay.
+    // The receipt token is minted here and only its hash is stored, with a sealed copy that only
+    // this exact request can reopen on a replay.
     const now = clock.date();
     const at = now.toISOString();
     const id = Bun.randomUUIDv7();

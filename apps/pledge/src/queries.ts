@@ -2,7 +2,7 @@
 // and the admin's lists; captured pledges for the campaign read-model rebuild; the audit's ledger
 // and the status gauge. Nothing here writes.
 import type { Clock } from "@careforall/config";
-import { notFound, type Principal } from "@careforall/http";
+import { isUuid, notFound, type Principal } from "@careforall/http";
 import { and, asc, desc, eq, gt, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { PledgeConfig } from "./config";
 import { pledgeHistory, pledges } from "./db/schema";
@@ -10,7 +10,6 @@ import { decodeListCursor, encodeListCursor, type PledgeStatus, pageOf, receiptT
 import type { PledgeModel } from "./model";
 import { type PledgeDb, pledgesWithHistory } from "./pledge-store";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OPEN_STATUSES: PledgeStatus[] = ["pending", "authorized"];
 
 export interface PledgeQueriesDeps {
@@ -51,7 +50,7 @@ export function createPledgeQueries({ db, clock, config }: PledgeQueriesDeps) {
 
   /** The signed-in donor's own pledges, newest first. */
   function listMine(viewer: Principal, query: PledgeModel.MyPledgesQuery): Promise<PledgeModel.PledgePage> {
-    if (!UUID.test(viewer.id)) return Promise.resolve({ items: [], nextCursor: null });
+    if (!isUuid(viewer.id)) return Promise.resolve({ items: [], nextCursor: null });
     return listPage([eq(pledges.donorId, viewer.id)], query);
   }
 

@@ -7,6 +7,11 @@ export const Int = (options: Parameters<typeof Type.Integer>[0] = {}) => Type.In
 
 export const Uuid = (name = "id") => t.String({ format: "uuid", "x-name": name });
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The same check as `Uuid()`, for values that did not come through a route schema (events, tokens). */
+export const isUuid = (value: string): boolean => UUID_PATTERN.test(value);
+
 export const IdParams = t.Object({ id: Uuid("id") });
 
 export const ListQuery = {

@@ -69,10 +69,9 @@ export function createPaymentEventsHandler({ db, clock, log, onCommitted }: Paym
       const changed = new Set<string>();
       const history: Array<typeof pledgeHistory.$inferInsert> = [];
       const steps: Array<{ row: PledgeRow; status: PledgeChangeType }> = [];
-      const seen = new Set<string>();
       for (const [i, event] of events.entries()) {
-        if (outcomes[i] === "malformed" || !fresh.has(event.id) || seen.has(event.id)) continue;
-        seen.add(event.id);
+        // Each first-seen id applies once: a repeat of it inside this batch stays "duplicate".
+        if (outcomes[i] === "malformed" || !fresh.delete(event.id)) continue;
         const data = event.data as PaymentChange;
         const row = current.get(data.pledgeId);
         if (!row) {
