@@ -11,12 +11,7 @@ export async function recordInbox(
   eventId: string,
 ): Promise<boolean> {
   // The primary key decides races: of two concurrent deliveries only one insert returns a row.
-  const rows = await tx
-    .insert(table)
-    .values({ consumer, eventId })
-    .onConflictDoNothing()
-    .returning({ eventId: table.eventId });
-  return rows.length === 1;
+  return (await recordInboxMany(tx, table, consumer, [eventId])).has(eventId);
 }
 
 /**
