@@ -61,7 +61,7 @@ type Operation = "authorize" | "capture" | "release" | "refund";
 
 const CHECK_VIOLATION = "23514";
 
-export function isCheckViolation(err: unknown): boolean {
+function isCheckViolation(err: unknown): boolean {
   const e = err as { code?: string; cause?: unknown };
   if (e?.code === CHECK_VIOLATION) return true;
   return e?.cause !== undefined && e.cause !== err ? isCheckViolation(e.cause) : false;

@@ -5,7 +5,7 @@
 //   unknown  — timeout, 5xx or a dropped connection: the bank may or may not have done it, so
 //              retry with the same idempotency key or ask the bank (the reconciler does).
 import type { BankApp, BankModel } from "@careforall/bank";
-import { type EdenAnswer, fetchWithTimeout, readOutcome } from "@careforall/http";
+import { type EdenAnswer, fetchWithTimeout, isUnknownStatus, readOutcome } from "@careforall/http";
 import { treaty } from "@elysiajs/eden";
 
 // The bank's own models (one schema per shape, in @careforall/bank): never hand-copied here.
@@ -91,8 +91,7 @@ type ItemBody<I extends BatchItem> = Extract<I, { ok: true }>["body"];
 function itemOutcome<I extends BatchItem>(item: I): BankOutcome<ItemBody<I>> {
   if (item.ok) return { kind: "ok", value: item.body as ItemBody<I> };
   const { status } = item;
-  if (status >= 500 || status === 408 || status === 429 || status < 400)
-    return { kind: "unknown", error: `bank answered ${status} for this item` };
+  if (isUnknownStatus(status)) return { kind: "unknown", error: `bank answered ${status} for this item` };
   return { kind: "rejected", status, problem: item.problem };
 }
 

@@ -190,11 +190,10 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
         deps.inboxConsumer,
         known.map((c) => c.webhook.id),
       );
-      const counted = new Set<string>();
       for (const c of known) {
         outcomes[c.i] = "known";
-        if (recorded.has(c.webhook.id) && !counted.has(c.webhook.id)) counted.add(c.webhook.id);
-        else metrics.webhookDuplicates.inc();
+        // A first-seen id counts once; its repeats in this batch and ids seen before are duplicates.
+        if (!recorded.delete(c.webhook.id)) metrics.webhookDuplicates.inc();
       }
     }
 

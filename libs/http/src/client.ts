@@ -56,10 +56,16 @@ export async function readOutcome<R extends EdenAnswer>(call: () => Promise<R>):
   // with no response. That is an outage, not the callee's answer.
   if (!result.response) return { kind: "unknown", status, response: undefined, cause: error.value };
   const body = parseBody(error.value);
-  // 408 and 429 say "not now", not "no": nothing was done and the call may be repeated.
-  if (status >= 500 || status === 408 || status === 429 || status < 400)
-    return { kind: "unknown", status, body, response: result.response };
+  if (isUnknownStatus(status)) return { kind: "unknown", status, body, response: result.response };
   return { kind: "rejected", status, body, response: result.response };
+}
+
+/**
+ * An answer that says nothing about what the callee did: a 5xx, or 408 and 429 ("not now", not
+ * "no": nothing was done and the call may be repeated), or anything below 400 that was not a success.
+ */
+export function isUnknownStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429 || status < 400;
 }
 
 /** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */

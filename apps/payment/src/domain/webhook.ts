@@ -1,7 +1,6 @@
 // Bank webhooks as data: the body's shape, and the machine event each hold.* type means.
 // Pure; the route verifies the signature on the raw bytes before any of this runs.
 import { type Static, Type } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import type { PaymentEvent } from "./payment-machine";
 
 export const WEBHOOK_TYPES = [
@@ -27,17 +26,6 @@ export const BankWebhook = Type.Object({
   }),
 });
 export type BankWebhook = Static<typeof BankWebhook>;
-
-/** The parsed event, or null when the text is not JSON of the documented shape. */
-export function parseWebhook(raw: string): BankWebhook | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  return Value.Check(BankWebhook, value) ? value : null;
-}
 
 /** The machine event a webhook stands for; null for a type we do not know (acknowledged, ignored). */
 export function webhookEvent(webhook: BankWebhook): PaymentEvent | null {
