@@ -161,7 +161,11 @@ export function createPledgeEventsApplier({ db, clock, log }: ApplyPledgeEventsD
   /** Phases 5–7: coalesces the effects per campaign into one update and one event each. */
   async function applyToCampaigns(tx: Tx, effects: Effect[], donors: Map<string, DonorChange[]>) {
     const byCampaign = new Map<string, Effect[]>();
-    for (const e of effects) byCampaign.set(e.campaignId, [...(byCampaign.get(e.campaignId) ?? []), e]);
+    for (const e of effects) {
+      const list = byCampaign.get(e.campaignId);
+      if (list) list.push(e);
+      else byCampaign.set(e.campaignId, [e]);
+    }
     // Row locks in id order: concurrent batches on the same hot campaigns queue, never deadlock.
     const locked = await tx
       .select()
