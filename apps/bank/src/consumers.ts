@@ -86,9 +86,16 @@ export function createBankConsumers({ db, clock, log, config, onCommitted }: Ban
     else if (event.type === CampaignCreated.type) await onCampaignCreated(event as EventEnvelope<CampaignSnapshot>);
   }
 
-  /** One durable consumer shared by every bank replica. */
-  function subscribe(bus: Bus): Promise<Subscription> {
-    return bus.subscribe({ durable: "bank", types: [UserRegistered.type, CampaignCreated.type], handler: handle });
+  /**
+   * Durable consumers shared by every bank replica, one per event family: a server that takes one
+   * filter subject per consumer (nats-server 2.9) would send a consumer of both every event of the stream.
+   */
+  async function subscribe(bus: Bus): Promise<{ users: Subscription; campaigns: Subscription }> {
+    const [users, campaigns] = await Promise.all([
+      bus.subscribe({ durable: CONSUMER, types: [UserRegistered.type], handler: handle }),
+      bus.subscribe({ durable: `${CONSUMER}-campaigns`, types: [CampaignCreated.type], handler: handle }),
+    ]);
+    return { users, campaigns };
   }
 
   return { onUserRegistered, onCampaignCreated, handle, subscribe };

@@ -91,15 +91,16 @@ try {
   relay.start();
   sender.start();
   sweeper.start();
-  const subscription = await consumers.subscribe(bus);
-  exportConsumerLag(metrics, { "bank-accounts": subscription });
+  const subscriptions = await consumers.subscribe(bus);
+  exportConsumerLag(metrics, { bank: subscriptions.users, "bank-campaigns": subscriptions.campaigns });
 
   serve(app, {
     port: config.PORT,
     hostname: config.HOST,
     log,
     onShutdown: [
-      () => subscription.stop(),
+      () => subscriptions.users.stop(),
+      () => subscriptions.campaigns.stop(),
       () => sweeper.stop(),
       () => sender.stop(),
       () => faults.stop(),

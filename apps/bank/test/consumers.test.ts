@@ -17,7 +17,7 @@ let h: BankTestApp;
 let consumers: BankConsumers;
 let bus: Bus;
 let relay: OutboxRelay;
-let subscription: Subscription;
+let subscriptions: Subscription[];
 const opened: Array<EventEnvelope<BankAccountOpened>> = [];
 
 beforeAll(async () => {
@@ -31,7 +31,7 @@ beforeAll(async () => {
     config: h.config,
     onCommitted: () => relay.kick(),
   });
-  subscription = await consumers.subscribe(bus);
+  subscriptions = Object.values(await consumers.subscribe(bus));
   await bus.subscribe({
     types: ["bank.account_opened"],
     handler: async (event) => {
@@ -41,7 +41,7 @@ beforeAll(async () => {
   relay.start();
 });
 afterAll(async () => {
-  await subscription.stop();
+  for (const subscription of subscriptions) await subscription.stop();
   await relay.stop();
   await bus.close();
   await h.expectLedgerBalanced();

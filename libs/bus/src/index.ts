@@ -3,7 +3,7 @@
 export { createJetStreamBus, deleteStream, type JetStreamBusOptions } from "./jetstream";
 export { createMemoryBus, type MemoryBusOptions } from "./memory";
 export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";
-export { eventSubject, streamName, typeMatches } from "./subjects";
+export { coverPattern, eventSubject, streamName, typeMatches } from "./subjects";
 export {
   type BatchHandler,
   type BatchItem,

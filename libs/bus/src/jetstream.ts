@@ -34,7 +34,7 @@ import {
   SINGLE,
   TaskPool,
 } from "./delivery";
-import { assertPrefix, consumerName, eventSubject, matchesAny, streamName } from "./subjects";
+import { assertPrefix, consumerName, coverPattern, eventSubject, matchesAny, streamName } from "./subjects";
 import type { Bus, EventEnvelope, PublishResult, SubscribeBatchOptions, SubscribeOptions, Subscription } from "./types";
 
 export interface JetStreamBusOptions {
@@ -250,11 +250,15 @@ class JetStreamBus implements Bus {
     return this.#closing;
   }
 
-  /** Server-side filter subjects; #handle re-checks the type, which matters only for the 2.9 fallback. */
+  /**
+   * Server-side filter subjects. A server before 2.10 takes one per consumer: the narrowest
+   * pattern covering every type, and #admit discards (acknowledges) the few extra events it
+   * lets through. Types of different families (`user.*` and `campaign.*`) would cover nearly
+   * the whole stream there: subscribe to them separately.
+   */
   #filters(types: string[]): string[] {
-    const subjects = types.map((t) => eventSubject(this.prefix, t));
-    if (subjects.length === 1 || supportsMultipleFilters(this.nc)) return subjects;
-    return [eventSubject(this.prefix, ">")];
+    if (types.length === 1 || supportsMultipleFilters(this.nc)) return types.map((t) => eventSubject(this.prefix, t));
+    return [eventSubject(this.prefix, coverPattern(types))];
   }
 
   async #durable(options: ResolvedSubscribeOptions, maxMessages: number): Promise<ConsumerMessages> {
@@ -429,6 +433,13 @@ class JetStreamBus implements Bus {
    * unwanted types acked, and messages whose every attempt outlived ack_wait terminated.
    */
   #admit(m: JsMsg, options: ResolvedSubscribeOptions, durable: boolean): DeliveryEntry | undefined {
+    // A type the filter subject let through but nobody asked for (a server before 2.10 takes one
+    // filter: see #filters) is settled by its subject alone, without parsing its payload.
+    const subjectPrefix = eventSubject(this.prefix, "");
+    if (m.subject.startsWith(subjectPrefix) && !matchesAny(options.types, m.subject.slice(subjectPrefix.length))) {
+      if (durable) m.ack();
+      return undefined;
+    }
     let event: EventEnvelope;
     try {
       event = parseEnvelope(m.string());

@@ -36,6 +36,31 @@ export function typeMatches(pattern: string, type: string): boolean {
   return p.length === t.length;
 }
 
+/**
+ * The narrowest single type pattern that matches everything the given patterns match: equal
+ * tokens stay, differing ones become `*`; patterns of different lengths (or with a `>`) share a
+ * `>` from the last position they all still have. `[pledge.captured, pledge.refunded]` →
+ * `pledge.*`. For servers that take one filter subject per consumer (nats-server before 2.10):
+ * without it, a consumer of two types would be sent every event of the stream and discard most.
+ */
+export function coverPattern(patterns: readonly string[]): string {
+  const split = patterns.map((p) => p.split("."));
+  if (split.length === 0) throw new Error("coverPattern needs at least one pattern");
+  const lengths = new Set(split.map((t) => t.length));
+  const open = lengths.size > 1 || split.some((t) => t.includes(">"));
+  // With a tail to cover, the tokens before it must exist in every pattern (">" needs one token).
+  const fixed = open
+    ? Math.min(...split.map((t) => (t.includes(">") ? t.indexOf(">") : t.length - 1)))
+    : (split[0] as string[]).length;
+  const tokens: string[] = [];
+  for (let i = 0; i < fixed; i++) {
+    const first = split[0]?.[i] as string;
+    tokens.push(split.every((t) => t[i] === first) ? first : "*");
+  }
+  if (open) tokens.push(">");
+  return tokens.join(".");
+}
+
 export function matchesAny(patterns: readonly string[], type: string): boolean {
   return patterns.some((p) => typeMatches(p, type));
 }

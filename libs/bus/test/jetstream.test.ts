@@ -206,6 +206,46 @@ describe("jetstream bus", () => {
     }
   });
 
+  test("a consumer of several types is sent only what its filter covers, not the whole stream", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const bus = await createJetStreamBus({ url, prefix, log });
+    const nc = await connect({ servers: url });
+    try {
+      // 3 other families' events for every one the consumer wants, all published before it starts.
+      const wanted = [makeEvent("pledge.captured", { i: 0 }), makeEvent("pledge.refunded", { i: 1 })];
+      for (let i = 0; i < 6; i++) await bus.publish(makeEvent("payment.authorized", { i }));
+      for (const event of wanted) await bus.publish(event);
+      await bus.publish(makeEvent("pledge.created", { i: 9 }));
+      const seen: string[] = [];
+      await bus.subscribe({
+        durable: "totals",
+        types: ["pledge.captured", "pledge.refunded"],
+        handler: async (event) => {
+          seen.push(event.id);
+        },
+      });
+      await waitFor(() => seen.length === 2);
+      const info = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
+      expect(seen).toEqual(wanted.map((e) => e.id));
+      // Exact filters where the server takes several; one `pledge.*` where it takes one (2.9):
+      // either way the six payment events never reach this consumer, at most the one pledge.created does.
+      const filters = info.config.filter_subjects ?? [String(info.config.filter_subject)];
+      expect([
+        [`${prefix}.evt.pledge.captured`, `${prefix}.evt.pledge.refunded`],
+        [`${prefix}.evt.pledge.*`],
+      ]).toContainEqual(filters);
+      await waitFor(async () => {
+        const now = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
+        return now.num_pending === 0 && now.num_ack_pending === 0;
+      });
+      const done = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
+      expect(done.delivered.consumer_seq).toBeLessThanOrEqual(3);
+    } finally {
+      await nc.close();
+      await bus.close();
+    }
+  });
   test("a recreated batch consumer gets what its predecessor held, redelivered and new alike, in one batch", async () => {
     const prefix = freshPrefix();
     const { log } = captureLog();
