@@ -11,6 +11,7 @@
 import { cpus, loadavg } from "node:os";
 import { TEST_DATABASE_URL, waitFor } from "@careforall/testkit";
 import postgres from "postgres";
+import { PIPELINE_SERVICES } from "../../scripts/stack";
 import { barePoolSize, startBareAccept } from "../lib/bare-accept";
 import { type CpuRow, CpuSampler, type CpuWindow } from "../lib/cpu";
 import {
@@ -335,6 +336,11 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     const dbAtStart = await readDbCounters(monitor, database);
     const statementsAtStart = statements.available ? await statements.snapshot() : null;
     const adminRequestsAtStart = adminRequests;
+    // Diagnostic: BENCH_DONATE_HOLD_PIPELINE=1 stops the pipeline-only services (SIGSTOP) for the
+    // load window, so the load measures the accept path alone; the pipeline drains afterwards.
+    const held = process.env.BENCH_DONATE_HOLD_PIPELINE === "1" ? pipelineProcesses(platform) : [];
+    for (const proc of held) proc.kill("SIGSTOP");
+    if (held.length > 0) log(`pipeline held for the load (${[...PIPELINE_SERVICES].join(", ")} stopped)`);
     await sampler.mark("load-start");
     const loadAverageAtStart = loadavg();
     log(`load: ${options.durationSec}s, ${options.connections} connections, ${client}`);
@@ -344,6 +350,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       durationSec: options.durationSec,
     });
     await sampler.mark("load-end");
+    for (const proc of held) proc.kill("SIGCONT");
     const dbAtLoadEnd = await readDbCounters(monitor, database);
     const statementsAtLoadEnd = statements.available ? await statements.snapshot() : null;
     const serverTime = timingDelta(timingsBefore, await scrapeTimings(platform.urls));
@@ -728,6 +735,10 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     }
     for (const e of cleanupErrors) log(`cleanup failed: ${e}`);
   }
+}
+
+function pipelineProcesses(platform: Platform) {
+  return [...platform.stack.services.values()].filter((s) => PIPELINE_SERVICES.has(s.name)).map((s) => s.proc);
 }
 
 /** One pledge load as a row of the standard table: errors = non-202 answers + socket errors. */

@@ -23,6 +23,15 @@ export const PledgeConfigSchema = T.Object({
   /** Grace period before a non-terminal pledge counts as stuck in /admin/ledger (the audit). */
   STUCK_AFTER_SECONDS: T.Integer({ minimum: 1, default: 120 }),
   /**
+   * Burst absorption: while pledges are accepted faster than this many per second, their events
+   * wait in the outbox (up to OUTBOX_BURST_HOLD_MS) instead of starting the payment pipeline at
+   * once, so the burst keeps the machine for accepting and is drained afterwards in full batches.
+   * Above about this rate the pipeline could not keep up anyway. 0 turns it off.
+   */
+  OUTBOX_BURST_RATE: T.Integer({ minimum: 0, default: 200 }),
+  /** The longest an event waits during a burst; under a sustained load the pipeline runs this far behind. */
+  OUTBOX_BURST_HOLD_MS: T.Integer({ minimum: 0, maximum: 600_000, default: 15_000 }),
+  /**
    * Test-only switch: false keeps the outbox relay from starting, so committed events stay in the
    * outbox (the crash test kills the process in that window). Never turn it off in production.
    */

@@ -35,7 +35,13 @@ try {
   });
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
   const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: SERVICE });
-  const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
+  const relay = createOutboxRelay({
+    db: database.db,
+    table: outbox,
+    bus,
+    log,
+    burst: { ratePerSec: config.OUTBOX_BURST_RATE, holdMs: config.OUTBOX_BURST_HOLD_MS },
+  });
 
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);

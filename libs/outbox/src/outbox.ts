@@ -50,6 +50,42 @@ export interface OutboxRelayOptions {
   retainMs?: number;
   /** Commits' kicks within this window share one publish round (default 10 ms): batches under load. */
   coalesceMs?: number;
+  /** Burst absorption (see BurstHold); absent or a rate of 0: every event goes out at once. */
+  burst?: BurstHold;
+}
+
+/**
+ * While commits (kicks) arrive faster than `ratePerSec`, measured over the last second, the relay
+ * holds events back in the outbox until they are `holdMs` old, so a burst of accepted donations is
+ * not processed by the pipeline while it is still arriving: the accept path keeps the machine
+ * (PostgreSQL included) and the pipeline drains the backlog, in full batches, once the rate falls.
+ * Nothing is lost or reordered: the events wait, committed, where a crash would leave them anyway.
+ */
+export interface BurstHold {
+  ratePerSec: number;
+  holdMs: number;
+}
+
+/** Kicks per second over the last second, in ten 100 ms buckets. */
+function createRateMeter(clock: Clock) {
+  const BUCKET_MS = 100;
+  const counts = new Array<number>(10).fill(0);
+  let lastBucket = Math.floor(clock.now() / BUCKET_MS);
+  const advance = () => {
+    const bucket = Math.floor(clock.now() / BUCKET_MS);
+    for (let b = lastBucket + 1; b <= Math.min(bucket, lastBucket + counts.length); b++) counts[b % counts.length] = 0;
+    lastBucket = Math.max(lastBucket, bucket);
+  };
+  return {
+    record() {
+      advance();
+      counts[lastBucket % counts.length] = (counts[lastBucket % counts.length] ?? 0) + 1;
+    },
+    perSecond(): number {
+      advance();
+      return counts.reduce((a, b) => a + b, 0);
+    },
+  };
 }
 
 export interface OutboxRelay {
@@ -71,8 +107,28 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const backoff = options.backoffMs ?? [100, 500, 2000, 10_000];
   const retainMs = options.retainMs ?? 60 * 60 * 1000;
   let lastPrune = 0;
+  const burst = options.burst && options.burst.ratePerSec > 0 ? options.burst : undefined;
+  const meter = burst ? createRateMeter(clock) : undefined;
+  let held = false;
+
+  /** Whether a burst is on now; logs the start and end of one. */
+  function holding(): boolean {
+    if (!burst || !meter) return false;
+    const rate = meter.perSecond();
+    const now = rate > burst.ratePerSec;
+    if (now !== held) {
+      held = now;
+      log.info(
+        { commitsPerSecond: rate, holdMs: burst.holdMs },
+        now ? "outbox.burst_hold_started" : "outbox.burst_hold_ended",
+      );
+    }
+    return now;
+  }
 
   async function drainOnce(): Promise<number> {
+    // During a burst only events older than the hold go out (the oldest first, as always).
+    const readyBy = new Date(clock.now() - (holding() ? (burst?.holdMs ?? 0) : 0)).toISOString();
     return db.transaction(async (tx) => {
       // SKIP LOCKED lets several relay replicas split the backlog without blocking each other;
       // drizzle has no builder for it. Order by id, not created_at: ids are UUIDv7 minted when
@@ -84,7 +140,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await tx.execute(sql`set local enable_bitmapscan = off`);
       const rows = (await tx.execute(sql`
         select id, envelope, headers, attempts from ${table}
-        where published_at is null and next_attempt_at <= ${clock.date().toISOString()}::timestamptz
+        where published_at is null and next_attempt_at <= ${readyBy}::timestamptz
         order by id
         limit ${batchSize}
         for update skip locked`)) as unknown as Array<{
@@ -146,7 +202,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   return {
     start: loop.start,
     stop: loop.stop,
-    kick: loop.kick,
+    kick() {
+      meter?.record();
+      // During a burst the loop's own poll publishes what has been held long enough; a tick per
+      // commit would only find nothing old enough.
+      if (!holding()) loop.kick();
+    },
     drainOnce,
     async lag() {
       const [row] = (await db.execute(sql`

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type Bus, createJetStreamBus, createMemoryBus, deleteStream, type EventEnvelope } from "@careforall/bus";
+import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
 import { createOutboxRelay, enqueue, newEvent, recordInbox, recordInboxMany } from "@careforall/outbox";
@@ -91,6 +92,71 @@ describe("outbox", () => {
     expect(row?.attempts).toBe(3);
     expect(row?.publishedAt).not.toBeNull();
     await inner.close();
+  });
+
+  test("during a burst of commits events wait until they are holdMs old; when it ends, all go out in order", async () => {
+    await reset();
+    const bus = createMemoryBus({ log });
+    const { seen, sub } = collect(bus, "burst");
+    await sub;
+    // Rows get PostgreSQL's now(): the clock is set to real time after a commit, then moved by hand.
+    const clock = manualClock(Date.now());
+    const relay = createOutboxRelay({
+      db: handle.db,
+      table: outbox,
+      bus,
+      log,
+      clock,
+      burst: { ratePerSec: 20, holdMs: 5_000 },
+    });
+    const commit = (id: string) =>
+      handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", id, {})));
+    const burstOf = (commits: number) => {
+      for (let i = 0; i < commits; i++) relay.kick();
+    };
+    const published = () => seen.map((e) => e.aggregateId);
+
+    await commit("early");
+    clock.set(Date.now());
+    burstOf(30);
+    expect(await relay.drainOnce()).toBe(0);
+
+    // Still bursting 5 s later: what has waited the whole hold goes out, what just came stays.
+    clock.advance(5_001);
+    await commit("late");
+    burstOf(30);
+    expect(await relay.drainOnce()).toBe(1);
+    await waitFor(() => published().length === 1, { what: "the held event" });
+    expect(published()).toEqual(["early"]);
+
+    // A second without commits: the burst is over and the rest goes out at once.
+    clock.advance(1_001);
+    expect(await relay.drainOnce()).toBe(1);
+    await waitFor(() => published().length === 2, { what: "the rest" });
+    expect(published()).toEqual(["early", "late"]);
+    await bus.close();
+  });
+
+  test("below the burst rate nothing is held", async () => {
+    await reset();
+    const bus = createMemoryBus({ log });
+    const { seen, sub } = collect(bus, "steady");
+    await sub;
+    const clock = manualClock(Date.now());
+    const relay = createOutboxRelay({
+      db: handle.db,
+      table: outbox,
+      bus,
+      log,
+      clock,
+      burst: { ratePerSec: 20, holdMs: 60_000 },
+    });
+    await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", "steady", {})));
+    clock.set(Date.now());
+    for (let i = 0; i < 20; i++) relay.kick();
+    expect(await relay.drainOnce()).toBe(1);
+    await waitFor(() => seen.length === 1, { what: "the event" });
+    await bus.close();
   });
 
   test("several relay replicas publish each event exactly once between them (SKIP LOCKED)", async () => {
