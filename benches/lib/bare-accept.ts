@@ -3,7 +3,7 @@
 // load generator's connections unless PostgreSQL's max_connections leaves less room.
 import { join } from "node:path";
 import type postgres from "postgres";
-import { freePort } from "../../scripts/stack";
+import { freePort, RUNTIME_ENV } from "../../scripts/stack";
 import { processStopper } from "./process";
 
 export interface BareAccept {
@@ -38,6 +38,8 @@ export async function startBareAccept(options: BareAcceptOptions): Promise<BareA
   const url = `http://127.0.0.1:${port}`;
   const proc = Bun.spawn(["bun", join(import.meta.dir, "bare-accept-server.ts")], {
     env: {
+      // The same runtime settings as the platform's services get (scripts/stack.ts), so the ratio compares code.
+      ...RUNTIME_ENV,
       ...process.env,
       BARE_DATABASE_URL: options.databaseUrl,
       BARE_PORT: String(port),

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../scripts/stack";
+import { freePort, RUNTIME_ENV } from "../../scripts/stack";
 import { processStopper } from "./process";
 
 export interface Baseline {
@@ -37,6 +37,8 @@ export async function startBaseline(options: BaselineOptions): Promise<Baseline>
   const url = `http://127.0.0.1:${port}`;
   const proc = Bun.spawn(["bun", join(import.meta.dir, "baseline-server.ts")], {
     env: {
+      // The same runtime settings as the platform's services get (scripts/stack.ts), so the ratio compares code.
+      ...RUNTIME_ENV,
       ...process.env,
       BASELINE_BODY_FILE: file,
       BASELINE_PORT: String(port),
