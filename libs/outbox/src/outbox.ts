@@ -97,6 +97,8 @@ export interface OutboxRelay {
   kick(): void;
   /** Unpublished events and the age of the oldest, for metrics. */
   lag(): Promise<{ pending: number; oldestAgeSeconds: number }>;
+  /** Whether a burst is holding events back now (see BurstHold). */
+  holding(): boolean;
 }
 
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -209,6 +211,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (!holding()) loop.kick();
     },
     drainOnce,
+    holding,
     async lag() {
       const [row] = (await db.execute(sql`
         select count(*)::int as pending,
@@ -225,7 +228,10 @@ export interface GaugeRegistry {
 }
 
 /** Exports the relay's lag on /metrics: unpublished events and the age of the oldest. */
-export function exportOutboxLag(metrics: GaugeRegistry, relay: Pick<OutboxRelay, "lag">): void {
+export function exportOutboxLag(metrics: GaugeRegistry, relay: Pick<OutboxRelay, "lag" | "holding">): void {
+  metrics.gauge("outbox_burst_holding", "1 while a burst of commits holds events back in the outbox", () =>
+    relay.holding() ? 1 : 0,
+  );
   metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
   metrics.gauge(
     "outbox_oldest_pending_age_seconds",

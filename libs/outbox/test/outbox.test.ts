@@ -119,6 +119,7 @@ describe("outbox", () => {
     await commit("early");
     clock.set(Date.now());
     burstOf(30);
+    expect(relay.holding()).toBe(true);
     expect(await relay.drainOnce()).toBe(0);
 
     // Still bursting 5 s later: what has waited the whole hold goes out, what just came stays.
@@ -131,6 +132,7 @@ describe("outbox", () => {
 
     // A second without commits: the burst is over and the rest goes out at once.
     clock.advance(1_001);
+    expect(relay.holding()).toBe(false);
     expect(await relay.drainOnce()).toBe(1);
     await waitFor(() => published().length === 2, { what: "the rest" });
     expect(published()).toEqual(["early", "late"]);
