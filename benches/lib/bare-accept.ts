@@ -3,8 +3,8 @@
 // load generator's connections unless PostgreSQL's max_connections leaves less room.
 import { join } from "node:path";
 import type postgres from "postgres";
-import { freePort, RUNTIME_ENV } from "../../scripts/stack";
-import { processStopper } from "./process";
+import { freePort } from "../../scripts/stack";
+import { startBenchServer } from "./process";
 
 export interface BareAccept {
   url: string;
@@ -36,36 +36,21 @@ export async function barePoolSize(monitor: postgres.Sql, wanted: number, spare 
 export async function startBareAccept(options: BareAcceptOptions): Promise<BareAccept> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "bare-accept-server.ts")], {
+  const { proc, stop } = await startBenchServer({
+    name: "bare accept server",
+    script: join(import.meta.dir, "bare-accept-server.ts"),
     env: {
-      // The same runtime settings as the platform's services get (scripts/stack.ts), so the ratio compares code.
-      ...RUNTIME_ENV,
-      ...process.env,
       BARE_DATABASE_URL: options.databaseUrl,
       BARE_PORT: String(port),
       BARE_POOL_MAX: String(options.poolMax),
     },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-
-  const stop = processStopper(proc, 8000);
-
-  try {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`bare accept server exited with code ${proc.exitCode}`);
-      const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) })
+    ready: () =>
+      fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) })
         .then((r) => r.ok)
-        .catch(() => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error("bare accept server not ready");
-      await Bun.sleep(50);
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+        .catch(() => false),
+    readyTimeoutMs: options.readyTimeoutMs ?? 15_000,
+    graceMs: 8000,
+  });
   return {
     url,
     pid: proc.pid,

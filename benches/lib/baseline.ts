@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, RUNTIME_ENV } from "../../scripts/stack";
-import { processStopper } from "./process";
+import { freePort } from "../../scripts/stack";
+import { startBenchServer } from "./process";
 
 export interface Baseline {
   url: string;
@@ -35,41 +35,26 @@ export async function startBaseline(options: BaselineOptions): Promise<Baseline>
   writeFileSync(file, options.body);
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "baseline-server.ts")], {
+  const { stop } = await startBenchServer({
+    name: "baseline server",
+    script: join(import.meta.dir, "baseline-server.ts"),
     env: {
-      // The same runtime settings as the platform's services get (scripts/stack.ts), so the ratio compares code.
-      ...RUNTIME_ENV,
-      ...process.env,
       BASELINE_BODY_FILE: file,
       BASELINE_PORT: String(port),
       BASELINE_CONTENT_TYPE: options.contentType ?? "application/json",
     },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-
-  const stop = processStopper(proc, 3000, () => rmSync(dir, { recursive: true, force: true }));
-
-  try {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000);
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`baseline server exited with code ${proc.exitCode}`);
-      try {
-        const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(1000) });
-        const got = (await res.arrayBuffer()).byteLength;
-        if (res.status !== 200 || got !== bodyBytes) {
-          throw new Error(`baseline answered ${res.status} with ${got} bytes, expected 200 with ${bodyBytes}`);
-        }
-        break;
-      } catch (err) {
-        if (err instanceof Error && err.message.startsWith("baseline answered")) throw err;
-        if (Date.now() > deadline) throw new Error(`baseline server not ready: ${String(err)}`);
-        await Bun.sleep(50);
+    ready: async () => {
+      const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      if (!res) return false;
+      const got = (await res.arrayBuffer()).byteLength;
+      if (res.status !== 200 || got !== bodyBytes) {
+        throw new Error(`baseline answered ${res.status} with ${got} bytes, expected 200 with ${bodyBytes}`);
       }
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+      return true;
+    },
+    readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
+    graceMs: 3000,
+    afterStop: () => rmSync(dir, { recursive: true, force: true }),
+  });
   return { url, port, bodyBytes, stop };
 }
