@@ -132,6 +132,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
   const adminEmail = `bench-admin-${Date.now().toString(36)}@bench.test`;
   const adminPassword = `bench-${crypto.randomUUID()}`;
   const client: "wrk" | "bun" = process.env.BENCH_DONATE_CLIENT === "bun" || !Bun.which("wrk") ? "bun" : "wrk";
+  const pipelineHeld = process.env.BENCH_DONATE_HOLD_PIPELINE === "1";
 
   try {
     // As `./cfa start` runs it, minus the rate limits the load (pledges) and the set-up (200 demo
@@ -338,19 +339,25 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     const adminRequestsAtStart = adminRequests;
     // Diagnostic: BENCH_DONATE_HOLD_PIPELINE=1 stops the pipeline-only services (SIGSTOP) for the
     // load window, so the load measures the accept path alone; the pipeline drains afterwards.
-    const held = process.env.BENCH_DONATE_HOLD_PIPELINE === "1" ? pipelineProcesses(platform) : [];
+    const held = pipelineHeld ? pipelineProcesses(platform) : [];
     for (const proc of held) proc.kill("SIGSTOP");
     if (held.length > 0) log(`pipeline held for the load (${[...PIPELINE_SERVICES].join(", ")} stopped)`);
-    await sampler.mark("load-start");
-    const loadAverageAtStart = loadavg();
-    log(`load: ${options.durationSec}s, ${options.connections} connections, ${client}`);
-    const result: PledgeLoadResult = await runPledgeLoad({
-      ...load,
-      keyPrefix: `m${Date.now().toString(36)}`,
-      durationSec: options.durationSec,
-    });
-    await sampler.mark("load-end");
-    for (const proc of held) proc.kill("SIGCONT");
+    let result: PledgeLoadResult;
+    let loadAverageAtStart: number[];
+    try {
+      await sampler.mark("load-start");
+      loadAverageAtStart = loadavg();
+      log(`load: ${options.durationSec}s, ${options.connections} connections, ${client}`);
+      result = await runPledgeLoad({
+        ...load,
+        keyPrefix: `m${Date.now().toString(36)}`,
+        durationSec: options.durationSec,
+      });
+      await sampler.mark("load-end");
+    } finally {
+      // Resumed whatever happened, so the settle phase or the teardown finds them running.
+      for (const proc of held) proc.kill("SIGCONT");
+    }
     const dbAtLoadEnd = await readDbCounters(monitor, database);
     const statementsAtLoadEnd = statements.available ? await statements.snapshot() : null;
     const serverTime = timingDelta(timingsBefore, await scrapeTimings(platform.urls));
@@ -546,6 +553,11 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       `${result.tool}, ${options.connections} connections, ${options.durationSec}s each, the same requests; ` +
         `ratio = gateway accepted/s ÷ bare accepted/s; 202 p50/p99 = latency of every answer`,
     );
+    if (pipelineHeld)
+      lines.push(
+        `BENCH_DONATE_HOLD_PIPELINE=1: ${[...PIPELINE_SERVICES].join(", ")} were stopped during the load ` +
+          "(the accept path alone, not the platform as it runs)",
+      );
     lines.push("");
     lines.push(
       `accepted: ${accepted} × 202 in ${result.durationSec.toFixed(2)}s; ${measured.length} pledges created, ` +
@@ -637,6 +649,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           note: "on top of ./cfa start's settings (scripts/start.ts); everything else at its default",
           ...platform.settings,
         },
+        // BENCH_DONATE_HOLD_PIPELINE=1: payment, bank and campaign were stopped during the load.
+        pipelineHeldDuringLoad: pipelineHeld,
         setup: {
           campaigns: campaignIds.length,
           guests: guests.length,
