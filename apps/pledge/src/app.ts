@@ -90,7 +90,6 @@ export type PledgeApp = ReturnType<typeof createPledgeApp>;
 export {
   type BankGrantsClient,
   createEdenSourceVerifier,
-  fetchWithTimeout,
   type GrantInput,
   type GrantOutcome,
   type SourceVerifier,

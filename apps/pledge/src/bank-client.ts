@@ -76,9 +76,6 @@ export function createEdenSourceVerifier(client: BankGrantsClient, log?: Logger)
   };
 }
 
-/** The shared timeout fetch, re-exported for main.ts and the tests that build this seam. */
-export { fetchWithTimeout } from "@careforall/http";
-
 export interface GrantCacheOptions {
   /** How long a granted answer is reused; well inside the grant's own validity (24 h at the bank). */
   ttlMs: number;

@@ -17,11 +17,12 @@ import {
 import { manualClock, parseConfig } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import type { UserRegisteredEvent } from "@careforall/events";
+import { fetchWithTimeout } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
 import { treaty } from "@elysiajs/eden";
 import { eq, sql } from "drizzle-orm";
-import { createEdenSourceVerifier, fetchWithTimeout } from "../src/bank-client";
+import { createEdenSourceVerifier } from "../src/bank-client";
 import { pledges } from "../src/db/schema";
 import type { PledgeModel } from "../src/model";
 import { expectProblem, type PledgeTestApp, startPledgeTestApp, user } from "./support";
