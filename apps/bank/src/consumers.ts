@@ -18,6 +18,7 @@ import { type AccountRow, inbox, outbox } from "./db/schema";
 import { type BankDb, type BankTx, campaignAccount, openAccount } from "./ledger";
 
 export const CONSUMER = "bank";
+const CAMPAIGNS_CONSUMER = `${CONSUMER}-campaigns`;
 
 export interface BankConsumerDeps {
   db: BankDb;
@@ -90,12 +91,14 @@ export function createBankConsumers({ db, clock, log, config, onCommitted }: Ban
    * Durable consumers shared by every bank replica, one per event family: a server that takes one
    * filter subject per consumer (nats-server 2.9) would send a consumer of both every event of the stream.
    */
-  async function subscribe(bus: Bus): Promise<{ users: Subscription; campaigns: Subscription }> {
+  async function subscribe(bus: Bus): Promise<Record<string, Subscription>> {
+    const subscribeTo = (durable: string, type: string) => bus.subscribe({ durable, types: [type], handler: handle });
     const [users, campaigns] = await Promise.all([
-      bus.subscribe({ durable: CONSUMER, types: [UserRegistered.type], handler: handle }),
-      bus.subscribe({ durable: `${CONSUMER}-campaigns`, types: [CampaignCreated.type], handler: handle }),
+      subscribeTo(CONSUMER, UserRegistered.type),
+      subscribeTo(CAMPAIGNS_CONSUMER, CampaignCreated.type),
     ]);
-    return { users, campaigns };
+    // Keyed by durable name, the label its lag gauge carries.
+    return { [CONSUMER]: users, [CAMPAIGNS_CONSUMER]: campaigns };
   }
 
   return { onUserRegistered, onCampaignCreated, handle, subscribe };

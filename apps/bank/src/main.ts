@@ -92,15 +92,14 @@ try {
   sender.start();
   sweeper.start();
   const subscriptions = await consumers.subscribe(bus);
-  exportConsumerLag(metrics, { bank: subscriptions.users, "bank-campaigns": subscriptions.campaigns });
+  exportConsumerLag(metrics, subscriptions);
 
   serve(app, {
     port: config.PORT,
     hostname: config.HOST,
     log,
     onShutdown: [
-      () => subscriptions.users.stop(),
-      () => subscriptions.campaigns.stop(),
+      () => Promise.all(Object.values(subscriptions).map((s) => s.stop())),
       () => sweeper.stop(),
       () => sender.stop(),
       () => faults.stop(),

@@ -154,6 +154,8 @@ interface Running {
 
 class JetStreamBus implements Bus {
   readonly #stats = createStats();
+  /** `<prefix>.evt.`: what every event subject starts with, the type after it. */
+  readonly #subjectPrefix: string;
   readonly #running = new Set<Running>();
   #closing: Promise<void> | undefined;
 
@@ -164,7 +166,9 @@ class JetStreamBus implements Bus {
     private readonly prefix: string,
     private readonly stream: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#subjectPrefix = eventSubject(prefix, "");
+  }
 
   async publish(event: EventEnvelope, options?: { headers?: Record<string, string> }): Promise<PublishResult> {
     assertEnvelope(event);
@@ -435,8 +439,10 @@ class JetStreamBus implements Bus {
   #admit(m: JsMsg, options: ResolvedSubscribeOptions, durable: boolean): DeliveryEntry | undefined {
     // A type the filter subject let through but nobody asked for (a server before 2.10 takes one
     // filter: see #filters) is settled by its subject alone, without parsing its payload.
-    const subjectPrefix = eventSubject(this.prefix, "");
-    if (m.subject.startsWith(subjectPrefix) && !matchesAny(options.types, m.subject.slice(subjectPrefix.length))) {
+    const subjectType = m.subject.startsWith(this.#subjectPrefix)
+      ? m.subject.slice(this.#subjectPrefix.length)
+      : undefined;
+    if (subjectType !== undefined && !matchesAny(options.types, subjectType)) {
       if (durable) m.ack();
       return undefined;
     }
@@ -450,8 +456,8 @@ class JetStreamBus implements Bus {
       if (durable) terminate(this.nc, m, "malformed payload");
       return undefined;
     }
-    if (!matchesAny(options.types, event.type)) {
-      // Only on servers without multi-subject filters: the consumer sees the whole prefix.
+    // Checked above by subject; again only for an envelope whose type is not its subject's.
+    if (event.type !== subjectType && !matchesAny(options.types, event.type)) {
       if (durable) m.ack();
       return undefined;
     }

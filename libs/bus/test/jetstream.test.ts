@@ -226,7 +226,9 @@ describe("jetstream bus", () => {
         },
       });
       await waitFor(() => seen.length === 2);
-      const info = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
+      const jsm = await jetstreamManager(nc);
+      const consumerInfo = () => jsm.consumers.info(streamName(prefix), `${prefix}_totals`);
+      const info = await consumerInfo();
       expect(seen).toEqual(wanted.map((e) => e.id));
       // Exact filters where the server takes several; one `pledge.*` where it takes one (2.9):
       // either way the six payment events never reach this consumer, at most the one pledge.created does.
@@ -236,16 +238,16 @@ describe("jetstream bus", () => {
         [`${prefix}.evt.pledge.*`],
       ]).toContainEqual(filters);
       await waitFor(async () => {
-        const now = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
+        const now = await consumerInfo();
         return now.num_pending === 0 && now.num_ack_pending === 0;
       });
-      const done = await (await jetstreamManager(nc)).consumers.info(streamName(prefix), `${prefix}_totals`);
-      expect(done.delivered.consumer_seq).toBeLessThanOrEqual(3);
+      expect((await consumerInfo()).delivered.consumer_seq).toBeLessThanOrEqual(3);
     } finally {
       await nc.close();
       await bus.close();
     }
   });
+
   test("a recreated batch consumer gets what its predecessor held, redelivered and new alike, in one batch", async () => {
     const prefix = freshPrefix();
     const { log } = captureLog();
