@@ -33,6 +33,13 @@ function collect(bus: Bus, durable: string) {
   return { seen, sub };
 }
 
+/** A relay (not started: tests call drainOnce) that holds events during more than 20 commits a second. */
+function burstRelay(bus: Bus, holdMs: number) {
+  const clock = manualClock(Date.now());
+  const relay = createOutboxRelay({ db: handle.db, table: outbox, bus, log, clock, burst: { ratePerSec: 20, holdMs } });
+  return { clock, relay };
+}
+
 describe("outbox", () => {
   test("an event is enqueued only if its transaction commits", async () => {
     await reset();
@@ -100,15 +107,7 @@ describe("outbox", () => {
     const { seen, sub } = collect(bus, "burst");
     await sub;
     // Rows get PostgreSQL's now(): the clock is set to real time after a commit, then moved by hand.
-    const clock = manualClock(Date.now());
-    const relay = createOutboxRelay({
-      db: handle.db,
-      table: outbox,
-      bus,
-      log,
-      clock,
-      burst: { ratePerSec: 20, holdMs: 5_000 },
-    });
+    const { clock, relay } = burstRelay(bus, 5_000);
     const commit = (id: string) =>
       handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", id, {})));
     const burstOf = (commits: number) => {
@@ -144,15 +143,7 @@ describe("outbox", () => {
     const bus = createMemoryBus({ log });
     const { seen, sub } = collect(bus, "steady");
     await sub;
-    const clock = manualClock(Date.now());
-    const relay = createOutboxRelay({
-      db: handle.db,
-      table: outbox,
-      bus,
-      log,
-      clock,
-      burst: { ratePerSec: 20, holdMs: 60_000 },
-    });
+    const { clock, relay } = burstRelay(bus, 60_000);
     await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", "steady", {})));
     clock.set(Date.now());
     for (let i = 0; i < 20; i++) relay.kick();
