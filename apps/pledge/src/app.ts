@@ -34,6 +34,8 @@ export interface PledgeAppDeps {
     | "IDEMPOTENCY_LOCK_SECONDS"
     | "BANK_TIMEOUT_MS"
     | "STUCK_AFTER_SECONDS"
+    | "ACCEPT_BATCH_CONCURRENCY"
+    | "ACCEPT_BATCH_MAX"
   >;
   log: Logger;
   /** Pass one to share /metrics with main's gauges (outbox lag); otherwise the app makes its own. */
@@ -51,6 +53,11 @@ export function createPledgeApp(deps: PledgeAppDeps) {
     "pledge_idempotent_replays_total",
     "Create requests answered from a stored Idempotency-Key",
   );
+  const acceptBatches = metrics.counter(
+    "pledge_accept_batches_total",
+    "Accept statements sent (group commit); pledge_accepts_batched_total / this = the mean batch size",
+  );
+  const acceptsBatched = metrics.counter("pledge_accepts_batched_total", "Accepts sent, over all accept statements");
   const service = createPledgeService({
     db,
     verifier: deps.verifier,
@@ -59,6 +66,10 @@ export function createPledgeApp(deps: PledgeAppDeps) {
     config,
     onCommitted: deps.onCommitted,
     onReplay: () => replays.inc(),
+    onAcceptBatch: (size) => {
+      acceptBatches.inc();
+      acceptsBatched.inc(size);
+    },
   });
   // HttpMetrics.gauge has no labels; one series per status needs prom-client's Gauge directly.
   new Gauge({

@@ -20,6 +20,14 @@ export const PledgeConfigSchema = T.Object({
    * retry of the same request after this long. Must exceed BANK_TIMEOUT_MS plus two short transactions.
    */
   IDEMPOTENCY_LOCK_SECONDS: T.Integer({ minimum: 10, maximum: 3_600, default: 60 }),
+  /**
+   * Group commit of accepts: while this many accept statements are in flight, further accepts
+   * wait and leave together as one statement (one round trip, one commit for the batch). An
+   * accept that finds a free slot goes at once. Keep it below DATABASE_POOL_MAX.
+   */
+  ACCEPT_BATCH_CONCURRENCY: T.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /** The most accepts one statement carries. 1 turns group commit off (one statement per accept). */
+  ACCEPT_BATCH_MAX: T.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /** Grace period before a non-terminal pledge counts as stuck in /admin/ledger (the audit). */
   STUCK_AFTER_SECONDS: T.Integer({ minimum: 1, default: 120 }),
   /**

@@ -4,6 +4,7 @@
 // `pledge.accept_pledge` function), `storeRejection` writes a business rejection as the answer,
 // and `answer` turns an existing key into its replay, 409 (still in flight) or 422 (other request).
 import type { Clock } from "@careforall/config";
+import { createGroupCommit, isStatementError } from "@careforall/db";
 import { AppError, conflict, type ProblemDetails, unprocessable } from "@careforall/http";
 import { and, eq, sql } from "drizzle-orm";
 import { campaigns, type IdempotencyRow, idempotencyKeys } from "./db/schema";
@@ -96,13 +97,12 @@ export type AcceptOutcome =
   | { outcome: "closed" | "currency"; campaignCurrency: string }
   | { outcome: "refused"; campaignCurrency: string };
 
-// Prepared once per connection (postgres.js names it): the hot path of every donation.
-const ACCEPT_SQL = `select * from pledge.accept_pledge(
-  $1, $2, $3, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::boolean,
-  $8::uuid, $9::uuid, $10::uuid, $11, $12, $13, $14::bigint, $15, $16::boolean, $17, $18, $19, $20,
-  $21::jsonb, $22::uuid, $23::jsonb, $24::jsonb, $25::uuid)`;
+// Prepared once per connection (postgres.js names it): the hot path of every donation. One call
+// accepts a whole batch (`accept_pledges`, migration 0003); an item alone is a batch of one.
+const ACCEPT_SQL = "select * from pledge.accept_pledges($1::jsonb)";
 
 interface AcceptRow {
+  i: number;
   outcome: AcceptOutcome["outcome"];
   campaign_currency: string | null;
   state: "in_flight" | "done" | null;
@@ -110,6 +110,14 @@ interface AcceptRow {
   response_status: number | null;
   response_body: Record<string, unknown> | null;
   sealed_receipt_token: string | null;
+}
+
+/** How accepts are grouped into batches (see @careforall/db createGroupCommit). */
+export interface AcceptBatching {
+  /** Batch statements in flight at once (connections of the pool they may hold). */
+  concurrency: number;
+  /** The most accepts one statement carries. */
+  maxBatch: number;
 }
 
 export interface KeyStoreDeps {
@@ -121,12 +129,32 @@ export interface KeyStoreDeps {
   lockMs: number;
   /** Called for every answer replayed from a stored key (metrics). */
   onReplay?: (() => void) | undefined;
+  batching?: AcceptBatching | undefined;
+  /** Called with the size of every accept batch sent (metrics). */
+  onAcceptBatch?: ((size: number) => void) | undefined;
 }
+
+/** One accept waiting for its batch. */
+interface AcceptItem {
+  claim: KeyClaim;
+  w: AcceptWrite;
+  lockId: string | null;
+}
+
+export const DEFAULT_ACCEPT_BATCHING: AcceptBatching = { concurrency: 2, maxBatch: 100 };
 
 const inFlight = () =>
   conflict("A request with this Idempotency-Key is still being processed; retry shortly", "idempotency-in-flight");
 
-export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreDeps) {
+export function createKeyStore({
+  db,
+  clock,
+  ttlMs,
+  lockMs,
+  onReplay,
+  batching = DEFAULT_ACCEPT_BATCHING,
+  onAcceptBatch,
+}: KeyStoreDeps) {
   const staleBefore = (now: Date) => new Date(now.getTime() - lockMs);
   /** When an existing key may be overwritten: our own claim, an expired key, or this request's dead claim. */
   const takeover = (now: Date, ownClaim: string | null) =>
@@ -246,42 +274,38 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreD
     return { body: token ? { ...pledge, receiptToken: token } : pledge, replayed: true };
   }
 
-  /** One round trip: claim the key and, when it is ours, write the pledge, its history, its event and the answer. */
-  async function accept(claim: KeyClaim, w: AcceptWrite, lockId: string | null): Promise<AcceptOutcome> {
+  /** One accept as one element of `accept_pledges`' array; the JSON bodies are spliced in as they are. */
+  function itemJson(i: number, { claim, w, lockId }: AcceptItem): string {
     const p = w.pledge;
-    const rows = (await db.$client.unsafe(
-      ACCEPT_SQL,
-      [
-        claim.scope,
-        claim.key,
-        claim.hash,
-        w.now.toISOString(),
-        new Date(w.now.getTime() + ttlMs).toISOString(),
-        staleBefore(w.now).toISOString(),
-        w.refused,
-        p.id,
-        p.campaignId,
-        p.donorId,
-        p.donorKey,
-        p.donorName,
-        p.guestEmail,
-        p.amountMinor,
-        p.currency,
-        p.anonymous,
-        p.message,
-        p.sourceAccountId,
-        p.receiptTokenHash,
-        w.sealedReceiptToken,
-        w.responseJson,
-        w.event.id,
-        w.event.json,
-        w.event.headersJson,
-        lockId,
-      ],
-      { prepare: true },
-    )) as unknown as AcceptRow[];
-    const row = rows[0];
-    if (!row) return { outcome: "existing", existing: undefined };
+    const scalars = JSON.stringify({
+      i,
+      scope: claim.scope,
+      key: claim.key,
+      request_hash: claim.hash,
+      now: w.now.toISOString(),
+      expires_at: new Date(w.now.getTime() + ttlMs).toISOString(),
+      stale_before: staleBefore(w.now).toISOString(),
+      refused: w.refused,
+      id: p.id,
+      campaign_id: p.campaignId,
+      donor_id: p.donorId,
+      donor_key: p.donorKey,
+      donor_name: p.donorName,
+      guest_email: p.guestEmail,
+      amount_minor: p.amountMinor,
+      currency: p.currency,
+      anonymous: p.anonymous,
+      message: p.message,
+      source_account_id: p.sourceAccountId,
+      receipt_token_hash: p.receiptTokenHash,
+      sealed_receipt_token: w.sealedReceiptToken,
+      event_id: w.event.id,
+      lock_id: lockId,
+    });
+    return `${scalars.slice(0, -1)},"response_body":${w.responseJson},"event":${w.event.json},"event_headers":${w.event.headersJson}}`;
+  }
+
+  function toOutcome(row: AcceptRow): AcceptOutcome {
     switch (row.outcome) {
       case "created":
       case "unknown":
@@ -303,6 +327,36 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay }: KeyStoreD
       default:
         return { outcome: row.outcome, campaignCurrency: row.campaign_currency ?? "" };
     }
+  }
+
+  /** One statement, one commit for every accept of the batch; one outcome per item, in order. */
+  async function acceptBatch(items: AcceptItem[]): Promise<AcceptOutcome[]> {
+    // db.$client is drizzle's postgres.js client: it sends a string for a jsonb parameter as is.
+    const rows = (await db.$client.unsafe(ACCEPT_SQL, [`[${items.map((it, i) => itemJson(i, it)).join(",")}]`], {
+      prepare: true,
+    })) as unknown as AcceptRow[];
+    const outcomes: AcceptOutcome[] = new Array(items.length);
+    for (const row of rows) outcomes[row.i] = toOutcome(row);
+    // A key the statement returned no row for (none is expected): treated as "existing, unknown".
+    for (let i = 0; i < items.length; i++) outcomes[i] ??= { outcome: "existing", existing: undefined };
+    return outcomes;
+  }
+
+  const acceptGroup = createGroupCommit<AcceptItem, AcceptOutcome>({
+    run: acceptBatch,
+    concurrency: batching.concurrency,
+    maxBatch: batching.maxBatch,
+    // A statement error may be one item's fault (tried alone); an unreachable database is nobody's.
+    retryAlone: isStatementError,
+    onBatch: onAcceptBatch,
+  });
+
+  /**
+   * Claims the key and, when it is ours, writes the pledge, its history, its event and the answer:
+   * one statement, shared with whatever other accepts are waiting for a write slot (group commit).
+   */
+  function accept(claim: KeyClaim, w: AcceptWrite, lockId: string | null): Promise<AcceptOutcome> {
+    return acceptGroup.submit({ claim, w, lockId });
   }
 
   /**

@@ -28,16 +28,23 @@ export interface PledgeServiceDeps {
   log: Logger;
   config: Pick<
     PledgeConfig,
-    "IDEMPOTENCY_TTL_HOURS" | "IDEMPOTENCY_LOCK_SECONDS" | "BANK_TIMEOUT_MS" | "STUCK_AFTER_SECONDS"
+    | "IDEMPOTENCY_TTL_HOURS"
+    | "IDEMPOTENCY_LOCK_SECONDS"
+    | "BANK_TIMEOUT_MS"
+    | "STUCK_AFTER_SECONDS"
+    | "ACCEPT_BATCH_CONCURRENCY"
+    | "ACCEPT_BATCH_MAX"
   >;
   /** Called after a transaction that wrote outbox events has committed (main: relay.kick()). */
   onCommitted?: (() => void) | undefined;
   /** Called for every answer replayed from a stored Idempotency-Key (metrics). */
   onReplay?: (() => void) | undefined;
+  /** Called with the size of every accept batch sent (metrics). */
+  onAcceptBatch?: ((size: number) => void) | undefined;
 }
 
 export function createPledgeService(deps: PledgeServiceDeps) {
-  const { db, verifier, clock, log, config, onCommitted, onReplay } = deps;
+  const { db, verifier, clock, log, config, onCommitted, onReplay, onAcceptBatch } = deps;
   const keys = createKeyStore({
     db,
     clock,
@@ -46,6 +53,8 @@ export function createPledgeService(deps: PledgeServiceDeps) {
     // bank call alone may take BANK_TIMEOUT_MS, so the lock always outlasts it with room to spare.
     lockMs: Math.max(config.IDEMPOTENCY_LOCK_SECONDS * 1000, config.BANK_TIMEOUT_MS + 30_000),
     onReplay,
+    batching: { concurrency: config.ACCEPT_BATCH_CONCURRENCY, maxBatch: config.ACCEPT_BATCH_MAX },
+    onAcceptBatch,
   });
   const create = createPledgeCreator({ keys, verifier, clock, log, onCommitted });
   const queries = createPledgeQueries({ db, clock, config });

@@ -101,6 +101,8 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
     IDEMPOTENCY_LOCK_SECONDS: 60,
     BANK_TIMEOUT_MS: 5_000,
     STUCK_AFTER_SECONDS: options.stuckAfterSeconds ?? 120,
+    ACCEPT_BATCH_CONCURRENCY: 2,
+    ACCEPT_BATCH_MAX: 100,
   };
   const verifier =
     options.verifier ??

@@ -151,3 +151,16 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (e?.code === UNIQUE_VIOLATION) return constraint === undefined || e.constraint_name === constraint;
   return e?.cause !== undefined && e.cause !== err ? isUniqueViolation(e.cause, constraint) : false;
 }
+
+/**
+ * True when PostgreSQL itself answered with an error (a statement failed: a constraint, a bad
+ * value, a deadlock), false for failures to reach it (refused, closed, timed out). Only the first
+ * kind can be one statement's fault.
+ */
+export function isStatementError(err: unknown): boolean {
+  if (err instanceof postgres.PostgresError) return true;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return cause !== undefined && cause !== err ? isStatementError(cause) : false;
+}
+
+export { createGroupCommit, type GroupCommit, type GroupCommitOptions } from "./group-commit";

@@ -6,6 +6,7 @@ import {
   createDb,
   createTestDatabase,
   ensureDatabase,
+  isStatementError,
   isUniqueViolation,
   migrate,
   sql,
@@ -71,5 +72,19 @@ describe("db", () => {
     const admin = createDb({ url: tdb.url, schema: {} });
     await admin.client.unsafe(`drop database "${tdb.name}_x" with (force)`);
     await admin.close();
+  });
+});
+
+describe("isStatementError", () => {
+  test("a statement the server refused is one; a server that cannot be reached is not", async () => {
+    const handle = createDb({ url: tdb.url, schema: {} });
+    const failed = await handle.client`select 1/0`.catch((e: unknown) => e);
+    expect(isStatementError(failed)).toBe(true);
+    await handle.close();
+    const down = createDb({ url: "postgres://postgres@127.0.0.1:1/none", schema: {} });
+    const refused = await down.client`select 1`.catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+    expect(isStatementError(refused)).toBe(false);
+    await down.close();
   });
 });

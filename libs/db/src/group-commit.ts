@@ -1,0 +1,86 @@
+// Group commit at the application's edge: concurrent writes that arrive while every slot is busy
+// leave together as one batch, so a burst costs one round trip and one commit per batch instead
+// of one per request. An item alone goes at once (no timer, no added latency when idle); batches
+// form only from the queue a busy database builds anyway ("smart batching").
+
+export interface GroupCommitOptions<I, R> {
+  /**
+   * Writes one batch, in one transaction, and answers one result per item in the items' order.
+   * Either the whole batch commits or none of it does.
+   */
+  run(items: I[]): Promise<R[]>;
+  /** Batches in flight at once: the database connections the group may hold. */
+  concurrency: number;
+  /** The most items one batch carries. */
+  maxBatch: number;
+  /**
+   * Whether a failed batch is tried again item by item, so that one bad item fails alone (a
+   * statement error may be any single item's fault). Answer false for failures no item could have
+   * caused — a connection refused, a timeout — so a batch is not retried N times against a
+   * database that is down. Default: always retry.
+   */
+  retryAlone?(err: unknown): boolean;
+  /** Called with the size of every batch that is run (metrics). */
+  onBatch?(size: number): void;
+}
+
+interface Waiting<I, R> {
+  item: I;
+  resolve(result: R): void;
+  reject(err: unknown): void;
+}
+
+export interface GroupCommit<I, R> {
+  submit(item: I): Promise<R>;
+  stats(): { running: number; waiting: number };
+}
+
+export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): GroupCommit<I, R> {
+  const { concurrency, maxBatch } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("group commit: concurrency must be >= 1");
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error("group commit: maxBatch must be >= 1");
+  const waiting: Waiting<I, R>[] = [];
+  let running = 0;
+
+  async function runBatch(batch: Waiting<I, R>[]): Promise<void> {
+    options.onBatch?.(batch.length);
+    let results: R[];
+    try {
+      results = await options.run(batch.map((w) => w.item));
+      if (results.length !== batch.length)
+        throw new Error(`group commit: run answered ${results.length} results for ${batch.length} items`);
+    } catch (err) {
+      if (batch.length === 1 || options.retryAlone?.(err) === false) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      // Nothing of the batch committed: each item is tried alone, in this same slot.
+      for (const w of batch) await runBatch([w]);
+      return;
+    }
+    batch.forEach((w, i) => {
+      w.resolve(results[i] as R);
+    });
+  }
+
+  function pump(): void {
+    while (running < concurrency && waiting.length > 0) {
+      const batch = waiting.splice(0, maxBatch);
+      running++;
+      void runBatch(batch).finally(() => {
+        running--;
+        pump();
+      });
+    }
+  }
+
+  return {
+    submit(item) {
+      return new Promise<R>((resolve, reject) => {
+        waiting.push({ item, resolve, reject });
+        pump();
+      });
+    },
+    stats: () => ({ running, waiting: waiting.length }),
+  };
+}
