@@ -17,10 +17,11 @@ import { recordInboxMany } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { AuthorizeRequest, AuthorizeResult, BankClient, BankOutcome, CaptureResult } from "./bank-client";
+import { CONSUMERS } from "./consumers";
 import { inbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import { type Decision, type PaymentEvent, transition } from "./domain";
 import { newPaymentRow, type PlannedWrite, writeDecisions } from "./payment-store";
-import { CONSUMERS, describeOutcome, type PaymentDb, type PaymentService, stateOf } from "./service";
+import { describeOutcome, type PaymentDb, type PaymentService, stateOf } from "./service";
 
 type Applied = Extract<Decision, { ok: true }>;
 type Planned = PlannedWrite;

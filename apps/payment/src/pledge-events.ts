@@ -9,17 +9,11 @@ import { recordInbox } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, sql } from "drizzle-orm";
 import type { BankDrive } from "./bank-drive";
+import { CONSUMERS } from "./consumers";
 import { inbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import { followUp, type PaymentEvent } from "./domain";
 import { newPaymentRow } from "./payment-store";
-import {
-  type ApplyEvent,
-  CONSUMERS,
-  type LoadPayment,
-  type PaymentDb,
-  type PaymentTx,
-  type PledgeRequestResult,
-} from "./service";
+import type { ApplyEvent, LoadPayment, PaymentDb, PaymentTx, PledgeRequestResult } from "./service";
 
 /**
  * Serialises, per pledge, the creation of its payment with a cancel that finds none yet: one of

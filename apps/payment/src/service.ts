@@ -37,20 +37,11 @@ export type WebhookVerifier = (
 ) => boolean;
 
 export { describeOutcome, holdEvent } from "./bank-drive";
-export { WEBHOOK_TOLERANCE_SECONDS } from "./webhooks";
 
-/** Inbox consumer names: one per event source, so ids from different sources never collide. */
-export const CONSUMERS = {
-  pledgeCreated: "payment-pledge-created",
-  pledgeCancelled: "payment-pledge-cancelled",
-  pledgeRefundRequested: "payment-pledge-refund-requested",
-  webhook: "bank-webhook",
-  /**
-   * Not an event source: the inbox row (keyed by the pledge id) that remembers a pledge.cancelled
-   * which arrived before its pledge.created, so the payment starts already cancelled.
-   */
-  cancelledBeforeCreated: "payment-cancelled-before-created",
-} as const;
+import { CONSUMERS } from "./consumers";
+
+export { CONSUMERS };
+export { WEBHOOK_TOLERANCE_SECONDS } from "./webhooks";
 
 export interface PaymentServiceDeps {
   db: PaymentDb;
