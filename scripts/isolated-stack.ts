@@ -16,6 +16,8 @@ export interface IsolatedStackOptions {
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   readyTimeoutMs?: number;
+  /** A Redis of the test's own (one it kills and restarts); the shared test Redis by default. */
+  redisUrl?: string;
 }
 
 export interface IsolatedStack {
@@ -35,6 +37,7 @@ export interface IsolatedStack {
 export async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const redis = createRedisClient(url);
   try {
+    await redis.connect();
     const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
     let cursor = "0";
     let deleted = 0;
@@ -63,6 +66,7 @@ function tails(dir: string, chars: number): string {
 const PORT_RACE = /exited with code|not ours/;
 
 export async function startIsolatedStack(options: IsolatedStackOptions): Promise<IsolatedStack> {
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const redisPrefix = `${uniqueName(options.label)}:`;
   const busPrefix = uniqueName(options.label);
   const logsDir = mkdtempSync(join(tmpdir(), `cfa-${options.label}-`));
@@ -83,7 +87,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
     await step("drop database", () => db.drop());
     // The services create the stream and keys; removing them is harmless when they never did.
     await step("delete NATS stream", () => deleteStream(TEST_NATS_URL, busPrefix).catch(() => false));
-    await step("delete Redis keys", () => deleteRedisKeys(TEST_REDIS_URL, redisPrefix));
+    await step("delete Redis keys", () => deleteRedisKeys(redisUrl, redisPrefix));
     if (!keepLogs && failed.length === 0) rmSync(logsDir, { recursive: true, force: true });
     return failed;
   }
@@ -92,7 +96,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
     try {
       stack = await startStack({
         databaseUrl: db.url,
-        redisUrl: TEST_REDIS_URL,
+        redisUrl,
         redisPrefix,
         natsUrl: TEST_NATS_URL,
         busPrefix,

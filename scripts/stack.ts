@@ -3,6 +3,7 @@
 // command, the end-to-end tests and the benchmarks, so all three run the same topology.
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "@careforall/testkit/src/servers";
 
 export const ROOT = join(import.meta.dir, "..");
 
@@ -78,13 +79,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** A port nobody is listening on right now. */
-export function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = server.port as number;
-  server.stop(true);
-  return port;
-}
+export { freePort };
 
 /** A free port for every service, for stacks that must not collide with anything else. */
 export function freePorts(): Record<ServiceName, number> {

@@ -30,6 +30,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Environment for single services, on top of `env`. */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** A Redis of the test's own, started before the platform (see startRedisServer). */
+  redisUrl?: string;
 }
 
 export interface System {
@@ -65,6 +67,7 @@ export function useSystem(options: SystemOptions): System {
       label: `sys_${options.label}`,
       env: { ...BASE_ENV, ...options.env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+      ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     });
     const { stack, logsDir, databaseUrl, logTails } = iso;
     process.once("exit", killAll);

@@ -21,6 +21,11 @@ export const GatewayConfigSchema = T.Object({
   TRUSTED_PROXIES: T.String({ default: "" }),
   /** How long an in-process snapshot is served before it is re-checked against Redis/origin. */
   SNAPSHOT_LOCAL_TTL_MS: T.Integer({ minimum: 0, default: 2000 }),
+  /**
+   * After Redis fails, how long the gateway runs on its fallbacks (per-process rate limits,
+   * snapshots from memory and the campaign service) before it tries Redis again.
+   */
+  REDIS_RETRY_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 2_000 }),
   /** Lifetime of a snapshot in Redis; events refresh it long before. */
   SNAPSHOT_REDIS_TTL_SECONDS: T.Integer({ minimum: 1, default: 300 }),
   /** How often the money audit runs in the background to keep its drift gauge current (0: only on request). */

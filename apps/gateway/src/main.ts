@@ -4,7 +4,14 @@
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
 import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
-import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
+import {
+  breakerCache,
+  createFailoverRateLimiter,
+  createMemoryRateLimiter,
+  createRedisCache,
+  createRedisClient,
+  createRedisRateLimiter,
+} from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
@@ -12,6 +19,7 @@ import { createHttpMetrics, fetchWithTimeout, mintRequestId, serve } from "@care
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
+import { createBreaker } from "@careforall/resilience";
 import { initTelemetry } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import { treaty } from "@elysiajs/eden";
@@ -24,11 +32,32 @@ const config = loadConfig("gateway", GatewayConfigSchema);
 const log = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 const telemetry = initTelemetry({ service: "gateway", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 
-const redis = createRedisClient(config.REDIS_URL);
-const cache = createRedisCache(redis, config.REDIS_PREFIX);
-const limiter = createRedisRateLimiter(redis, config.REDIS_PREFIX);
-const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "gateway" });
+// Redis is not on the critical path: behind one breaker, rate limits fall back to per-process
+// memory and snapshot reads to the in-process tier and the campaign service while it is away.
 const metrics = createHttpMetrics("gateway");
+const redisBreaker = createBreaker({
+  name: "redis",
+  openMs: config.REDIS_RETRY_MS,
+  onChange: (state, cause) =>
+    state === "open"
+      ? log.warn(
+          { dependency: "redis", err: cause },
+          "dependency.down: rate limits per process, snapshots from memory and origin",
+        )
+      : log.info({ dependency: "redis" }, "dependency.up"),
+});
+metrics.gauge("gateway_redis_degraded", "1 while Redis is unreachable and the gateway runs on its fallbacks", () =>
+  redisBreaker.state() === "open" ? 1 : 0,
+);
+const redis = createRedisClient(config.REDIS_URL);
+await redis.connect().catch((err) => log.warn({ dependency: "redis", err }, "dependency.unavailable_at_start"));
+const cache = breakerCache(createRedisCache(redis, config.REDIS_PREFIX), redisBreaker);
+const limiter = createFailoverRateLimiter({
+  primary: createRedisRateLimiter(redis, config.REDIS_PREFIX),
+  fallback: createMemoryRateLimiter(),
+  breaker: redisBreaker,
+});
+const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "gateway" });
 exportBusMetrics(metrics, bus);
 
 // Upstream calls time out rather than hang a client forever.
@@ -81,7 +110,7 @@ const app = createGatewayApp({
   log,
   metrics,
   checks: {
-    redis: () => cache.ping(),
+    redis: { check: () => cache.ping(), optional: true },
     nats: () => bus.ping(),
     auth: async () => (await clients.auth.health.get()).status === 200,
     campaign: async () => (await clients.campaign.health.get()).status === 200,

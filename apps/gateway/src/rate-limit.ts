@@ -1,5 +1,7 @@
 // Fixed-window limits per minute in Redis, shared by every gateway replica. Every key must be
-// under its limit; the longest Retry-After wins. Without Redis the limiter fails closed (503).
+// under its limit; the longest Retry-After wins. Without Redis, main's failover limiter counts in
+// process memory instead (a donation is never refused because Redis is away); a limiter that
+// still fails is answered 503, never waved through.
 import type { RateLimiter } from "@careforall/cache";
 import { serviceUnavailable, tooManyRequests } from "@careforall/http";
 import type { Logger } from "@careforall/log";

@@ -8,6 +8,7 @@ import type { Clock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
 import { type HttpMetrics, mintRequestId, requestIdFor, SECURITY_HEADERS } from "@careforall/http";
 import type { Logger } from "@careforall/log";
+import { BreakerOpenError } from "@careforall/resilience";
 
 const ROUTE = "/api/campaigns/:id";
 // Kept to what a JSON read needs: every header costs on the hot path. No Cache-Control: with an
@@ -114,7 +115,8 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
 
   async function load(id: string, requestId: string): Promise<Entry | null> {
     const shared = await cache.getVersioned(snapshotKey(id)).catch((err) => {
-      log.warn({ err }, "snapshot.redis_failed");
+      // An open breaker is already reported once, by its transition; anything else is worth a line.
+      if (!(err instanceof BreakerOpenError)) log.warn({ err }, "snapshot.redis_failed");
       return null;
     });
     const local = entries.get(id);

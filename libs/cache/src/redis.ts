@@ -3,8 +3,27 @@
 import Redis from "ioredis";
 import type { Cache, RateLimiter } from "./types";
 
-export function createRedisClient(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+export interface RedisClientOptions {
+  /** A command not answered within this is failed (a hung Redis must not hang requests). */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/**
+ * A client that fails fast while Redis is away: no offline queue (a command sent while
+ * disconnected fails at once instead of waiting for the reconnect), one retry, and a command
+ * timeout. It reconnects on its own in the background. Call `connect()` before first use.
+ */
+export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
+  return new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    connectTimeout: options.connectTimeoutMs ?? 1_000,
+    // Reconnect quickly at first, then every 2 s at most, forever.
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+  });
 }
 
 // Versioned values are stored as "<version>\n<value>"; the compare-and-set runs inside Redis.

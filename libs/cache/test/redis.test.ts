@@ -3,6 +3,7 @@ import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@ca
 import { cacheContract } from "./contract";
 
 const redis = createRedisClient(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+await redis.connect();
 const prefix = `cfa_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}:`;
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}*`);

@@ -18,7 +18,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export type ReadinessChecks = Record<string, () => Promise<unknown>>;
+/**
+ * A dependency /ready checks: resolves (up) or throws / returns false (down). An `optional` one is
+ * a dependency the service works without (degraded, e.g. Redis behind the gateway's fallbacks):
+ * when it is down, /ready still answers 200, with status "degraded".
+ */
+export type ReadinessCheck = (() => Promise<unknown>) | { check: () => Promise<unknown>; optional: true };
+export type ReadinessChecks = Record<string, ReadinessCheck>;
 
 export interface HttpKitOptions {
   service: string;
@@ -205,8 +211,12 @@ export function httpKit(options: HttpKitOptions) {
         "/ready",
         async ({ set }) => {
           const results: Record<string, "up" | "down"> = {};
+          let degraded = false;
+          let unavailable = false;
           await Promise.all(
-            Object.entries(checks).map(async ([name, check]) => {
+            Object.entries(checks).map(async ([name, entry]) => {
+              const check = typeof entry === "function" ? entry : entry.check;
+              const optional = typeof entry !== "function";
               try {
                 const ok = await Promise.race([
                   check(),
@@ -216,13 +226,21 @@ export function httpKit(options: HttpKitOptions) {
               } catch {
                 results[name] = "down";
               }
+              if (results[name] === "down") {
+                if (optional) degraded = true;
+                else unavailable = true;
+              }
             }),
           );
-          const ready = Object.values(results).every((r) => r === "up");
-          set.status = ready ? 200 : 503;
-          return { status: ready ? "ready" : "unavailable", service, checks: results };
+          set.status = unavailable ? 503 : 200;
+          return { status: unavailable ? "unavailable" : degraded ? "degraded" : "ready", service, checks: results };
         },
-        { detail: { tags: ["operations"], summary: "Dependencies reachable (503 if one is down)" } },
+        {
+          detail: {
+            tags: ["operations"],
+            summary: "Dependencies reachable (503 if one is down; 200 degraded if only an optional one is)",
+          },
+        },
       )
       .get(
         "/metrics",

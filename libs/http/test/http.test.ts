@@ -31,9 +31,17 @@ const sign = (claims: Record<string, unknown>, exp = "15m", key: CryptoKey = pri
     .sign(key);
 
 let dbUp = true;
+let cacheUp = true;
 const metrics = createHttpMetrics("test");
 const app = new Elysia()
-  .use(httpKit({ service: "test", log: silentLogger(), metrics, checks: { db: async () => dbUp } }))
+  .use(
+    httpKit({
+      service: "test",
+      log: silentLogger(),
+      metrics,
+      checks: { db: async () => dbUp, cache: { check: async () => cacheUp, optional: true } },
+    }),
+  )
   .use(authGuard(createTokenVerifier({ publicKeyPem, issuer })))
   .post("/things/:id", ({ body, params }) => ({ ...body, id: params.id }), {
     params: IdParams,
@@ -152,8 +160,21 @@ describe("operations endpoints", () => {
     dbUp = false;
     const down = await call("/ready");
     expect(down.status).toBe(503);
-    expect(await down.json()).toMatchObject({ checks: { db: "down" } });
+    expect(await down.json()).toMatchObject({ status: "unavailable", checks: { db: "down" } });
     dbUp = true;
+  });
+  test("an optional dependency down → 200 degraded (the service works without it); with a required one down → 503", async () => {
+    cacheUp = false;
+    const degraded = await call("/ready");
+    expect(degraded.status).toBe(200);
+    expect(await degraded.json()).toMatchObject({ status: "degraded", checks: { db: "up", cache: "down" } });
+    dbUp = false;
+    const down = await call("/ready");
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: "unavailable", checks: { db: "down", cache: "down" } });
+    dbUp = true;
+    cacheUp = true;
+    expect(await (await call("/ready")).json()).toMatchObject({ status: "ready", checks: { db: "up", cache: "up" } });
   });
   test("/metrics exposes request counts and latency by route template", async () => {
     await call(`/things/${ID}`, json({ count: 1, name: "x" }));

@@ -114,3 +114,4 @@ export async function expectProblem(res: Response, status: number): Promise<Prob
 
 /** The field paths a 400 problem names. */
 export const errorPaths = (problem: { errors?: Array<{ path: string }> }) => (problem.errors ?? []).map((e) => e.path);
+export * from "./servers";

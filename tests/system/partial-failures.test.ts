@@ -1,0 +1,142 @@
+// Partial failures of the servers under the platform (issue 13). The platform runs on a Redis of
+// this test's own, which the test SIGKILLs and starts again (empty) while donations and reads keep
+// coming: Redis is not on the money path's critical path, so donations keep being accepted (rate
+// limits fall back to process memory, still limiting), reads keep being served, /ready says
+// "degraded" instead of pulling the gateway out, and when Redis is back the gateway uses it again
+// by itself. Afterwards every pledge is captured and the audit balances.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { freePort, type KillableServer, startRedisServer, waitFor } from "@careforall/testkit";
+import { ADMIN, call, expectCall, gauge, login, register, type Session, uniqueEmail, useSystem } from "./support";
+
+const redisPort = freePort();
+let redis: KillableServer;
+beforeAll(async () => {
+  redis = await startRedisServer(redisPort);
+});
+
+const sys = useSystem({
+  label: "partial",
+  redisUrl: `redis://127.0.0.1:${redisPort}`,
+  env: {
+    // Limits on, and high enough for the test's own pace: the fallback must still count.
+    RATE_LIMIT_PLEDGES: "1000",
+    REDIS_RETRY_MS: "200",
+    RECONCILE_AFTER_MS: "1500",
+    RECONCILE_INTERVAL_MS: "500",
+  },
+});
+
+afterAll(async () => {
+  await redis?.kill();
+});
+
+interface Pledge {
+  id: string;
+  status: string;
+  receiptToken?: string;
+}
+
+let admin: Session;
+let campaignId: string;
+let guest: { email: string; bankAccountId: string; accountSecret: string };
+const accepted: Pledge[] = [];
+
+beforeAll(async () => {
+  admin = await login(sys.gw, ADMIN.email, ADMIN.password);
+  const owner = await register(sys.gw, "Partial Owner");
+  campaignId = (
+    await expectCall<{ id: string }>(
+      201,
+      sys.gw,
+      "POST",
+      "/api/campaigns",
+      { title: "Partial failures", description: "Servers going away", goalMinor: 10_000_000, currency: "BDT" },
+      { token: owner.accessToken },
+    )
+  ).id;
+  const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
+    201,
+    sys.gw,
+    "POST",
+    "/api/bank/demo-accounts",
+  );
+  guest = { email: uniqueEmail("partial"), ...account };
+});
+
+/** One guest donation; the reply as it came (no retry), so a refusal is seen. */
+async function donate(): Promise<{ status: number; text: string }> {
+  const reply = await call<Pledge>(
+    sys.gw,
+    "POST",
+    `/api/campaigns/${campaignId}/pledges`,
+    {
+      amountMinor: 1_000,
+      currency: "BDT",
+      donor: { email: guest.email, name: "আংশিক অতিথি" },
+      source: { bankAccountId: guest.bankAccountId, accountSecret: guest.accountSecret },
+    },
+    { headers: { "idempotency-key": crypto.randomUUID() } },
+  );
+  if (reply.status === 202) accepted.push(reply.body);
+  return { status: reply.status, text: reply.text };
+}
+
+const ready = async () => call<{ status: string; checks: Record<string, string> }>(sys.gw, "GET", "/ready");
+const degradedGauge = async () => gauge((await call(sys.gw, "GET", "/metrics")).text, "gateway_redis_degraded");
+
+describe("Redis goes away under load and comes back empty", () => {
+  test("donations accepted and reads served throughout; /ready degraded, not down; recovery by itself", async () => {
+    await sys.guard(async () => {
+      // The campaign reaches pledge's read model through the bus: wait for the first 202.
+      await waitFor(async () => (await donate()).status === 202, { what: "the first donation", timeoutMs: 20_000 });
+      expect((await ready()).body).toMatchObject({ status: "ready", checks: { redis: "up" } });
+
+      await redis.kill();
+      for (let i = 0; i < 20; i++) {
+        const answer = await donate();
+        expect(answer).toMatchObject({ status: 202 });
+        expect((await call(sys.gw, "GET", `/api/campaigns/${campaignId}`)).status).toBe(200);
+      }
+      const degraded = await ready();
+      expect(degraded.status).toBe(200);
+      expect(degraded.body).toMatchObject({ status: "degraded", checks: { redis: "down", pledge: "up" } });
+      expect(await degradedGauge()).toBe(1);
+
+      await redis.start();
+      // Back and empty: the next calls after the breaker's pause find it; nothing is restarted.
+      await waitFor(
+        async () => {
+          expect((await donate()).status).toBe(202);
+          return (await degradedGauge()) === 0;
+        },
+        { what: "the gateway to use Redis again", timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect((await ready()).body).toMatchObject({ status: "ready", checks: { redis: "up" } });
+    });
+  }, 90_000);
+
+  test("afterwards every accepted pledge is captured and the audit balances", async () => {
+    await sys.guard(async () => {
+      expect(accepted.length).toBeGreaterThanOrEqual(22);
+      for (const p of accepted)
+        await waitFor(
+          async () =>
+            (
+              await expectCall<Pledge>(200, sys.gw, "GET", `/api/pledges/${p.id}`, undefined, {
+                headers: { "x-receipt-token": p.receiptToken ?? "" },
+              })
+            ).status === "captured",
+          { what: `pledge ${p.id} captured`, timeoutMs: 60_000, intervalMs: 200 },
+        );
+      const audit = await expectCall<{ totalDriftMinor: number; stuckPledges: number }>(
+        200,
+        sys.gw,
+        "GET",
+        "/api/admin/audit",
+        undefined,
+        { token: admin.accessToken },
+      );
+      expect(audit).toMatchObject({ totalDriftMinor: 0, stuckPledges: 0 });
+    });
+  }, 90_000);
+});
