@@ -18,6 +18,8 @@ export interface IsolatedStackOptions {
   readyTimeoutMs?: number;
   /** A Redis of the test's own (one it kills and restarts); the shared test Redis by default. */
   redisUrl?: string;
+  /** A PostgreSQL server of the test's own (any database on it); the shared test server by default. */
+  databaseServerUrl?: string;
 }
 
 export interface IsolatedStack {
@@ -70,7 +72,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
   const redisPrefix = `${uniqueName(options.label)}:`;
   const busPrefix = uniqueName(options.label);
   const logsDir = mkdtempSync(join(tmpdir(), `cfa-${options.label}-`));
-  const db = await createTestDatabase(options.label);
+  const db = await createTestDatabase(options.label, options.databaseServerUrl);
   const keys = await createTestKeys();
   let stack: Stack | undefined;
 

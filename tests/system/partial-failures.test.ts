@@ -1,22 +1,37 @@
-// Partial failures of the servers under the platform (issue 13). The platform runs on a Redis of
-// this test's own, which the test SIGKILLs and starts again (empty) while donations and reads keep
-// coming: Redis is not on the money path's critical path, so donations keep being accepted (rate
-// limits fall back to process memory, still limiting), reads keep being served, /ready says
-// "degraded" instead of pulling the gateway out, and when Redis is back the gateway uses it again
-// by itself. Afterwards every pledge is captured and the audit balances.
+// Partial failures of the servers under the platform (issue 13). The platform runs on a Redis and
+// a PostgreSQL of this test's own, which the test takes away in turn while donations and reads
+// keep coming, and then starts again:
+// - Redis (SIGKILL; back empty): not on the money path's critical path. Donations keep being
+//   accepted (rate limits fall back to process memory, still limiting), reads keep being served,
+//   /ready says "degraded" instead of pulling the gateway out, and the gateway goes back to Redis
+//   by itself.
+// - PostgreSQL (`pg_ctl stop -m immediate`): donations are refused honestly — 503 with
+//   Retry-After, never a 500 — reads are still served from the gateway's memory, and when it is
+//   back donations are accepted again with no service restarted.
+// Afterwards every accepted pledge is captured and the audit balances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { freePort, type KillableServer, startRedisServer, waitFor } from "@careforall/testkit";
+import {
+  freePort,
+  type KillablePostgres,
+  type KillableServer,
+  startPostgresServer,
+  startRedisServer,
+  waitFor,
+} from "@careforall/testkit";
 import { ADMIN, call, expectCall, gauge, login, register, type Session, uniqueEmail, useSystem } from "./support";
 
 const redisPort = freePort();
+const postgresPort = freePort();
 let redis: KillableServer;
+let pg: KillablePostgres;
 beforeAll(async () => {
-  redis = await startRedisServer(redisPort);
-});
+  [redis, pg] = await Promise.all([startRedisServer(redisPort), startPostgresServer(postgresPort)]);
+}, 60_000);
 
 const sys = useSystem({
   label: "partial",
   redisUrl: `redis://127.0.0.1:${redisPort}`,
+  databaseServerUrl: `postgres://postgres@127.0.0.1:${postgresPort}/postgres`,
   env: {
     // Limits on, and high enough for the test's own pace: the fallback must still count.
     RATE_LIMIT_PLEDGES: "1000",
@@ -27,8 +42,8 @@ const sys = useSystem({
 });
 
 afterAll(async () => {
-  await redis?.kill();
-});
+  await Promise.all([redis?.kill(), pg?.destroy()]);
+}, 30_000);
 
 interface Pledge {
   id: string;
@@ -64,7 +79,7 @@ beforeAll(async () => {
 });
 
 /** One guest donation; the reply as it came (no retry), so a refusal is seen. */
-async function donate(): Promise<{ status: number; text: string }> {
+async function donate(): Promise<{ status: number; text: string; retryAfter: string | null }> {
   const reply = await call<Pledge>(
     sys.gw,
     "POST",
@@ -78,14 +93,20 @@ async function donate(): Promise<{ status: number; text: string }> {
     { headers: { "idempotency-key": crypto.randomUUID() } },
   );
   if (reply.status === 202) accepted.push(reply.body);
-  return { status: reply.status, text: reply.text };
+  return { status: reply.status, text: reply.text, retryAfter: reply.headers.get("retry-after") };
+}
+
+/** Every service process is still the one started: none exited, none was restarted. */
+function expectAllAlive() {
+  const exited = [...sys.stack.services.values()].filter((s) => s.proc.exitCode !== null).map((s) => s.name);
+  expect(exited).toEqual([]);
 }
 
 const ready = async () => call<{ status: string; checks: Record<string, string> }>(sys.gw, "GET", "/ready");
 const degradedGauge = async () => gauge((await call(sys.gw, "GET", "/metrics")).text, "gateway_redis_degraded");
 
-describe("Redis goes away under load and comes back empty", () => {
-  test("donations accepted and reads served throughout; /ready degraded, not down; recovery by itself", async () => {
+describe("the servers under the platform go away under load and come back", () => {
+  test("Redis SIGKILLed: donations accepted and reads served throughout; /ready degraded, not down; recovery by itself", async () => {
     await sys.guard(async () => {
       // The campaign reaches pledge's read model through the bus: wait for the first 202.
       await waitFor(async () => (await donate()).status === 202, { what: "the first donation", timeoutMs: 20_000 });
@@ -115,9 +136,37 @@ describe("Redis goes away under load and comes back empty", () => {
     });
   }, 90_000);
 
+  test("PostgreSQL stopped at once: donations 503 with Retry-After (never 500), reads served; back without restarts", async () => {
+    await sys.guard(async () => {
+      const pids = [...sys.stack.services.values()].map((s) => s.proc.pid);
+      await pg.kill();
+      const answers: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const answer = await donate();
+        answers.push(answer.status);
+        if (answer.status === 503) {
+          expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+          expect(JSON.parse(answer.text)).toMatchObject({ status: 503, title: "Service unavailable" });
+        }
+        expect((await call(sys.gw, "GET", `/api/campaigns/${campaignId}`)).status).toBe(200);
+      }
+      expect(answers).toEqual(Array(10).fill(503));
+
+      await pg.start();
+      // Back: the pools reconnect on their own; the same processes accept donations again.
+      await waitFor(async () => (await donate()).status === 202, {
+        what: "donations to be accepted again",
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      expect([...sys.stack.services.values()].map((s) => s.proc.pid)).toEqual(pids);
+      expectAllAlive();
+    });
+  }, 90_000);
+
   test("afterwards every accepted pledge is captured and the audit balances", async () => {
     await sys.guard(async () => {
-      expect(accepted.length).toBeGreaterThanOrEqual(22);
+      expect(accepted.length).toBeGreaterThanOrEqual(23);
       for (const p of accepted)
         await waitFor(
           async () =>
@@ -137,6 +186,8 @@ describe("Redis goes away under load and comes back empty", () => {
         { token: admin.accessToken },
       );
       expect(audit).toMatchObject({ totalDriftMinor: 0, stuckPledges: 0 });
+      // No process died on the way (postgres.js once crashed Bun on a connection cut mid-write).
+      expectAllAlive();
     });
   }, 90_000);
 });

@@ -32,6 +32,8 @@ export interface SystemOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** A Redis of the test's own, started before the platform (see startRedisServer). */
   redisUrl?: string;
+  /** A PostgreSQL server of the test's own, started before the platform (see startPostgresServer). */
+  databaseServerUrl?: string;
 }
 
 export interface System {
@@ -68,6 +70,7 @@ export function useSystem(options: SystemOptions): System {
       env: { ...BASE_ENV, ...options.env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+      ...(options.databaseServerUrl ? { databaseServerUrl: options.databaseServerUrl } : {}),
     });
     const { stack, logsDir, databaseUrl, logTails } = iso;
     process.once("exit", killAll);

@@ -31,6 +31,8 @@ export interface CreateDbOptions<TSchema extends Record<string, unknown>> {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   name?: string;
+  /** Seconds to wait for a new connection before the query fails (default 3). */
+  connectTimeoutSeconds?: number;
 }
 
 export function createDb<TSchema extends Record<string, unknown>>(
@@ -39,7 +41,8 @@ export function createDb<TSchema extends Record<string, unknown>>(
   const client = postgres(options.url, {
     max: options.max ?? 10,
     idle_timeout: 30,
-    connect_timeout: 10,
+    // Short: a database that does not answer is reported (503) in seconds, not after a long hang.
+    connect_timeout: options.connectTimeoutSeconds ?? 3,
     onnotice: () => {},
     connection: { application_name: options.name ?? "careforall" },
   });
@@ -119,11 +122,13 @@ export interface TestDatabase {
 }
 
 /**
- * A fresh, empty database for one test file or run, so parallel runs never collide.
- * Base URL from TEST_DATABASE_URL (default: local trust-auth server).
+ * A fresh, empty database for one test file or run, so parallel runs never collide. On the
+ * server of `base` (default TEST_DATABASE_URL, else the local trust-auth server).
  */
-export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
-  const base = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export async function createTestDatabase(
+  label = "t",
+  base = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+): Promise<TestDatabase> {
   const safe = label
     .toLowerCase()
     .replace(/[^a-z0-9_]/g, "_")

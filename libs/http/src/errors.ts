@@ -94,8 +94,15 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
     detail: `Retry after ${retryAfterSeconds} seconds`,
     headers: { "retry-after": String(retryAfterSeconds) },
   });
-export const serviceUnavailable = (detail: string) =>
-  new AppError({ status: 503, code: "unavailable", title: "Service unavailable", detail });
+/** 503, with the Retry-After every client of ours honours (2 s unless the caller knows better). */
+export const serviceUnavailable = (detail: string, retryAfterSeconds = 2) =>
+  new AppError({
+    status: 503,
+    code: "unavailable",
+    title: "Service unavailable",
+    detail,
+    headers: { "retry-after": String(retryAfterSeconds) },
+  });
 
 export function problemResponse(problem: ProblemDetails, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(problem), {

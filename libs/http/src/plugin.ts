@@ -1,6 +1,7 @@
 // The Elysia plugin every service mounts: request ids, problem+json errors, body limit,
 // security headers, request metrics, and the /health, /ready and /metrics endpoints.
 import type { Logger } from "@careforall/log";
+import { classifyUnavailable } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia } from "elysia";
 import { AppError, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
@@ -51,6 +52,9 @@ export function requestIdFor(request: Request): string {
 }
 
 const startTimes = new WeakMap<Request, number>();
+/** dependency.unavailable is logged at most this often per dependency (per process). */
+const OUTAGE_LOG_INTERVAL_MS = 10_000;
+const outageLoggedAt = new Map<string, number>();
 const rawBodies = new WeakMap<Request, string>();
 
 /**
@@ -170,7 +174,31 @@ export function httpKit(options: HttpKitOptions) {
               headers,
             );
           default: {
-            // Anything else is our bug or a dependency failure: log it whole, tell the client nothing internal.
+            // A dependency that cannot be reached is weather, not a bug: 503 with Retry-After, and
+            // one log line per dependency per interval, not one per request.
+            const outage = classifyUnavailable(error);
+            if (outage) {
+              set.status = 503;
+              const who = outage.dependency ?? "unreachable";
+              const now = Date.now();
+              if (now - (outageLoggedAt.get(who) ?? 0) >= OUTAGE_LOG_INTERVAL_MS) {
+                outageLoggedAt.set(who, now);
+                log.warn(
+                  { err: error, dependency: outage.dependency, method: request.method, path },
+                  "dependency.unavailable",
+                );
+              }
+              return problemResponse(
+                {
+                  type: "https://careforall.dev/problems/unavailable",
+                  title: "Service unavailable",
+                  status: 503,
+                  detail: `A service this request needs is unavailable; retry in ${outage.retryAfterSeconds} s`,
+                },
+                { ...headers, "retry-after": String(outage.retryAfterSeconds) },
+              );
+            }
+            // Anything else is our bug: log it whole, tell the client nothing internal.
             const status = code === "INVALID_COOKIE_SIGNATURE" ? 400 : 500;
             set.status = status;
             log.error({ err: error, code, method: request.method, path }, "request.failed");

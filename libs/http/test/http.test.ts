@@ -15,6 +15,7 @@ import { silentLogger } from "@careforall/log";
 import { currentTraceId, initTelemetry, injectTraceHeaders } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import postgres from "postgres";
 
 initTelemetry({ service: "http-test" });
 const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
@@ -56,6 +57,15 @@ const app = new Elysia()
   })
   .get("/boom", () => {
     throw new Error("secret internal detail");
+  })
+  // A real query against a PostgreSQL that is not there (nothing listens on port 1).
+  .get("/db-down", async () => {
+    const sql = postgres("postgres://postgres@127.0.0.1:1/none", { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      return await sql`select 1`;
+    } finally {
+      await sql.end();
+    }
   })
   .get("/rate", () => {
     throw new AppError({ status: 429, code: "rate-limited", title: "Too many", headers: { "retry-after": "7" } });
@@ -129,6 +139,20 @@ describe("problem+json errors", () => {
     const res = await call("/boom");
     const body = await expectProblem(res, 500);
     expect(JSON.stringify(body)).not.toContain("secret internal detail");
+  });
+  test("a database that cannot be reached → 503 with Retry-After, not 500, and no address leaked", async () => {
+    const res = await call("/db-down");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("2");
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      type: "https://careforall.dev/problems/unavailable",
+      title: "Service unavailable",
+      status: 503,
+      detail: "A service this request needs is unavailable; retry in 2 s",
+    });
+    expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
   });
   test("body over 64 KiB → 413", async () => {
     const big = JSON.stringify({ count: 1, name: "x".repeat(100 * 1024) });

@@ -1,6 +1,9 @@
 // Private, killable instances of the servers under the platform, for tests of what happens when
 // one goes away: started on a free port, SIGKILLed and started again on the same port by the test.
 // (No bun:test import here: the launcher uses freePort too.)
+import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 /** A port nobody is listening on right now. */
@@ -56,6 +59,73 @@ export async function startRedisServer(port = freePort()): Promise<KillableServe
       if (!proc || proc.exitCode !== null) return;
       proc.kill("SIGKILL");
       await proc.exited;
+    },
+  };
+  await server.start();
+  return server;
+}
+
+/** Debian's PostgreSQL binaries (the newest installed major version). */
+function postgresBin(name: string): string {
+  const versions = readdirSync("/usr/lib/postgresql")
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  if (!versions[0]) throw new Error("no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)");
+  return `/usr/lib/postgresql/${versions[0]}/bin/${name}`;
+}
+
+/** PostgreSQL refuses to run as root: as root, its tools run as the postgres user. */
+const asPostgres = (argv: string[]) => (process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
+
+async function run(argv: string[]): Promise<void> {
+  const proc = Bun.spawn(asPostgres(argv), { stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([
+    proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited with ${code}: ${err || out}`);
+}
+
+export interface KillablePostgres extends KillableServer {
+  /** Removes the data directory (after kill). */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL cluster of its own (initdb in a temp directory, trust auth, on a free port).
+ * kill() is `pg_ctl stop -m immediate`: the server stops at once, no checkpoint, clients cut off,
+ * crash recovery on the next start — the harshest stop short of losing the disk.
+ */
+export async function startPostgresServer(port = freePort()): Promise<KillablePostgres> {
+  const dir = mkdtempSync(join(tmpdir(), "cfa-pg-"));
+  if (process.getuid?.() === 0) {
+    const pw = Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim();
+    const gid = Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString().trim();
+    chownSync(dir, Number(pw), Number(gid));
+  }
+  const data = join(dir, "data");
+  await run([postgresBin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+  const pgCtl = (...args: string[]) => run([postgresBin("pg_ctl"), "-D", data, ...args]);
+  const server: KillablePostgres = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async start() {
+      await pgCtl(
+        "-w",
+        "-l",
+        join(dir, "log"),
+        "-o",
+        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=200 -c fsync=off`,
+        "start",
+      );
+    },
+    async kill() {
+      await pgCtl("-m", "immediate", "stop").catch(() => {});
+    },
+    async destroy() {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   await server.start();
