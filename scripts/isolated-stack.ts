@@ -20,6 +20,8 @@ export interface IsolatedStackOptions {
   redisUrl?: string;
   /** A PostgreSQL server of the test's own (any database on it); the shared test server by default. */
   databaseServerUrl?: string;
+  /** A NATS server of the test's own; the shared test NATS by default. */
+  natsUrl?: string;
 }
 
 export interface IsolatedStack {
@@ -69,6 +71,7 @@ const PORT_RACE = /exited with code|not ours/;
 
 export async function startIsolatedStack(options: IsolatedStackOptions): Promise<IsolatedStack> {
   const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
+  const natsUrl = options.natsUrl ?? TEST_NATS_URL;
   const redisPrefix = `${uniqueName(options.label)}:`;
   const busPrefix = uniqueName(options.label);
   const logsDir = mkdtempSync(join(tmpdir(), `cfa-${options.label}-`));
@@ -88,7 +91,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
     if (stack) await step("stop services", () => (stack as Stack).stop());
     await step("drop database", () => db.drop());
     // The services create the stream and keys; removing them is harmless when they never did.
-    await step("delete NATS stream", () => deleteStream(TEST_NATS_URL, busPrefix).catch(() => false));
+    await step("delete NATS stream", () => deleteStream(natsUrl, busPrefix).catch(() => false));
     await step("delete Redis keys", () => deleteRedisKeys(redisUrl, redisPrefix));
     if (!keepLogs && failed.length === 0) rmSync(logsDir, { recursive: true, force: true });
     return failed;
@@ -100,7 +103,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
         databaseUrl: db.url,
         redisUrl,
         redisPrefix,
-        natsUrl: TEST_NATS_URL,
+        natsUrl,
         busPrefix,
         keys,
         ports: freePorts(),

@@ -8,12 +8,19 @@
 // - PostgreSQL (`pg_ctl stop -m immediate`): donations are refused honestly — 503 with
 //   Retry-After, never a 500 — reads are still served from the gateway's memory, and when it is
 //   back donations are accepted again with no service restarted.
-// Afterwards every accepted pledge is captured and the audit balances.
+// - NATS (SIGKILL; its store survives, as a disk would): donations keep being accepted — their
+//   events wait in the outboxes — and /ready says "degraded"; once NATS is back the services
+//   reconnect and the backlog drains by itself.
+// - The bank (its process SIGKILLed): a donor whose grant is cached is accepted and waits; a new
+//   source is answered 503 with Retry-After, and the same request (same key) is accepted once the
+//   bank is back; payments in flight converge through the reconciler.
+// Afterwards every accepted pledge is captured, once, and the audit balances.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   freePort,
-  type KillablePostgres,
   type KillableServer,
+  type KillableStore,
+  startNatsServer,
   startPostgresServer,
   startRedisServer,
   waitFor,
@@ -22,16 +29,23 @@ import { ADMIN, call, expectCall, gauge, login, register, type Session, uniqueEm
 
 const redisPort = freePort();
 const postgresPort = freePort();
+const natsPort = freePort();
 let redis: KillableServer;
-let pg: KillablePostgres;
+let pg: KillableStore;
+let nats: KillableStore;
 beforeAll(async () => {
-  [redis, pg] = await Promise.all([startRedisServer(redisPort), startPostgresServer(postgresPort)]);
+  [redis, pg, nats] = await Promise.all([
+    startRedisServer(redisPort),
+    startPostgresServer(postgresPort),
+    startNatsServer(natsPort),
+  ]);
 }, 60_000);
 
 const sys = useSystem({
   label: "partial",
   redisUrl: `redis://127.0.0.1:${redisPort}`,
   databaseServerUrl: `postgres://postgres@127.0.0.1:${postgresPort}/postgres`,
+  natsUrl: `nats://127.0.0.1:${natsPort}`,
   env: {
     // Limits on, and high enough for the test's own pace: the fallback must still count.
     RATE_LIMIT_PLEDGES: "1000",
@@ -42,7 +56,7 @@ const sys = useSystem({
 });
 
 afterAll(async () => {
-  await Promise.all([redis?.kill(), pg?.destroy()]);
+  await Promise.all([redis?.kill(), pg?.destroy(), nats?.destroy()]);
 }, 30_000);
 
 interface Pledge {
@@ -79,7 +93,10 @@ beforeAll(async () => {
 });
 
 /** One guest donation; the reply as it came (no retry), so a refusal is seen. */
-async function donate(): Promise<{ status: number; text: string; retryAfter: string | null }> {
+async function donate(
+  who = guest,
+  key: string = crypto.randomUUID(),
+): Promise<{ status: number; text: string; retryAfter: string | null }> {
   const reply = await call<Pledge>(
     sys.gw,
     "POST",
@@ -87,10 +104,10 @@ async function donate(): Promise<{ status: number; text: string; retryAfter: str
     {
       amountMinor: 1_000,
       currency: "BDT",
-      donor: { email: guest.email, name: "আংশিক অতিথি" },
-      source: { bankAccountId: guest.bankAccountId, accountSecret: guest.accountSecret },
+      donor: { email: who.email, name: "আংশিক অতিথি" },
+      source: { bankAccountId: who.bankAccountId, accountSecret: who.accountSecret },
     },
-    { headers: { "idempotency-key": crypto.randomUUID() } },
+    { headers: { "idempotency-key": key } },
   );
   if (reply.status === 202) accepted.push(reply.body);
   return { status: reply.status, text: reply.text, retryAfter: reply.headers.get("retry-after") };
@@ -164,9 +181,52 @@ describe("the servers under the platform go away under load and come back", () =
     });
   }, 90_000);
 
+  test("NATS SIGKILLed: donations accepted (events wait in the outbox), /ready degraded; the backlog drains once it is back", async () => {
+    await sys.guard(async () => {
+      await nats.kill();
+      for (let i = 0; i < 10; i++) {
+        expect((await donate()).status).toBe(202);
+        expect((await call(sys.gw, "GET", `/api/campaigns/${campaignId}`)).status).toBe(200);
+      }
+      const degraded = await ready();
+      expect(degraded.status).toBe(200);
+      expect(degraded.body).toMatchObject({ status: "degraded", checks: { nats: "down" } });
+      await nats.start();
+      await waitFor(async () => (await ready()).body.checks.nats === "up", {
+        what: "the gateway to reconnect to NATS",
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      expectAllAlive();
+    });
+  }, 90_000);
+
+  test("the bank killed: a cached source is accepted and waits, a new one gets 503 + Retry-After, then succeeds", async () => {
+    await sys.guard(async () => {
+      // A second guest whose account exists but whose source pledge has never asked the bank about.
+      const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
+        201,
+        sys.gw,
+        "POST",
+        "/api/bank/demo-accounts",
+      );
+      const newcomer = { email: uniqueEmail("newcomer"), ...account };
+      await sys.stack.kill("bank");
+      for (let i = 0; i < 5; i++) expect((await donate()).status).toBe(202);
+      const key = crypto.randomUUID();
+      const refused = await donate(newcomer, key);
+      expect(refused.status).toBe(503);
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+      await sys.restart("bank");
+      // The same request again, as the client was told: now the bank answers, and it is accepted.
+      expect((await donate(newcomer, key)).status).toBe(202);
+      expectAllAlive();
+    });
+  }, 90_000);
+
   test("afterwards every accepted pledge is captured and the audit balances", async () => {
     await sys.guard(async () => {
-      expect(accepted.length).toBeGreaterThanOrEqual(23);
+      expect(accepted.length).toBeGreaterThanOrEqual(39);
       for (const p of accepted)
         await waitFor(
           async () =>

@@ -34,6 +34,8 @@ export interface SystemOptions {
   redisUrl?: string;
   /** A PostgreSQL server of the test's own, started before the platform (see startPostgresServer). */
   databaseServerUrl?: string;
+  /** A NATS server of the test's own, started before the platform (see startNatsServer). */
+  natsUrl?: string;
 }
 
 export interface System {
@@ -71,6 +73,7 @@ export function useSystem(options: SystemOptions): System {
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
       ...(options.databaseServerUrl ? { databaseServerUrl: options.databaseServerUrl } : {}),
+      ...(options.natsUrl ? { natsUrl: options.natsUrl } : {}),
     });
     const { stack, logsDir, databaseUrl, logTails } = iso;
     process.once("exit", killAll);

@@ -85,7 +85,7 @@ try {
     metrics,
     faults,
     onCommitted,
-    checks: { nats: () => bus.ping() },
+    checks: { nats: { check: () => bus.ping(), optional: true } },
   });
 
   relay.start();

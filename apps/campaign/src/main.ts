@@ -40,7 +40,7 @@ const app = createCampaignApp({
   config,
   log,
   metrics,
-  checks: { nats: () => bus.ping() },
+  checks: { nats: { check: () => bus.ping(), optional: true } },
   onCommitted: () => relay.kick(),
 });
 

@@ -111,7 +111,7 @@ const app = createGatewayApp({
   metrics,
   checks: {
     redis: { check: () => cache.ping(), optional: true },
-    nats: () => bus.ping(),
+    nats: { check: () => bus.ping(), optional: true },
     auth: async () => (await clients.auth.health.get()).status === 200,
     campaign: async () => (await clients.campaign.health.get()).status === 200,
     pledge: async () => (await clients.pledge.health.get()).status === 200,

@@ -49,7 +49,7 @@ try {
     onCommitted: () => relay.kick(),
   };
   const service = buildPaymentService(deps);
-  const app = createPaymentApp({ ...deps, service, checks: { nats: () => bus.ping() } });
+  const app = createPaymentApp({ ...deps, service, checks: { nats: { check: () => bus.ping(), optional: true } } });
 
   relay.start();
   const pledgeCreatedBatch = createPledgeCreatedBatch({ ...deps, service });

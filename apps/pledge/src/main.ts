@@ -62,7 +62,7 @@ try {
     config,
     log,
     metrics,
-    checks: { nats: () => bus.ping() },
+    checks: { nats: { check: () => bus.ping(), optional: true } },
     onCommitted,
   });
 

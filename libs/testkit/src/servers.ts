@@ -87,8 +87,9 @@ async function run(argv: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${argv.join(" ")} exited with ${code}: ${err || out}`);
 }
 
-export interface KillablePostgres extends KillableServer {
-  /** Removes the data directory (after kill). */
+/** A server that keeps data on disk between kill() and start(). */
+export interface KillableStore extends KillableServer {
+  /** Kills it and removes its data directory. */
   destroy(): Promise<void>;
 }
 
@@ -97,7 +98,7 @@ export interface KillablePostgres extends KillableServer {
  * kill() is `pg_ctl stop -m immediate`: the server stops at once, no checkpoint, clients cut off,
  * crash recovery on the next start — the harshest stop short of losing the disk.
  */
-export async function startPostgresServer(port = freePort()): Promise<KillablePostgres> {
+export async function startPostgresServer(port = freePort()): Promise<KillableStore> {
   const dir = mkdtempSync(join(tmpdir(), "cfa-pg-"));
   if (process.getuid?.() === 0) {
     const pw = Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim();
@@ -107,7 +108,7 @@ export async function startPostgresServer(port = freePort()): Promise<KillablePo
   const data = join(dir, "data");
   await run([postgresBin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   const pgCtl = (...args: string[]) => run([postgresBin("pg_ctl"), "-D", data, ...args]);
-  const server: KillablePostgres = {
+  const server: KillableStore = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     async start() {
@@ -122,6 +123,37 @@ export async function startPostgresServer(port = freePort()): Promise<KillablePo
     },
     async kill() {
       await pgCtl("-m", "immediate", "stop").catch(() => {});
+    },
+    async destroy() {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}
+
+/**
+ * A nats-server with JetStream of its own (Debian's binary), its store in a temp directory that
+ * survives kill() and start(), as a real server's disk would.
+ */
+export async function startNatsServer(port = freePort()): Promise<KillableStore> {
+  const dir = mkdtempSync(join(tmpdir(), "cfa-nats-"));
+  let proc: Subprocess | undefined;
+  const server: KillableStore = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    async start() {
+      proc = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      await waitForPort(port, proc);
+    },
+    async kill() {
+      if (!proc || proc.exitCode !== null) return;
+      proc.kill("SIGKILL");
+      await proc.exited;
     },
     async destroy() {
       await server.kill();
