@@ -43,6 +43,8 @@ export interface PlatformOptions {
   rateLimitsOff?: readonly RateLimit[];
   /** Extra service environment (e.g. a throw-away admin account). */
   env?: Record<string, string>;
+  /** Servers of the scenario's own (one it takes away), instead of the machine's shared ones. */
+  servers?: { redisUrl?: string; databaseServerUrl?: string; natsUrl?: string };
   log(message: string): void;
 }
 
@@ -62,7 +64,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
   options.log(`starting ${SERVICES.join(", ")} (${shown})`);
-  const iso = await startIsolatedStack({ label: "bench", env: settings });
+  const iso = await startIsolatedStack({ label: "bench", env: settings, ...options.servers });
   options.log(`started (database ${iso.databaseName}, logs ${iso.logsDir})`);
   return {
     gatewayUrl: iso.stack.urls.gateway,

@@ -18,6 +18,9 @@ export type Tx<TSchema extends Record<string, unknown> = Record<string, never>> 
 /** Either a database or a transaction: helpers that must join the caller's transaction take this. */
 export type Executor<TSchema extends Record<string, unknown> = Record<string, never>> = Database<TSchema> | Tx<TSchema>;
 
+/** Seconds postgres.js waits before reconnecting a connection that failed (see createDb). */
+export const RECONNECT_BACKOFF_SECONDS = 0.05;
+
 export interface DbHandle<TSchema extends Record<string, unknown>> {
   db: Database<TSchema>;
   client: postgres.Sql;
@@ -43,6 +46,11 @@ export function createDb<TSchema extends Record<string, unknown>>(
     idle_timeout: 30,
     // Short: a database that does not answer is reported (503) in seconds, not after a long hang.
     connect_timeout: options.connectTimeoutSeconds ?? 3,
+    // postgres.js waits before reconnecting a connection that failed, up to 20 s and growing with
+    // every failure (3^n / 100 s), and queries queued on it wait that long: with PostgreSQL down,
+    // requests hung 19 s at the median (measured). A flat 50 ms makes them fail at once (503),
+    // and lets them through again within 50 ms of PostgreSQL coming back.
+    backoff: () => RECONNECT_BACKOFF_SECONDS,
     onnotice: () => {},
     connection: { application_name: options.name ?? "careforall" },
   });
