@@ -25,7 +25,13 @@ try {
   await migrate({ url: config.DATABASE_URL, migrationsFolder: join(import.meta.dir, "db/migrations"), schema: "auth" });
   const db = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: "auth" });
 
-  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "auth" });
+  const bus = await createJetStreamBus({
+    url: config.NATS_URL,
+    prefix: config.BUS_PREFIX,
+    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+    log,
+    name: "auth",
+  });
   const relay = createOutboxRelay({ db: db.db, table: schema.outbox, bus, log });
   const metrics = createHttpMetrics("auth");
   exportOutboxLag(metrics, relay);

@@ -41,7 +41,13 @@ try {
   });
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
   const db = database.db;
-  const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: SERVICE });
+  const bus = await createJetStreamBus({
+    url: config.NATS_URL,
+    prefix: config.BUS_PREFIX,
+    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+    log,
+    name: SERVICE,
+  });
   const relay = createOutboxRelay({ db, table: outbox, bus, log });
 
   const metrics = createHttpMetrics(SERVICE);

@@ -27,7 +27,12 @@ await migrate({
   schema: SERVICE,
 });
 const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
-const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log });
+const bus = await createJetStreamBus({
+  url: config.NATS_URL,
+  prefix: config.BUS_PREFIX,
+  duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+  log,
+});
 const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
 
 const metrics = createHttpMetrics(SERVICE);

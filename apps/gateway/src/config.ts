@@ -26,6 +26,10 @@ export const GatewayConfigSchema = T.Object({
    * snapshots from memory and the campaign service) before it tries Redis again.
    */
   REDIS_RETRY_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 2_000 }),
+  /** Failed calls in a row (refused, reset, timed out) after which an upstream service is refused at once. */
+  UPSTREAM_BREAKER_FAILURES: T.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  /** How long an upstream service is refused at once before one call tries it again. */
+  UPSTREAM_RETRY_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 1_000 }),
   /** Lifetime of a snapshot in Redis; events refresh it long before. */
   SNAPSHOT_REDIS_TTL_SECONDS: T.Integer({ minimum: 1, default: 300 }),
   /** How often the money audit runs in the background to keep its drift gauge current (0: only on request). */

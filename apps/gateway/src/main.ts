@@ -15,7 +15,7 @@ import {
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, fetchWithTimeout, mintRequestId, serve } from "@careforall/http";
+import { breakerFetch, createHttpMetrics, fetchWithTimeout, mintRequestId, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
@@ -57,17 +57,38 @@ const limiter = createFailoverRateLimiter({
   fallback: createMemoryRateLimiter(),
   breaker: redisBreaker,
 });
-const bus = await createJetStreamBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, log, name: "gateway" });
+const bus = await createJetStreamBus({
+  url: config.NATS_URL,
+  prefix: config.BUS_PREFIX,
+  duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+  log,
+  name: "gateway",
+});
 exportBusMetrics(metrics, bus);
 
-// Upstream calls time out rather than hang a client forever.
-const fetcher = fetchWithTimeout(config.UPSTREAM_TIMEOUT_MS);
+// Upstream calls time out rather than hang a client forever, and each service sits behind its own
+// breaker: after UPSTREAM_BREAKER_FAILURES failed calls in a row (refused, reset, timed out) the
+// gateway answers 503 at once for UPSTREAM_RETRY_MS instead of making every client wait.
+const timed = fetchWithTimeout(config.UPSTREAM_TIMEOUT_MS);
+const upstream = (service: string) =>
+  breakerFetch(
+    timed,
+    createBreaker({
+      name: service,
+      openMs: config.UPSTREAM_RETRY_MS,
+      failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
+      onChange: (state, cause) =>
+        state === "open"
+          ? log.warn({ dependency: service, err: cause }, "dependency.down")
+          : log.info({ dependency: service }, "dependency.up"),
+    }),
+  );
 const clients: GatewayClients = {
-  auth: treaty<AuthApp>(config.AUTH_URL, { fetcher, parseDate: false }),
-  campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher, parseDate: false }),
-  pledge: treaty<PledgeApp>(config.PLEDGE_URL, { fetcher, parseDate: false }),
-  payment: treaty<PaymentApp>(config.PAYMENT_URL, { fetcher, parseDate: false }),
-  bank: treaty<BankApp>(config.BANK_URL, { fetcher, parseDate: false }),
+  auth: treaty<AuthApp>(config.AUTH_URL, { fetcher: upstream("auth"), parseDate: false }),
+  campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher: upstream("campaign"), parseDate: false }),
+  pledge: treaty<PledgeApp>(config.PLEDGE_URL, { fetcher: upstream("pledge"), parseDate: false }),
+  payment: treaty<PaymentApp>(config.PAYMENT_URL, { fetcher: upstream("payment"), parseDate: false }),
+  bank: treaty<BankApp>(config.BANK_URL, { fetcher: upstream("bank"), parseDate: false }),
 };
 
 const snapshots = createSnapshotStore({

@@ -3,6 +3,7 @@
 // unreachable service becomes a 503 problem instead of a stack trace.
 import { AppError, type ProblemDetails, problemResponse, readOutcome, serviceUnavailable } from "@careforall/http";
 import type { Logger } from "@careforall/log";
+import { BreakerOpenError } from "@careforall/resilience";
 import { injectTraceHeaders } from "@careforall/telemetry";
 
 interface EdenError {
@@ -39,6 +40,13 @@ export async function call<T>(log: Logger, service: string, request: Promise<Ede
   if (outcome.kind === "ok")
     return { data: outcome.data, error: null, status: outcome.status, response: outcome.response };
   if (!outcome.response) {
+    // Refused at once by the service's breaker (it failed moments ago): the transition was logged
+    // once; the client is told when the next try may go through.
+    if (outcome.cause instanceof BreakerOpenError)
+      throw serviceUnavailable(
+        `The ${service} service is unavailable; try again shortly`,
+        Math.max(1, Math.ceil(outcome.cause.retryAfterMs / 1000)),
+      );
     // An outage is expected operational weather (restarts, chaos): one line, no stack trace.
     const cause = outcome.cause as { message?: unknown } | undefined;
     log.warn({ service, reason: String(cause?.message ?? cause) }, "upstream.unreachable");

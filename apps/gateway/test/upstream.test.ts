@@ -1,8 +1,11 @@
 // Turning Eden results into gateway outcomes: data passes through, upstream problems keep their
 // status, type and safe headers, and an unreachable service is a 503 problem, never a crash.
 import { describe, expect, test } from "bun:test";
-import { AppError, serviceUnavailable } from "@careforall/http";
+import { AppError, breakerFetch, serviceUnavailable } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
+import { createBreaker } from "@careforall/resilience";
+import { treaty } from "@elysiajs/eden";
+import { Elysia } from "elysia";
 import { call, type EdenResult, UpstreamProblem, upstreamHeaders } from "../src/upstream";
 
 const log = silentLogger();
@@ -106,5 +109,35 @@ describe("upstreamHeaders", () => {
     expect(headers["x-request-id"]).toBe("req-1");
     expect(headers.authorization).toBe("Bearer abc");
     expect(upstreamHeaders("req-2").authorization).toBeUndefined();
+  });
+});
+
+describe("an upstream behind a breaker (a real Eden client over a real socket)", () => {
+  test("after the threshold of failed calls it is refused without calling: 503 with the breaker's Retry-After", async () => {
+    let served = 0;
+    const app = new Elysia().get("/ping", () => {
+      served++;
+      return { ok: true };
+    });
+    const server = app.listen({ port: 0, hostname: "127.0.0.1" });
+    const port = server.server?.port as number;
+    let attempts = 0;
+    const counting: typeof fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      attempts++;
+      return fetch(input, init);
+    }) as typeof fetch;
+    const breaker = createBreaker({ name: "campaign", openMs: 60_000, failureThreshold: 2 });
+    const client = treaty<typeof app>(`127.0.0.1:${port}`, { fetcher: breakerFetch(counting, breaker) });
+    const ping = () => client.ping.get() as unknown as Promise<EdenResult<{ ok: boolean }>>;
+    expect((await call(log, "campaign", ping())).data).toEqual({ ok: true });
+    await server.stop(true);
+    // Two refused connections open it; the third call never reaches the socket.
+    for (let i = 0; i < 2; i++) expect((await thrown(call(log, "campaign", ping()))).status).toBe(503);
+    const before = attempts;
+    const refused = await thrown(call(log, "campaign", ping()));
+    expect(attempts).toBe(before);
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers?.["retry-after"])).toBeGreaterThanOrEqual(59);
+    expect(served).toBe(1);
   });
 });

@@ -15,7 +15,7 @@ export interface RedisClientOptions {
  * timeout. It reconnects on its own in the background. Call `connect()` before first use.
  */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -24,6 +24,10 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // Reconnect quickly at first, then every 2 s at most, forever.
     retryStrategy: (times) => Math.min(times * 100, 2_000),
   });
+  // Without a listener ioredis prints every failed reconnect; the failed commands themselves are
+  // what callers see (the gateway's breaker logs the outage once).
+  redis.on("error", () => {});
+  return redis;
 }
 
 // Versioned values are stored as "<version>\n<value>"; the compare-and-set runs inside Redis.

@@ -81,6 +81,12 @@ export const natsConfig = {
   NATS_URL: Type.String({ default: "nats://127.0.0.1:4222" }),
   /** Prefix for stream, subject and consumer names, so parallel runs never collide. */
   BUS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_]+$", default: "cfa" }),
+  /**
+   * How long the stream recognises a re-published event id as a duplicate. Every service must use
+   * the same value (each converges the stream on its own at start). Past it, a re-publish is
+   * delivered again and the consumers' inboxes absorb it.
+   */
+  BUS_DUPLICATE_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 120_000 }),
 };
 
 export const jwtVerifyConfig = {

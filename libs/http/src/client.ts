@@ -1,5 +1,6 @@
 // The calling side of service-to-service HTTP: one reading of an Eden Treaty answer as ok /
 // rejected / unknown, and one fetch with a deadline. Each caller keeps its own policy on top.
+import type { Breaker } from "@careforall/resilience";
 
 /** The part of an Eden Treaty answer read here (`response` is absent when no answer came back). */
 export interface EdenAnswer {
@@ -66,6 +67,15 @@ export async function readOutcome<R extends EdenAnswer>(call: () => Promise<R>):
  */
 export function isUnknownStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429 || status < 400;
+}
+
+/**
+ * A fetcher whose calls go through `breaker`: a call that throws (refused, reset, timed out) counts
+ * as a failure; any HTTP answer, 5xx included, counts as the service being there. While the breaker
+ * is open the call fails at once with BreakerOpenError, which Eden reports like any failed fetch.
+ */
+export function breakerFetch(fetcher: typeof fetch, breaker: Breaker): typeof fetch {
+  return ((input: RequestInfo | URL, init?: RequestInit) => breaker.run(() => fetcher(input, init))) as typeof fetch;
 }
 
 /** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */

@@ -1,6 +1,7 @@
 // Listening and graceful shutdown, shared by every main.ts: stop accepting, let in-flight
 // requests finish, then close workers and connections in the order given.
 import type { Logger } from "@careforall/log";
+import { classifyUnavailable } from "@careforall/resilience";
 import type { Elysia } from "elysia";
 
 // Bodies over BODY_LIMIT_BYTES get a 413 problem from httpKit; this larger hard cap only stops
@@ -37,5 +38,30 @@ export function serve(app: AnyElysia, { port, hostname, log, onShutdown = [] }: 
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  guardProcess(log);
   return app;
+}
+
+let guarded = false;
+
+/**
+ * A dependency's outage must not kill the process. With PostgreSQL stopped under load, a
+ * connection error escaped every caller now and then (no frame of ours in its stack) and, unhandled,
+ * took the bank or payment process down (partial-failures system test). Such an error is logged
+ * and the process carries on — its pools and loops recover by themselves. Anything else unhandled
+ * is a bug: logged as fatal, and the process exits, as it would without this handler.
+ */
+export function guardProcess(log: Logger): void {
+  if (guarded) return;
+  guarded = true;
+  const onUnhandled = (kind: string) => (err: unknown) => {
+    if (classifyUnavailable(err)) {
+      log.warn({ err, kind }, "process.unhandled_dependency_error");
+      return;
+    }
+    log.fatal({ err, kind }, "process.crashed");
+    process.exit(1);
+  };
+  process.on("unhandledRejection", onUnhandled("unhandledRejection"));
+  process.on("uncaughtException", onUnhandled("uncaughtException"));
 }

@@ -27,6 +27,11 @@ export interface BreakerOptions {
   clock?: Clock;
   /** Whether an error means the dependency is unavailable (default: every error does). */
   isFailure?: (err: unknown) => boolean;
+  /**
+   * Consecutive failures that open it (default 1). A success resets the count. More than one
+   * keeps a single dropped connection from refusing everybody for `openMs`.
+   */
+  failureThreshold?: number;
   /** Called on each transition: "open" when it starts refusing, "closed" when a call succeeds again. */
   onChange?: (state: BreakerState, cause?: unknown) => void;
 }
@@ -39,10 +44,11 @@ export interface Breaker {
 }
 
 export function createBreaker(options: BreakerOptions): Breaker {
-  const { name, openMs, clock = systemClock, isFailure = () => true, onChange } = options;
+  const { name, openMs, clock = systemClock, isFailure = () => true, onChange, failureThreshold = 1 } = options;
   let state: BreakerState = "closed";
   let openUntil = 0;
   let trialRunning = false;
+  let failures = 0;
 
   const retryAfterMs = () => (state === "closed" ? 0 : Math.max(0, openUntil - clock.now()));
 
@@ -59,6 +65,7 @@ export function createBreaker(options: BreakerOptions): Breaker {
       }
       try {
         const result = await call();
+        failures = 0;
         if (state === "open") {
           state = "closed";
           onChange?.("closed");
@@ -66,10 +73,14 @@ export function createBreaker(options: BreakerOptions): Breaker {
         return result;
       } catch (err) {
         if (isFailure(err)) {
-          openUntil = clock.now() + openMs;
-          if (state === "closed") {
-            state = "open";
-            onChange?.("open", err);
+          failures++;
+          // A failed trial re-opens at once; a closed breaker opens at the threshold.
+          if (state === "open" || failures >= failureThreshold) {
+            openUntil = clock.now() + openMs;
+            if (state === "closed") {
+              state = "open";
+              onChange?.("open", err);
+            }
           }
         }
         throw err;

@@ -83,4 +83,30 @@ describe("createBreaker", () => {
     await expect(breaker.run(() => Promise.reject(new Error("unique violation")))).rejects.toThrow();
     expect(breaker.state()).toBe("closed");
   });
+
+  test("with failureThreshold 3, it opens on the third failure in a row; a success in between resets the count", async () => {
+    const clock = manualClock(0);
+    const changes: string[] = [];
+    const breaker = createBreaker({
+      name: "pledge",
+      clock,
+      openMs: 1_000,
+      failureThreshold: 3,
+      onChange: (s) => changes.push(s),
+    });
+    const down = () => Promise.reject(new Error("timeout"));
+    await breaker.run(down).catch(() => {});
+    await breaker.run(down).catch(() => {});
+    await breaker.run(() => Promise.resolve("ok"));
+    await breaker.run(down).catch(() => {});
+    await breaker.run(down).catch(() => {});
+    expect(breaker.state()).toBe("closed");
+    await breaker.run(down).catch(() => {});
+    expect(breaker.state()).toBe("open");
+    expect(changes).toEqual(["open"]);
+    // After the pause a single failed trial is enough to open it again.
+    clock.advance(1_000);
+    await breaker.run(down).catch(() => {});
+    await expect(breaker.run(() => Promise.resolve("x"))).rejects.toMatchObject({ name: "BreakerOpenError" });
+  });
 });
