@@ -15,11 +15,17 @@ import {
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { breakerFetch, createHttpMetrics, fetchWithTimeout, mintRequestId, serve } from "@careforall/http";
+import {
+  breakerFetch,
+  createHttpMetrics,
+  dependencyBreaker,
+  fetchWithTimeout,
+  mintRequestId,
+  serve,
+} from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
-import { createBreaker } from "@careforall/resilience";
 import { initTelemetry } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import { treaty } from "@elysiajs/eden";
@@ -35,17 +41,7 @@ const telemetry = initTelemetry({ service: "gateway", endpoint: config.OTEL_EXPO
 // Redis is not on the critical path: behind one breaker, rate limits fall back to per-process
 // memory and snapshot reads to the in-process tier and the campaign service while it is away.
 const metrics = createHttpMetrics("gateway");
-const redisBreaker = createBreaker({
-  name: "redis",
-  openMs: config.REDIS_RETRY_MS,
-  onChange: (state, cause) =>
-    state === "open"
-      ? log.warn(
-          { dependency: "redis", err: cause },
-          "dependency.down: rate limits per process, snapshots from memory and origin",
-        )
-      : log.info({ dependency: "redis" }, "dependency.up"),
-});
+const redisBreaker = dependencyBreaker("redis", log, { openMs: config.REDIS_RETRY_MS });
 metrics.gauge("gateway_redis_degraded", "1 while Redis is unreachable and the gateway runs on its fallbacks", () =>
   redisBreaker.state() === "open" ? 1 : 0,
 );
@@ -73,14 +69,9 @@ const timed = fetchWithTimeout(config.UPSTREAM_TIMEOUT_MS);
 const upstream = (service: string) =>
   breakerFetch(
     timed,
-    createBreaker({
-      name: service,
+    dependencyBreaker(service, log, {
       openMs: config.UPSTREAM_RETRY_MS,
       failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
-      onChange: (state, cause) =>
-        state === "open"
-          ? log.warn({ dependency: service, err: cause }, "dependency.down")
-          : log.info({ dependency: service }, "dependency.up"),
     }),
   );
 const clients: GatewayClients = {

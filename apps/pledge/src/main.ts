@@ -6,7 +6,7 @@ import type { BankApp } from "@careforall/bank";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, fetchWithTimeout, serve } from "@careforall/http";
+import { breakerFetch, createHttpMetrics, dependencyBreaker, fetchWithTimeout, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -55,7 +55,18 @@ try {
 
   const verifier = cachingSourceVerifier(
     createEdenSourceVerifier(
-      treaty<BankApp>(config.BANK_URL, { parseDate: false, fetcher: fetchWithTimeout(config.BANK_TIMEOUT_MS) }),
+      // A bank that stops answering costs BANK_TIMEOUT_MS for the first few donors only: after
+      // BANK_BREAKER_FAILURES failed calls in a row, new sources get 503 at once for BANK_RETRY_MS.
+      treaty<BankApp>(config.BANK_URL, {
+        parseDate: false,
+        fetcher: breakerFetch(
+          fetchWithTimeout(config.BANK_TIMEOUT_MS),
+          dependencyBreaker("bank", log, {
+            openMs: config.BANK_RETRY_MS,
+            failureThreshold: config.BANK_BREAKER_FAILURES,
+          }),
+        ),
+      }),
       log,
     ),
     { ttlMs: config.GRANT_CACHE_SECONDS * 1000 },

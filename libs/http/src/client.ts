@@ -1,6 +1,7 @@
 // The calling side of service-to-service HTTP: one reading of an Eden Treaty answer as ok /
 // rejected / unknown, and one fetch with a deadline. Each caller keeps its own policy on top.
-import type { Breaker } from "@careforall/resilience";
+import type { Logger } from "@careforall/log";
+import { type Breaker, createBreaker } from "@careforall/resilience";
 
 /** The part of an Eden Treaty answer read here (`response` is absent when no answer came back). */
 export interface EdenAnswer {
@@ -67,6 +68,26 @@ export async function readOutcome<R extends EdenAnswer>(call: () => Promise<R>):
  */
 export function isUnknownStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429 || status < 400;
+}
+
+/**
+ * A breaker for one dependency that logs its transitions the same way everywhere: one
+ * `dependency.down` (warn, with the failure that opened it) and one `dependency.up`.
+ */
+export function dependencyBreaker(
+  name: string,
+  log: Logger,
+  { openMs, failureThreshold = 1 }: { openMs: number; failureThreshold?: number },
+): Breaker {
+  return createBreaker({
+    name,
+    openMs,
+    failureThreshold,
+    onChange: (state, cause) =>
+      state === "open"
+        ? log.warn({ dependency: name, err: cause }, "dependency.down")
+        : log.info({ dependency: name }, "dependency.up"),
+  });
 }
 
 /**
