@@ -3,7 +3,7 @@
 // command, the end-to-end tests and the benchmarks, so all three run the same topology.
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "@careforall/testkit/src/servers";
+import { freePort } from "@careforall/http";
 
 export const ROOT = join(import.meta.dir, "..");
 
@@ -78,8 +78,6 @@ export interface Stack {
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
-
-export { freePort };
 
 /** A free port for every service, for stacks that must not collide with anything else. */
 export function freePorts(): Record<ServiceName, number> {

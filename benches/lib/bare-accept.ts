@@ -2,8 +2,8 @@
 // service), its tables in the bench database (schema "bare"), a postgres.js pool as large as the
 // load generator's connections unless PostgreSQL's max_connections leaves less room.
 import { join } from "node:path";
+import { freePort } from "@careforall/http";
 import type postgres from "postgres";
-import { freePort } from "../../scripts/stack";
 import { startBenchServer } from "./process";
 
 export interface BareAccept {

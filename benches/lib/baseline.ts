@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../scripts/stack";
+import { freePort } from "@careforall/http";
 import { startBenchServer } from "./process";
 
 export interface Baseline {

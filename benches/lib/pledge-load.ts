@@ -8,6 +8,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { percentile } from "./report";
 
 export interface GuestDonor {
   email: string;
@@ -237,12 +238,6 @@ async function runWrk(options: PledgeLoadOptions): Promise<PledgeLoadResult> {
 
 // ---------------------------------------------------------------------------------------------
 // the harness's own client
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
-}
 
 async function runBunClient(options: PledgeLoadOptions): Promise<PledgeLoadResult> {
   const { campaignIds, guests, userTokens } = options;

@@ -15,6 +15,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] ?? hi) + hi) / 2;
 }
 
+/** The nearest-rank percentile (p in 0–100) of values sorted ascending; NaN when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+/** A number with `digits` decimals, or "-" when it is not finite. */
+export const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+
 export interface TargetSummary {
   name: string;
   request: string;
@@ -52,8 +62,6 @@ export function summarise(result: ScenarioResult): TargetSummary[] {
     };
   });
 }
-
-const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
 
 /** The table, as lines (stdout is the report; progress goes to stderr). */
 export function formatTable(scenario: string, options: BenchOptions, summaries: TargetSummary[]): string {

@@ -29,6 +29,7 @@ import {
 import { api, createCampaign, type Platform, registerUser, type Session, startPlatform } from "../lib/platform";
 import { type GuestDonor, type PledgeLoadOptions, type PledgeLoadResult, runPledgeLoad } from "../lib/pledge-load";
 import { type RouteDelta, scrapeTimings, timingDelta } from "../lib/prom";
+import { fixed, percentile } from "../lib/report";
 import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
 
 export const name = "donate";
@@ -92,14 +93,6 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   );
   return out;
 }
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
-}
-
-const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
 
 /** Columns padded to their widest cell; `numeric` columns right-aligned. */
 function table(header: string[], rows: string[][], numeric: ReadonlySet<number>): string[] {

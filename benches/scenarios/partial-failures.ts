@@ -6,8 +6,8 @@
 // the time to drain (every accepted pledge terminal) and the audit.
 // `--duration` is each outage's length (default 10 s); the load is open (a fixed rate, not a fixed
 // number of connections), so an outage shows as refusals, not as a slower client.
+import { freePort } from "@careforall/http";
 import {
-  freePort,
   type KillableServer,
   type KillableStore,
   startNatsServer,
@@ -15,6 +15,7 @@ import {
   startRedisServer,
 } from "@careforall/testkit";
 import { api, createCampaign, type Platform, registerUser, startPlatform } from "../lib/platform";
+import { percentile } from "../lib/report";
 import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
 
 export const name = "partial-failures";
@@ -41,15 +42,12 @@ interface Phase {
   recoverySec: number | null;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number);
-
 function summarise(samples: Sample[], kind: Sample["kind"]) {
   const mine = samples.filter((s) => s.kind === kind);
   const ms = mine.map((s) => s.ms).sort((a, b) => a - b);
   const byStatus: Record<string, number> = {};
   for (const s of mine) byStatus[String(s.status)] = (byStatus[String(s.status)] ?? 0) + 1;
-  return { count: mine.length, byStatus, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
+  return { count: mine.length, byStatus, p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
@@ -315,16 +313,13 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           : `, balanced ${balancedSec.toFixed(1)} s after the load`),
     ];
     const asLoad = (r: (typeof rows)[number]): LoadResult => {
-      const all = [
-        ...samples.filter((s) => s.at >= r.phase.startedAt && s.at < r.phase.endedAt && s.kind === "donate"),
-      ];
       const secs = (r.phase.endedAt - r.phase.startedAt) / 1000;
       return {
-        requestsPerSec: all.length / secs,
+        requestsPerSec: r.donate.count / secs,
         p50Ms: r.donate.p50,
         p99Ms: r.donate.p99,
-        errors: all.filter((s) => s.status !== 202).length,
-        requests: all.length,
+        errors: r.donate.count - (r.donate.byStatus["202"] ?? 0),
+        requests: r.donate.count,
         tool: "bun",
         durationSec: secs,
         errorDetail: r.donate.byStatus,

@@ -1,7 +1,7 @@
 // Process entry for the auth service: validate config, migrate, wire PostgreSQL, JetStream and
 // the outbox relay, ensure the admin account, then listen until SIGTERM/SIGINT.
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -25,13 +25,7 @@ try {
   await migrate({ url: config.DATABASE_URL, migrationsFolder: join(import.meta.dir, "db/migrations"), schema: "auth" });
   const db = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: "auth" });
 
-  const bus = await createJetStreamBus({
-    url: config.NATS_URL,
-    prefix: config.BUS_PREFIX,
-    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-    log,
-    name: "auth",
-  });
+  const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: "auth" });
   const relay = createOutboxRelay({ db: db.db, table: schema.outbox, bus, log });
   const metrics = createHttpMetrics("auth");
   exportOutboxLag(metrics, relay);

@@ -2,7 +2,7 @@
 // and test accounts, start the outbox relay, the consumers, the expiry sweeper and the webhook
 // sender, listen, and shut down in order (server, workers, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -41,13 +41,7 @@ try {
   });
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
   const db = database.db;
-  const bus = await createJetStreamBus({
-    url: config.NATS_URL,
-    prefix: config.BUS_PREFIX,
-    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-    log,
-    name: SERVICE,
-  });
+  const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
   const relay = createOutboxRelay({ db, table: outbox, bus, log });
 
   const metrics = createHttpMetrics(SERVICE);

@@ -1,7 +1,7 @@
 // The campaign process: validate config, migrate, connect PostgreSQL and JetStream, start the
 // outbox relay, listen, and shut down in order (server, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -27,12 +27,7 @@ await migrate({
   schema: SERVICE,
 });
 const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
-const bus = await createJetStreamBus({
-  url: config.NATS_URL,
-  prefix: config.BUS_PREFIX,
-  duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-  log,
-});
+const bus = await createJetStreamBus({ ...jetStreamOptions(config), log });
 const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
 
 const metrics = createHttpMetrics(SERVICE);

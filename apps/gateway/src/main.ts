@@ -3,7 +3,7 @@
 // native route so it skips the framework's per-request hooks.
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
-import { createJetStreamBus, exportBusMetrics } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, jetStreamOptions } from "@careforall/bus";
 import {
   breakerCache,
   createFailoverRateLimiter,
@@ -53,13 +53,7 @@ const limiter = createFailoverRateLimiter({
   fallback: createMemoryRateLimiter(),
   breaker: redisBreaker,
 });
-const bus = await createJetStreamBus({
-  url: config.NATS_URL,
-  prefix: config.BUS_PREFIX,
-  duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-  log,
-  name: "gateway",
-});
+const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: "gateway" });
 exportBusMetrics(metrics, bus);
 
 // Upstream calls time out rather than hang a client forever, and each service sits behind its own

@@ -45,7 +45,7 @@ export async function call<T>(log: Logger, service: string, request: Promise<Ede
     if (outcome.cause instanceof BreakerOpenError)
       throw serviceUnavailable(
         `The ${service} service is unavailable; try again shortly`,
-        Math.max(1, Math.ceil(outcome.cause.retryAfterMs / 1000)),
+        outcome.cause.retryAfterSeconds,
       );
     // An outage is expected operational weather (restarts, chaos): one line, no stack trace.
     const cause = outcome.cause as { message?: unknown } | undefined;

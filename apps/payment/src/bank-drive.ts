@@ -51,21 +51,21 @@ export interface BankDrive {
   idle: () => Promise<void>;
 }
 
+/** The authorize call for a payment: the same key and the same body on every retry, so the bank answers with what it already did. */
+export const authorizeRequest = (row: PaymentRow): AuthorizeRequest => ({
+  idempotencyKey: row.id,
+  accountId: row.sourceAccountId,
+  grant: row.sourceGrant,
+  amountMinor: row.amountMinor,
+  currency: row.currency,
+  campaignId: row.campaignId,
+  paymentRef: row.id,
+});
+
 export function createBankDrive(deps: BankDriveDeps): BankDrive {
   const { bank, log, load, apply, deferAfterUnknown } = deps;
   /** Drives started in the background (after a webhook or a cancel), so tests and shutdown can wait for them. */
   const background = new Set<Promise<unknown>>();
-
-  const authorizeRequest = (row: PaymentRow): AuthorizeRequest => ({
-    // The same key and the same body on every retry: the bank answers with what it already did.
-    idempotencyKey: row.id,
-    accountId: row.sourceAccountId,
-    grant: row.sourceGrant,
-    amountMinor: row.amountMinor,
-    currency: row.currency,
-    campaignId: row.campaignId,
-    paymentRef: row.id,
-  });
 
   type Step = { continue: true; row: PaymentRow } | { continue: false };
   const stop: Step = { continue: false };

@@ -2,7 +2,7 @@
 // start the outbox relay, the pledge consumers and the reconciler, listen, and shut down in
 // order (server, consumers, reconciler, background drives, relay, bus, pool).
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics, serve } from "@careforall/http";
@@ -31,13 +31,7 @@ try {
     schema: SERVICE,
   });
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
-  const bus = await createJetStreamBus({
-    url: config.NATS_URL,
-    prefix: config.BUS_PREFIX,
-    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-    log,
-    name: SERVICE,
-  });
+  const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
   const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
   const bank = createBankClient({ url: config.BANK_URL, timeoutMs: config.BANK_TIMEOUT_MS });
 

@@ -17,6 +17,7 @@ import { recordInboxMany } from "@careforall/outbox";
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { AuthorizeRequest, AuthorizeResult, BankClient, BankOutcome, CaptureResult } from "./bank-client";
+import { authorizeRequest } from "./bank-drive";
 import { CONSUMERS } from "./consumers";
 import { inbox, type PaymentRow, paymentHistory, payments } from "./db/schema";
 import { type Decision, type PaymentEvent, transition } from "./domain";
@@ -137,18 +138,7 @@ export function createPledgeCreatedBatch({ db, bank, clock, log, service, onComm
   /** Phases 2–3: authorize the batch, record holds and refusals, move held payments on to capturing. */
   async function authorize(rows: PaymentRow[]): Promise<PaymentRow[]> {
     if (rows.length === 0) return [];
-    const answers = await authorizeAll(
-      rows.map((row) => ({
-        // The same key and body on every retry: the bank answers with what it already did.
-        idempotencyKey: row.id,
-        accountId: row.sourceAccountId,
-        grant: row.sourceGrant,
-        amountMinor: row.amountMinor,
-        currency: row.currency,
-        campaignId: row.campaignId,
-        paymentRef: row.id,
-      })),
-    );
+    const answers = await authorizeAll(rows.map(authorizeRequest));
     const planned: Planned[] = [];
     const unknown: Array<{ row: PaymentRow; error: string }> = [];
     const elsewhere: string[] = [];

@@ -19,24 +19,14 @@ import { PLEDGE_STATUSES } from "./domain";
 import { adminRoutes } from "./routes/admin";
 import { internalRoutes } from "./routes/internal";
 import { pledgeRoutes } from "./routes/pledges";
-import { createPledgeService, type PledgeDb } from "./service";
+import { createPledgeService, type PledgeDb, type PledgeServiceConfig } from "./service";
 
 export interface PledgeAppDeps {
   db: PledgeDb;
   /** The bank seam: verifies a pledge's source and returns a grant. */
   verifier: SourceVerifier;
   clock: Clock;
-  config: Pick<
-    PledgeConfig,
-    | "JWT_PUBLIC_KEY"
-    | "JWT_ISSUER"
-    | "IDEMPOTENCY_TTL_HOURS"
-    | "IDEMPOTENCY_LOCK_SECONDS"
-    | "BANK_TIMEOUT_MS"
-    | "STUCK_AFTER_SECONDS"
-    | "ACCEPT_BATCH_CONCURRENCY"
-    | "ACCEPT_BATCH_MAX"
-  >;
+  config: PledgeServiceConfig & Pick<PledgeConfig, "JWT_PUBLIC_KEY" | "JWT_ISSUER">;
   log: Logger;
   /** Pass one to share /metrics with main's gauges (outbox lag); otherwise the app makes its own. */
   metrics?: HttpMetrics;

@@ -4,7 +4,7 @@
 // `pledge.accept_pledge` function), `storeRejection` writes a business rejection as the answer,
 // and `answer` turns an existing key into its replay, 409 (still in flight) or 422 (other request).
 import type { Clock } from "@careforall/config";
-import { createGroupCommit, isStatementError } from "@careforall/db";
+import { createGroupCommit, type GroupCommitOptions, isStatementError } from "@careforall/db";
 import { AppError, conflict, type ProblemDetails, unprocessable } from "@careforall/http";
 import { and, eq, sql } from "drizzle-orm";
 import { campaigns, type IdempotencyRow, idempotencyKeys } from "./db/schema";
@@ -112,13 +112,8 @@ interface AcceptRow {
   sealed_receipt_token: string | null;
 }
 
-/** How accepts are grouped into batches (see @careforall/db createGroupCommit). */
-export interface AcceptBatching {
-  /** Batch statements in flight at once (connections of the pool they may hold). */
-  concurrency: number;
-  /** The most accepts one statement carries. */
-  maxBatch: number;
-}
+/** How accepts are grouped into batches: batches in flight at once, and the most accepts one carries. */
+export type AcceptBatching = Pick<GroupCommitOptions<unknown, unknown>, "concurrency" | "maxBatch">;
 
 export interface KeyStoreDeps {
   db: PledgeDb;
@@ -129,7 +124,7 @@ export interface KeyStoreDeps {
   lockMs: number;
   /** Called for every answer replayed from a stored key (metrics). */
   onReplay?: (() => void) | undefined;
-  batching?: AcceptBatching | undefined;
+  batching: AcceptBatching;
   /** Called with the size of every accept batch sent (metrics). */
   onAcceptBatch?: ((size: number) => void) | undefined;
 }
@@ -141,20 +136,10 @@ interface AcceptItem {
   lockId: string | null;
 }
 
-export const DEFAULT_ACCEPT_BATCHING: AcceptBatching = { concurrency: 2, maxBatch: 100 };
-
 const inFlight = () =>
   conflict("A request with this Idempotency-Key is still being processed; retry shortly", "idempotency-in-flight");
 
-export function createKeyStore({
-  db,
-  clock,
-  ttlMs,
-  lockMs,
-  onReplay,
-  batching = DEFAULT_ACCEPT_BATCHING,
-  onAcceptBatch,
-}: KeyStoreDeps) {
+export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, onAcceptBatch }: KeyStoreDeps) {
   const staleBefore = (now: Date) => new Date(now.getTime() - lockMs);
   /** When an existing key may be overwritten: our own claim, an expired key, or this request's dead claim. */
   const takeover = (now: Date, ownClaim: string | null) =>

@@ -3,7 +3,7 @@
 // key sweeper, listen, and shut down in order (server, consumers, workers, relay, bus, pool).
 import { join } from "node:path";
 import type { BankApp } from "@careforall/bank";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag } from "@careforall/bus";
+import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { breakerFetch, createHttpMetrics, dependencyBreaker, fetchWithTimeout, serve } from "@careforall/http";
@@ -34,13 +34,7 @@ try {
     schema: SERVICE,
   });
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
-  const bus = await createJetStreamBus({
-    url: config.NATS_URL,
-    prefix: config.BUS_PREFIX,
-    duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-    log,
-    name: SERVICE,
-  });
+  const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
   const relay = createOutboxRelay({
     db: database.db,
     table: outbox,

@@ -21,20 +21,23 @@ export type { CreatePledgeResult } from "./idempotency-store";
 export { StoredProblem } from "./idempotency-store";
 export type { PledgeDb } from "./pledge-store";
 
+/** The settings the pledge service reads. */
+export type PledgeServiceConfig = Pick<
+  PledgeConfig,
+  | "IDEMPOTENCY_TTL_HOURS"
+  | "IDEMPOTENCY_LOCK_SECONDS"
+  | "BANK_TIMEOUT_MS"
+  | "STUCK_AFTER_SECONDS"
+  | "ACCEPT_BATCH_CONCURRENCY"
+  | "ACCEPT_BATCH_MAX"
+>;
+
 export interface PledgeServiceDeps {
   db: PledgeDb;
   verifier: SourceVerifier;
   clock: Clock;
   log: Logger;
-  config: Pick<
-    PledgeConfig,
-    | "IDEMPOTENCY_TTL_HOURS"
-    | "IDEMPOTENCY_LOCK_SECONDS"
-    | "BANK_TIMEOUT_MS"
-    | "STUCK_AFTER_SECONDS"
-    | "ACCEPT_BATCH_CONCURRENCY"
-    | "ACCEPT_BATCH_MAX"
-  >;
+  config: PledgeServiceConfig;
   /** Called after a transaction that wrote outbox events has committed (main: relay.kick()). */
   onCommitted?: (() => void) | undefined;
   /** Called for every answer replayed from a stored Idempotency-Key (metrics). */

@@ -1,6 +1,12 @@
 // @careforall/bus public surface: the Bus contract, its JetStream and in-process
 // implementations, and the event-definition helpers producers and consumers share.
-export { createJetStreamBus, deleteStream, type JetStreamBusOptions } from "./jetstream";
+export {
+  createJetStreamBus,
+  deleteStream,
+  type JetStreamBusOptions,
+  jetStreamOptions,
+  type NatsSettings,
+} from "./jetstream";
 export { createMemoryBus, type MemoryBusOptions } from "./memory";
 export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";
 export { coverPattern, eventSubject, streamName, typeMatches } from "./subjects";

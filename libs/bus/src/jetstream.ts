@@ -59,6 +59,20 @@ const STREAM_NOT_FOUND = 10059;
 
 const PING_TIMEOUT_MS = 2_000;
 
+/** The bus settings every service reads from its environment (`natsConfig` in libs/config). */
+export interface NatsSettings {
+  NATS_URL: string;
+  BUS_PREFIX: string;
+  BUS_DUPLICATE_WINDOW_MS: number;
+}
+
+/** createJetStreamBus's connection options from a service's validated config. */
+export const jetStreamOptions = (config: NatsSettings) => ({
+  url: config.NATS_URL,
+  prefix: config.BUS_PREFIX,
+  duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+});
+
 export async function createJetStreamBus(options: JetStreamBusOptions): Promise<Bus> {
   assertPrefix(options.prefix);
   const { prefix } = options;

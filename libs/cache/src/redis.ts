@@ -3,24 +3,22 @@
 import Redis from "ioredis";
 import type { Cache, RateLimiter } from "./types";
 
-export interface RedisClientOptions {
-  /** A command not answered within this is failed (a hung Redis must not hang requests). */
-  commandTimeoutMs?: number;
-  connectTimeoutMs?: number;
-}
+/** A command not answered within this is failed (a hung Redis must not hang requests). */
+const COMMAND_TIMEOUT_MS = 500;
+const CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * A client that fails fast while Redis is away: no offline queue (a command sent while
  * disconnected fails at once instead of waiting for the reconnect), one retry, and a command
  * timeout. It reconnects on its own in the background. Call `connect()` before first use.
  */
-export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
+export function createRedisClient(url: string): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 500,
-    connectTimeout: options.connectTimeoutMs ?? 1_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     // Reconnect quickly at first, then every 2 s at most, forever.
     retryStrategy: (times) => Math.min(times * 100, 2_000),
   });

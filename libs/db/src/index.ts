@@ -20,6 +20,8 @@ export type Executor<TSchema extends Record<string, unknown> = Record<string, ne
 
 /** Seconds postgres.js waits before reconnecting a connection that failed (see createDb). */
 export const RECONNECT_BACKOFF_SECONDS = 0.05;
+/** Seconds to wait for a new connection before the query fails. */
+const CONNECT_TIMEOUT_SECONDS = 3;
 
 export interface DbHandle<TSchema extends Record<string, unknown>> {
   db: Database<TSchema>;
@@ -34,8 +36,6 @@ export interface CreateDbOptions<TSchema extends Record<string, unknown>> {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   name?: string;
-  /** Seconds to wait for a new connection before the query fails (default 3). */
-  connectTimeoutSeconds?: number;
 }
 
 export function createDb<TSchema extends Record<string, unknown>>(
@@ -45,7 +45,7 @@ export function createDb<TSchema extends Record<string, unknown>>(
     max: options.max ?? 10,
     idle_timeout: 30,
     // Short: a database that does not answer is reported (503) in seconds, not after a long hang.
-    connect_timeout: options.connectTimeoutSeconds ?? 3,
+    connect_timeout: CONNECT_TIMEOUT_SECONDS,
     // postgres.js waits before reconnecting a connection that failed, up to 20 s and growing with
     // every failure (3^n / 100 s), and queries queued on it wait that long: with PostgreSQL down,
     // requests hung 19 s at the median (measured). A flat 50 ms makes them fail at once (503),

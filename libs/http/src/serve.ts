@@ -42,6 +42,14 @@ export function serve(app: AnyElysia, { port, hostname, log, onShutdown = [] }: 
   return app;
 }
 
+/** A port nobody is listening on right now (launchers, tests and benches pick ports with it). */
+export function freePort(): number {
+  const server = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = server.port as number;
+  server.stop(true);
+  return port;
+}
+
 let guarded = false;
 
 /**

@@ -17,6 +17,11 @@ export class BreakerOpenError extends Error {
   ) {
     super(`${dependency} is unavailable (circuit open; next try in ${retryAfterMs} ms)`);
   }
+
+  /** The Retry-After value to send: whole seconds, at least 1. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
 }
 
 export interface BreakerOptions {

@@ -36,8 +36,7 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 
 export function classifyUnavailable(err: unknown, depth = 0): Unavailable | null {
   if (err === null || typeof err !== "object" || depth > 3) return null;
-  if (err instanceof BreakerOpenError)
-    return { dependency: err.dependency, retryAfterSeconds: Math.max(1, Math.ceil(err.retryAfterMs / 1000)) };
+  if (err instanceof BreakerOpenError) return { dependency: err.dependency, retryAfterSeconds: err.retryAfterSeconds };
   const e = err as { code?: unknown; severity?: unknown; cause?: unknown };
   if (typeof e.code === "string") {
     // A code with a severity is PostgreSQL's own answer; without one it is the socket's.

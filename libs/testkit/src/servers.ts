@@ -1,18 +1,10 @@
 // Private, killable instances of the servers under the platform, for tests of what happens when
 // one goes away: started on a free port, SIGKILLed and started again on the same port by the test.
-// (No bun:test import here: the launcher uses freePort too.)
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@careforall/http";
 import type { Subprocess } from "bun";
-
-/** A port nobody is listening on right now. */
-export function freePort(): number {
-  const server = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = server.port as number;
-  server.stop(true);
-  return port;
-}
 
 export interface KillableServer {
   url: string;
@@ -39,20 +31,14 @@ async function waitForPort(port: number, proc: Subprocess, timeoutMs = 10_000): 
   throw new Error(`server on port ${port} did not start within ${timeoutMs} ms`);
 }
 
-/** A redis-server of its own (Debian's binary), keeping nothing on disk; on `port` or a free one. */
-export async function startRedisServer(port = freePort()): Promise<KillableServer> {
+/** A server run as a child process: start() spawns `argv` and waits for its port, kill() SIGKILLs it. */
+function childServer(url: string, port: number, argv: string[]): KillableServer {
   let proc: Subprocess | undefined;
-  const server: KillableServer = {
-    url: `redis://127.0.0.1:${port}`,
+  return {
+    url,
     port,
     async start() {
-      proc = Bun.spawn(
-        ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        {
-          stdout: "ignore",
-          stderr: "ignore",
-        },
-      );
+      proc = Bun.spawn(argv, { stdout: "ignore", stderr: "ignore" });
       await waitForPort(port, proc);
     },
     async kill() {
@@ -61,6 +47,21 @@ export async function startRedisServer(port = freePort()): Promise<KillableServe
       await proc.exited;
     },
   };
+}
+
+/** A redis-server of its own (Debian's binary), keeping nothing on disk; on `port` or a free one. */
+export async function startRedisServer(port = freePort()): Promise<KillableServer> {
+  const server = childServer(`redis://127.0.0.1:${port}`, port, [
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+  ]);
   await server.start();
   return server;
 }
@@ -139,22 +140,18 @@ export async function startPostgresServer(port = freePort()): Promise<KillableSt
  */
 export async function startNatsServer(port = freePort()): Promise<KillableStore> {
   const dir = mkdtempSync(join(tmpdir(), "cfa-nats-"));
-  let proc: Subprocess | undefined;
+  const child = childServer(`nats://127.0.0.1:${port}`, port, [
+    "nats-server",
+    "-a",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-js",
+    "-sd",
+    dir,
+  ]);
   const server: KillableStore = {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    async start() {
-      proc = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
-        stdout: "ignore",
-        stderr: "ignore",
-      });
-      await waitForPort(port, proc);
-    },
-    async kill() {
-      if (!proc || proc.exitCode !== null) return;
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
+    ...child,
     async destroy() {
       await server.kill();
       rmSync(dir, { recursive: true, force: true });
