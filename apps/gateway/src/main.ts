@@ -15,14 +15,7 @@ import {
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import {
-  breakerFetch,
-  createHttpMetrics,
-  dependencyBreaker,
-  fetchWithTimeout,
-  mintRequestId,
-  serve,
-} from "@careforall/http";
+import { createHttpMetrics, dependencyBreaker, guardedFetch, mintRequestId, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
@@ -59,15 +52,12 @@ exportBusMetrics(metrics, bus);
 // Upstream calls time out rather than hang a client forever, and each service sits behind its own
 // breaker: after UPSTREAM_BREAKER_FAILURES failed calls in a row (refused, reset, timed out) the
 // gateway answers 503 at once for UPSTREAM_RETRY_MS instead of making every client wait.
-const timed = fetchWithTimeout(config.UPSTREAM_TIMEOUT_MS);
 const upstream = (service: string) =>
-  breakerFetch(
-    timed,
-    dependencyBreaker(service, log, {
-      openMs: config.UPSTREAM_RETRY_MS,
-      failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
-    }),
-  );
+  guardedFetch(service, log, {
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    openMs: config.UPSTREAM_RETRY_MS,
+    failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
+  });
 const clients: GatewayClients = {
   auth: treaty<AuthApp>(config.AUTH_URL, { fetcher: upstream("auth"), parseDate: false }),
   campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher: upstream("campaign"), parseDate: false }),

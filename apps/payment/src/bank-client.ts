@@ -5,7 +5,8 @@
 //   unknown  — timeout, 5xx or a dropped connection: the bank may or may not have done it, so
 //              retry with the same idempotency key or ask the bank (the reconciler does).
 import type { BankApp, BankModel } from "@careforall/bank";
-import { type EdenAnswer, fetchWithTimeout, isUnknownStatus, readOutcome } from "@careforall/http";
+import { breakerFetch, type EdenAnswer, fetchWithTimeout, isUnknownStatus, readOutcome } from "@careforall/http";
+import type { Breaker } from "@careforall/resilience";
 import { treaty } from "@elysiajs/eden";
 
 // The bank's own models (one schema per shape, in @careforall/bank): never hand-copied here.
@@ -153,6 +154,21 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
 }
 
 /** Treaty over the network: dates stay strings, and every call gives up after `timeoutMs` (an unknown outcome). */
-export function createBankClient({ url, timeoutMs }: { url: string; timeoutMs: number }): BankClient {
-  return createEdenBankClient(treaty<BankApp>(url, { parseDate: false, fetcher: fetchWithTimeout(timeoutMs) }));
+export function createBankClient({
+  url,
+  timeoutMs,
+  breaker,
+}: {
+  url: string;
+  timeoutMs: number;
+  /**
+   * While open, calls fail at once (no request sent) as unknown outcomes: a bank that is down or
+   * hung costs timeoutMs to the first few calls only, not to every batch and reconciler pass.
+   */
+  breaker?: Breaker;
+}): BankClient {
+  const timed = fetchWithTimeout(timeoutMs);
+  return createEdenBankClient(
+    treaty<BankApp>(url, { parseDate: false, fetcher: breaker ? breakerFetch(timed, breaker) : timed }),
+  );
 }

@@ -1,6 +1,6 @@
 // The payment service's environment schema, validated once at start (fail fast, every problem
 // reported together). WEBHOOK_SECRET must equal the bank's; the dev defaults match.
-import { commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+import { bankClientConfig, commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
 
 const Ms = (def: number, description: string, minimum = 1) =>
   T.Integer({ minimum, maximum: 86_400_000, default: def, description });
@@ -10,8 +10,7 @@ export const PaymentConfigSchema = T.Object({
   ...databaseConfig,
   ...natsConfig,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3104 }),
-  BANK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
-  BANK_TIMEOUT_MS: Ms(5000, "Per-call bank timeout; a timeout is an unknown outcome"),
+  ...bankClientConfig,
   /** Same value as the bank's WEBHOOK_SECRET (dev default identical). */
   WEBHOOK_SECRET: T.String({ minLength: 16, default: "dev-webhook-secret-0123456789" }),
   RECONCILE_AFTER_MS: Ms(5000, "A payment waiting on the bank this long is reconciled"),

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, serve } from "@careforall/http";
+import { createHttpMetrics, dependencyBreaker, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -33,7 +33,14 @@ try {
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
   const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
   const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
-  const bank = createBankClient({ url: config.BANK_URL, timeoutMs: config.BANK_TIMEOUT_MS });
+  const bank = createBankClient({
+    url: config.BANK_URL,
+    timeoutMs: config.BANK_TIMEOUT_MS,
+    breaker: dependencyBreaker("bank", log, {
+      openMs: config.BANK_RETRY_MS,
+      failureThreshold: config.BANK_BREAKER_FAILURES,
+    }),
+  });
 
   const metrics = createHttpMetrics(SERVICE);
   exportOutboxLag(metrics, relay);

@@ -18,6 +18,7 @@ import {
 import { parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
+import { createBreaker } from "@careforall/resilience";
 import { treaty } from "@elysiajs/eden";
 import {
   type AuthorizeRequest,
@@ -169,6 +170,30 @@ describe("authorizeBatch", () => {
       "unknown",
       "unknown",
     ]);
+  });
+
+  test("a hung bank behind a breaker: after 2 timed-out calls the next fails at once, unknown, without a request", async () => {
+    const a = await payer();
+    let received = 0;
+    const hung = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => {
+        received++;
+        return new Promise<Response>(() => {});
+      },
+    });
+    try {
+      const breaker = createBreaker({ name: "bank", openMs: 60_000, failureThreshold: 2 });
+      const guarded = createBankClient({ url: `http://127.0.0.1:${hung.port}`, timeoutMs: 100, breaker });
+      for (let i = 0; i < 2; i++) expect((await guarded.authorize(authorizeRequest(a))).kind).toBe("unknown");
+      expect(breaker.state()).toBe("open");
+      const refused = await guarded.capture({ idempotencyKey: crypto.randomUUID(), holdId: crypto.randomUUID() });
+      expect(refused).toMatchObject({ kind: "unknown", error: expect.stringContaining("bank is unavailable") });
+      expect(received).toBe(2);
+    } finally {
+      hung.stop(true);
+    }
   });
 
   test("a batch the bank refuses as a whole (one item fails validation) is asked item by item", async () => {

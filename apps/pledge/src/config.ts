@@ -1,6 +1,14 @@
 // The pledge service's environment schema, validated once at start (fail fast, every problem
 // reported together): database, bus, token verification, the bank seam and idempotency timings.
-import { commonConfig, databaseConfig, jwtVerifyConfig, natsConfig, type Static, T } from "@careforall/config";
+import {
+  bankClientConfig,
+  commonConfig,
+  databaseConfig,
+  jwtVerifyConfig,
+  natsConfig,
+  type Static,
+  T,
+} from "@careforall/config";
 
 export const PledgeConfigSchema = T.Object({
   ...commonConfig,
@@ -8,13 +16,7 @@ export const PledgeConfigSchema = T.Object({
   ...natsConfig,
   ...jwtVerifyConfig,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3103 }),
-  BANK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
-  /** A grant call slower than this is an unknown outcome: the client gets 503 and may retry the same key. */
-  BANK_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
-  /** Failed grant calls in a row (refused, reset, timed out) after which the bank is not asked for a while. */
-  BANK_BREAKER_FAILURES: T.Integer({ minimum: 1, maximum: 100, default: 3 }),
-  /** How long new sources are answered 503 at once after that, before one call tries the bank again. */
-  BANK_RETRY_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 1_000 }),
+  ...bankClientConfig,
   /** How long a bank grant for the same (account, secret or owner) is reused; 0 asks the bank every time. */
   GRANT_CACHE_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   /** How long a finished Idempotency-Key keeps its answer (the contract promises at least 24 hours). */

@@ -6,7 +6,7 @@ import type { BankApp } from "@careforall/bank";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { breakerFetch, createHttpMetrics, dependencyBreaker, fetchWithTimeout, serve } from "@careforall/http";
+import { createHttpMetrics, guardedFetch, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -53,13 +53,11 @@ try {
       // BANK_BREAKER_FAILURES failed calls in a row, new sources get 503 at once for BANK_RETRY_MS.
       treaty<BankApp>(config.BANK_URL, {
         parseDate: false,
-        fetcher: breakerFetch(
-          fetchWithTimeout(config.BANK_TIMEOUT_MS),
-          dependencyBreaker("bank", log, {
-            openMs: config.BANK_RETRY_MS,
-            failureThreshold: config.BANK_BREAKER_FAILURES,
-          }),
-        ),
+        fetcher: guardedFetch("bank", log, {
+          timeoutMs: config.BANK_TIMEOUT_MS,
+          openMs: config.BANK_RETRY_MS,
+          failureThreshold: config.BANK_BREAKER_FAILURES,
+        }),
       }),
       log,
     ),

@@ -89,6 +89,17 @@ export const natsConfig = {
   BUS_DUPLICATE_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 120_000 }),
 };
 
+/** The settings of a service that calls the bank (pledge for grants, payment for holds). */
+export const bankClientConfig = {
+  BANK_URL: Type.String({ pattern: "^https?://", default: "http://127.0.0.1:3105" }),
+  /** A bank call slower than this is an unknown outcome (retried with the same idempotency key, or asked about later). */
+  BANK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+  /** Failed bank calls in a row (refused, reset, timed out) after which the bank is not called for a while. */
+  BANK_BREAKER_FAILURES: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  /** How long calls fail at once after that (no request sent), before one call tries the bank again. */
+  BANK_RETRY_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 1_000 }),
+};
+
 export const jwtVerifyConfig = {
   JWT_PUBLIC_KEY: Type.String({ minLength: 32, description: "SPKI PEM of auth's Ed25519 signing key" }),
   JWT_ISSUER: Type.String({ default: "careforall-auth" }),

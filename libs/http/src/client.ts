@@ -104,3 +104,16 @@ export function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return ((input: RequestInfo | URL, init?: RequestInit) =>
     fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
 }
+
+/**
+ * The fetcher for one dependency: every call times out after `timeoutMs`, and after
+ * `failureThreshold` failed calls in a row the dependency is not called for `openMs` (calls fail at
+ * once with BreakerOpenError; the transitions are logged once each).
+ */
+export function guardedFetch(
+  name: string,
+  log: Logger,
+  { timeoutMs, openMs, failureThreshold }: { timeoutMs: number; openMs: number; failureThreshold: number },
+): typeof fetch {
+  return breakerFetch(fetchWithTimeout(timeoutMs), dependencyBreaker(name, log, { openMs, failureThreshold }));
+}
