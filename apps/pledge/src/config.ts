@@ -34,6 +34,17 @@ export const PledgeConfigSchema = T.Object({
   ACCEPT_BATCH_CONCURRENCY: T.Integer({ minimum: 1, maximum: 64, default: 2 }),
   /** The most accepts one statement carries. 1 turns group commit off (one statement per accept). */
   ACCEPT_BATCH_MAX: T.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  /**
+   * The longest a donation waits for its accept statement, queue included: past it the donor gets
+   * 503 with Retry-After (a hung PostgreSQL must not hang donors). The statement may still commit;
+   * the donor's retry with the same Idempotency-Key then finds its answer.
+   */
+  ACCEPT_DEADLINE_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 3_000 }),
+  /**
+   * After 3 accepts in a row fail because PostgreSQL is unreachable or past the deadline, accepts
+   * are answered 503 at once for this long (nothing queued), then one tries again.
+   */
+  DATABASE_RETRY_MS: T.Integer({ minimum: 100, maximum: 60_000, default: 1_000 }),
   /** Grace period before a non-terminal pledge counts as stuck in /admin/ledger (the audit). */
   STUCK_AFTER_SECONDS: T.Integer({ minimum: 1, default: 120 }),
   /**

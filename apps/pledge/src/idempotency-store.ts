@@ -6,6 +6,7 @@
 import type { Clock } from "@careforall/config";
 import { createGroupCommit, type GroupCommitOptions, isStatementError } from "@careforall/db";
 import { AppError, conflict, type ProblemDetails, unprocessable } from "@careforall/http";
+import type { Breaker } from "@careforall/resilience";
 import { and, eq, sql } from "drizzle-orm";
 import { campaigns, type IdempotencyRow, idempotencyKeys } from "./db/schema";
 import { type CampaignView, judgeExistingKey, openReceiptToken } from "./domain";
@@ -112,8 +113,8 @@ interface AcceptRow {
   sealed_receipt_token: string | null;
 }
 
-/** How accepts are grouped into batches: batches in flight at once, and the most accepts one carries. */
-export type AcceptBatching = Pick<GroupCommitOptions<unknown, unknown>, "concurrency" | "maxBatch">;
+/** How accepts are grouped into batches: batches in flight at once, the most accepts one carries, the deadline. */
+export type AcceptBatching = Pick<GroupCommitOptions<unknown, unknown>, "concurrency" | "maxBatch" | "deadlineMs">;
 
 export interface KeyStoreDeps {
   db: PledgeDb;
@@ -125,6 +126,8 @@ export interface KeyStoreDeps {
   /** Called for every answer replayed from a stored key (metrics). */
   onReplay?: (() => void) | undefined;
   batching: AcceptBatching;
+  /** Accepts go through it: while PostgreSQL is known to be away they fail at once (BreakerOpenError). */
+  breaker?: Breaker | undefined;
   /** Called with the size of every accept batch sent (metrics). */
   onAcceptBatch?: ((size: number) => void) | undefined;
 }
@@ -139,7 +142,7 @@ interface AcceptItem {
 const inFlight = () =>
   conflict("A request with this Idempotency-Key is still being processed; retry shortly", "idempotency-in-flight");
 
-export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, onAcceptBatch }: KeyStoreDeps) {
+export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, breaker, onAcceptBatch }: KeyStoreDeps) {
   const staleBefore = (now: Date) => new Date(now.getTime() - lockMs);
   /** When an existing key may be overwritten: our own claim, an expired key, or this request's dead claim. */
   const takeover = (now: Date, ownClaim: string | null) =>
@@ -331,6 +334,7 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, o
     run: acceptBatch,
     concurrency: batching.concurrency,
     maxBatch: batching.maxBatch,
+    deadlineMs: batching.deadlineMs,
     // A statement error may be one item's fault (tried alone); an unreachable database is nobody's.
     retryAlone: isStatementError,
     onBatch: onAcceptBatch,
@@ -341,7 +345,8 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, o
    * one statement, shared with whatever other accepts are waiting for a write slot (group commit).
    */
   function accept(claim: KeyClaim, w: AcceptWrite, lockId: string | null): Promise<AcceptOutcome> {
-    return acceptGroup.submit({ claim, w, lockId });
+    const submit = () => acceptGroup.submit({ claim, w, lockId });
+    return breaker ? breaker.run(submit) : submit();
   }
 
   /**

@@ -2,9 +2,10 @@
 // store), the reads (queries.ts), and the donor's and admin's commands — cancel and refund —, each
 // one transaction that changes the pledge through its state machine and emits its event.
 import type { Clock } from "@careforall/config";
-import { conflict, forbidden, type Principal } from "@careforall/http";
+import { conflict, dependencyBreaker, forbidden, type Principal } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent } from "@careforall/outbox";
+import { classifyUnavailable } from "@careforall/resilience";
 import { eq } from "drizzle-orm";
 import type { SourceVerifier } from "./bank-client";
 import type { PledgeConfig } from "./config";
@@ -30,6 +31,8 @@ export type PledgeServiceConfig = Pick<
   | "STUCK_AFTER_SECONDS"
   | "ACCEPT_BATCH_CONCURRENCY"
   | "ACCEPT_BATCH_MAX"
+  | "ACCEPT_DEADLINE_MS"
+  | "DATABASE_RETRY_MS"
 >;
 
 export interface PledgeServiceDeps {
@@ -46,6 +49,9 @@ export interface PledgeServiceDeps {
   onAcceptBatch?: ((size: number) => void) | undefined;
 }
 
+/** Accepts in a row that fail for want of PostgreSQL before the rest are refused at once. */
+const DATABASE_BREAKER_FAILURES = 3;
+
 export function createPledgeService(deps: PledgeServiceDeps) {
   const { db, verifier, clock, log, config, onCommitted, onReplay, onAcceptBatch } = deps;
   const keys = createKeyStore({
@@ -56,7 +62,17 @@ export function createPledgeService(deps: PledgeServiceDeps) {
     // bank call alone may take BANK_TIMEOUT_MS, so the lock always outlasts it with room to spare.
     lockMs: Math.max(config.IDEMPOTENCY_LOCK_SECONDS * 1000, config.BANK_TIMEOUT_MS + 30_000),
     onReplay,
-    batching: { concurrency: config.ACCEPT_BATCH_CONCURRENCY, maxBatch: config.ACCEPT_BATCH_MAX },
+    batching: {
+      concurrency: config.ACCEPT_BATCH_CONCURRENCY,
+      maxBatch: config.ACCEPT_BATCH_MAX,
+      deadlineMs: config.ACCEPT_DEADLINE_MS,
+    },
+    // PostgreSQL unreachable or hung: after a few failed accepts, the next are refused at once.
+    breaker: dependencyBreaker("postgres", log, {
+      openMs: config.DATABASE_RETRY_MS,
+      failureThreshold: DATABASE_BREAKER_FAILURES,
+      isFailure: (err) => classifyUnavailable(err) !== null,
+    }),
     onAcceptBatch,
   });
   const create = createPledgeCreator({ keys, verifier, clock, log, onCommitted });

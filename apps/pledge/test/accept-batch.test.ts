@@ -35,6 +35,8 @@ beforeAll(async () => {
       STUCK_AFTER_SECONDS: 120,
       ACCEPT_BATCH_CONCURRENCY: 1,
       ACCEPT_BATCH_MAX: 100,
+      ACCEPT_DEADLINE_MS: 3_000,
+      DATABASE_RETRY_MS: 1_000,
     },
     onAcceptBatch: (size) => batches.push(size),
   });

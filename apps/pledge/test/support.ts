@@ -75,6 +75,8 @@ export interface StartOptions {
   verifier?: SourceVerifier;
   /** Put main's grant cache in front of the FakeBank (the one-statement accept path). */
   cacheGrants?: boolean;
+  /** ACCEPT_BATCH_CONCURRENCY, ACCEPT_DEADLINE_MS and DATABASE_RETRY_MS (defaults 2, 3000, 1000). */
+  accept?: { concurrency?: number; deadlineMs?: number; databaseRetryMs?: number };
 }
 
 export async function startPledgeTestApp(options: StartOptions = {}) {
@@ -101,8 +103,10 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
     IDEMPOTENCY_LOCK_SECONDS: 60,
     BANK_TIMEOUT_MS: 5_000,
     STUCK_AFTER_SECONDS: options.stuckAfterSeconds ?? 120,
-    ACCEPT_BATCH_CONCURRENCY: 2,
+    ACCEPT_BATCH_CONCURRENCY: options.accept?.concurrency ?? 2,
     ACCEPT_BATCH_MAX: 100,
+    ACCEPT_DEADLINE_MS: options.accept?.deadlineMs ?? 3_000,
+    DATABASE_RETRY_MS: options.accept?.databaseRetryMs ?? 1_000,
   };
   const verifier =
     options.verifier ??

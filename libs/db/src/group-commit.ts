@@ -3,6 +3,8 @@
 // of one per request. An item alone goes at once (no timer, no added latency when idle); batches
 // form only from the queue a busy database builds anyway ("smart batching").
 
+import { DependencyTimeoutError } from "@careforall/resilience";
+
 export interface GroupCommitOptions<I, R> {
   /**
    * Writes one batch, in one transaction, and answers one result per item in the items' order.
@@ -22,6 +24,14 @@ export interface GroupCommitOptions<I, R> {
   retryAlone?(err: unknown): boolean;
   /** Called with the size of every batch that is run (metrics). */
   onBatch?(size: number): void;
+  /**
+   * The longest an item waits for its answer, queue included. Past it the item is refused with
+   * DependencyTimeoutError (a 503 to the client): a hung database costs each caller this long at
+   * most instead of hanging it. An item still queued is dropped, never sent; one whose batch is
+   * running may still commit, so callers must treat the refusal as an unknown outcome (an
+   * idempotent retry finds what happened). Default: no deadline.
+   */
+  deadlineMs?: number;
 }
 
 interface Waiting<I, R> {
@@ -29,6 +39,9 @@ interface Waiting<I, R> {
   resolve(result: R): void;
   reject(err: unknown): void;
 }
+
+/** The dependency named in deadline refusals. */
+const DEPENDENCY = "postgres";
 
 export interface GroupCommit<I, R> {
   submit(item: I): Promise<R>;
@@ -39,6 +52,8 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
   const { concurrency, maxBatch } = options;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("group commit: concurrency must be >= 1");
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error("group commit: maxBatch must be >= 1");
+  const { deadlineMs } = options;
+  if (deadlineMs !== undefined && !(deadlineMs > 0)) throw new Error("group commit: deadlineMs must be > 0");
   const waiting: Waiting<I, R>[] = [];
   let running = 0;
 
@@ -77,7 +92,29 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
   return {
     submit(item) {
       return new Promise<R>((resolve, reject) => {
-        waiting.push({ item, resolve, reject });
+        if (deadlineMs === undefined) {
+          waiting.push({ item, resolve, reject });
+          pump();
+          return;
+        }
+        // The first of answer and deadline settles the item; whatever comes later is ignored.
+        const entry: Waiting<I, R> = {
+          item,
+          resolve(result) {
+            clearTimeout(timer);
+            resolve(result);
+          },
+          reject(err) {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        const timer = setTimeout(() => {
+          const queued = waiting.indexOf(entry);
+          if (queued >= 0) waiting.splice(queued, 1);
+          reject(new DependencyTimeoutError(DEPENDENCY, deadlineMs));
+        }, deadlineMs);
+        waiting.push(entry);
         pump();
       });
     },

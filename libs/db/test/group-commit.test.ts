@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createGroupCommit } from "@careforall/db";
+import { classifyUnavailable, DependencyTimeoutError } from "@careforall/resilience";
 
 /** A run function whose batches are released by hand, recording what each batch held. */
 function manualRun<I>() {
@@ -113,9 +114,42 @@ describe("createGroupCommit", () => {
     expect(calls).toEqual([[0], [1, 2]]);
   });
 
+  test("a hung database: past deadlineMs every item is refused as unavailable, and a waiting item is never sent", async () => {
+    const m = manualRun<number>();
+    const group = createGroupCommit({ run: m.run, concurrency: 1, maxBatch: 10, deadlineMs: 30 });
+    const running = group.submit(1);
+    await tick();
+    const queued = group.submit(2);
+    const results = await Promise.allSettled([running, queued]);
+    for (const r of results) {
+      const reason = (r as PromiseRejectedResult).reason;
+      expect(reason).toBeInstanceOf(DependencyTimeoutError);
+      expect(classifyUnavailable(reason)).toMatchObject({ dependency: "postgres" });
+    }
+    expect(group.stats()).toEqual({ running: 1, waiting: 0 });
+    // The database answers at last: the late result goes nowhere, and the refused item was not sent.
+    m.releases[0]?.();
+    await tick();
+    await tick();
+    expect(m.batches).toEqual([[1]]);
+    expect(group.stats()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  test("an item answered in time is not touched by its deadline", async () => {
+    const m = manualRun<number>();
+    const group = createGroupCommit({ run: m.run, concurrency: 1, maxBatch: 10, deadlineMs: 20 });
+    const p = group.submit(1);
+    await tick();
+    m.releases[0]?.();
+    expect(await p).toBe("done:1");
+    await Bun.sleep(40);
+    expect(await p).toBe("done:1");
+  });
+
   test("rejects bad settings", () => {
     const run = async (items: number[]) => items;
     expect(() => createGroupCommit({ run, concurrency: 0, maxBatch: 1 })).toThrow();
     expect(() => createGroupCommit({ run, concurrency: 1, maxBatch: 0 })).toThrow();
+    expect(() => createGroupCommit({ run, concurrency: 1, maxBatch: 1, deadlineMs: 0 })).toThrow();
   });
 });

@@ -77,12 +77,17 @@ export function isUnknownStatus(status: number): boolean {
 export function dependencyBreaker(
   name: string,
   log: Logger,
-  { openMs, failureThreshold = 1 }: { openMs: number; failureThreshold?: number },
+  {
+    openMs,
+    failureThreshold = 1,
+    isFailure,
+  }: { openMs: number; failureThreshold?: number; isFailure?: (err: unknown) => boolean },
 ): Breaker {
   return createBreaker({
     name,
     openMs,
     failureThreshold,
+    ...(isFailure ? { isFailure } : {}),
     onChange: (state, cause) =>
       state === "open"
         ? log.warn({ dependency: name, err: cause }, "dependency.down")

@@ -34,9 +34,26 @@ const PG_UNAVAILABLE = /^(08|57P0[1-3])/;
 /** The default wait suggested to clients when the dependency gives no better hint. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 
+/**
+ * A dependency that did not answer within its deadline (a hung server: the connection is open but
+ * nothing comes back). The call may still complete later, so the caller must treat its outcome as
+ * unknown: a 503 tells the client to retry, and an idempotent retry finds whatever happened.
+ */
+export class DependencyTimeoutError extends Error {
+  override readonly name = "DependencyTimeoutError";
+  constructor(
+    readonly dependency: string,
+    readonly afterMs: number,
+  ) {
+    super(`${dependency} did not answer within ${afterMs} ms`);
+  }
+}
+
 export function classifyUnavailable(err: unknown, depth = 0): Unavailable | null {
   if (err === null || typeof err !== "object" || depth > 3) return null;
   if (err instanceof BreakerOpenError) return { dependency: err.dependency, retryAfterSeconds: err.retryAfterSeconds };
+  if (err instanceof DependencyTimeoutError)
+    return { dependency: err.dependency, retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS };
   const e = err as { code?: unknown; severity?: unknown; cause?: unknown };
   if (typeof e.code === "string") {
     // A code with a severity is PostgreSQL's own answer; without one it is the socket's.
