@@ -10,6 +10,7 @@ import { freePort } from "@careforall/http";
 import {
   type KillableServer,
   type KillableStore,
+  type PostgresStore,
   startNatsServer,
   startPostgresServer,
   startRedisServer,
@@ -56,7 +57,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
   const { log, signal } = options;
   const outageSec = options.durationSec;
   const cleanupErrors: string[] = [];
-  const servers: { redis?: KillableServer; pg?: KillableStore; nats?: KillableStore } = {};
+  const servers: { redis?: KillableServer; pg?: PostgresStore; nats?: KillableStore } = {};
   let platform: Platform | undefined;
   const adminEmail = `bench-admin-${Date.now().toString(36)}@bench.test`;
   const adminPassword = `bench-${crypto.randomUUID()}`;
@@ -188,11 +189,13 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     };
     const lastDonationOk = (since: number) =>
       samples.some((s) => s.kind === "donate" && s.at > since && s.status === 202);
-    const gauge = async (metric: string) => {
-      const text = await fetch(`${gw}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text());
-      // Every series carries the service's default label: `name{service="gateway"} 0`.
+    /** One gauge of a service's /metrics (every series carries its default label: `name{service="x"} 0`). */
+    const gaugeAt = async (base: string | undefined, metric: string) => {
+      const text = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text());
       return Number(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
     };
+    const gauge = (metric: string) => gaugeAt(gw, metric);
+    const pledgeGauge = (metric: string) => gaugeAt(platform?.urls.pledge, metric);
     const readyCheck = async (dep: string) =>
       (
         (await (await fetch(`${gw}/ready`, { signal: AbortSignal.timeout(3000) })).json()) as {
@@ -210,10 +213,29 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     await servers.pg.start();
     const pgBack = Date.now();
     await recovery("postgres back", async () => lastDonationOk(pgBack));
+    // Hung, not gone: every PostgreSQL process stopped, its connections left open.
+    servers.pg.pause();
+    await phase("postgres hung", outageSec);
+    servers.pg.resume();
+    const pgResumed = Date.now();
+    await recovery("postgres answers", async () => lastDonationOk(pgResumed));
     await servers.nats.kill();
     await phase("nats down", outageSec);
+    const backlog = await pledgeGauge("outbox_pending_events").catch(() => Number.NaN);
     await servers.nats.start();
+    const natsBack = Date.now();
     await recovery("nats back", () => readyCheck("nats"));
+    // The relay's backlog (pledge's outbox) drains in order, new events behind it: its drain time
+    // is the longest a new event waited.
+    let backlogDrainSec: number | null = null;
+    while (Date.now() - natsBack < 60_000) {
+      if ((await pledgeGauge("outbox_pending_events").catch(() => Number.NaN)) === 0) {
+        backlogDrainSec = (Date.now() - natsBack) / 1000;
+        break;
+      }
+      await Bun.sleep(50);
+    }
+    log(`  nats backlog: ${backlog} events in pledge's outbox, drained ${backlogDrainSec ?? "-"} s after the restart`);
     await stack.kill("bank");
     await phase("bank down", outageSec);
     await stack.restart("bank");
@@ -306,6 +328,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       line(widths.map((w) => "-".repeat(w))),
       ...table.map(line),
       "",
+      `nats backlog: ${backlog} events waiting in pledge's outbox at the restart, all published ${
+        backlogDrainSec === null ? "NOT within 60 s" : `${backlogDrainSec.toFixed(1)} s after it`
+      } (new events queue behind them: the longest any waited)`,
       `drain: every accepted pledge terminal ${drainSec === null ? "NOT within 180 s" : `${drainSec.toFixed(1)} s after the load`} (${accepted.length} accepted)`,
       `audit: totalDriftMinor ${audit.totalDriftMinor}, stuckPledges ${audit.stuckPledges}` +
         (balancedSec === null

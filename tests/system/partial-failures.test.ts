@@ -201,6 +201,11 @@ describe("the servers under the platform go away under load and come back", () =
       const degraded = await ready();
       expect(degraded.status).toBe(200);
       expect(degraded.body).toMatchObject({ status: "degraded", checks: { nats: "down" } });
+      // An operator can still scrape: the consumer-lag gauges give up on NATS quickly (its own
+      // request timeout is 5 s, longer than this scrape may take) and the outbox shows the backlog.
+      const scrape = await call(sys.stack.urls.pledge, "GET", "/metrics", undefined, { timeoutMs: 3_000 });
+      expect(scrape.status).toBe(200);
+      expect(gauge(scrape.text, "outbox_pending_events")).toBeGreaterThan(0);
       await nats.start();
       await waitFor(async () => (await ready()).body.checks.nats === "up", {
         what: "the gateway to reconnect to NATS",

@@ -2,6 +2,7 @@
 // deduplication, durable pull consumers shared by replicas (single-event or batched), and
 // ordered consumers for broadcast.
 import type { Logger } from "@careforall/log";
+import { withDeadline } from "@careforall/resilience";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -58,6 +59,8 @@ const CONSUMER_NAME_IN_USE = 10013;
 const STREAM_NOT_FOUND = 10059;
 
 const PING_TIMEOUT_MS = 2_000;
+/** A consumer's lag is read at scrape time: a NATS that is away costs a scrape this much at most. */
+const PENDING_TIMEOUT_MS = 500;
 
 /** The bus settings every service reads from its environment (`natsConfig` in libs/config). */
 export interface NatsSettings {
@@ -232,7 +235,8 @@ class JetStreamBus implements Bus {
       },
       pending: async () => {
         if (durableName === undefined) return 0;
-        const info = await this.jsm.consumers.info(this.stream, durableName);
+        // Bounded: a scrape of /metrics must not wait for NATS' own request timeout while it is away.
+        const info = await withDeadline(this.jsm.consumers.info(this.stream, durableName), PENDING_TIMEOUT_MS, "nats");
         return info.num_pending + info.num_ack_pending;
       },
     };
@@ -240,17 +244,11 @@ class JetStreamBus implements Bus {
 
   async ping(): Promise<boolean> {
     if (this.nc.isClosed()) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("ping timeout")), PING_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([this.nc.rtt(), timeout]);
+      await withDeadline(this.nc.rtt(), PING_TIMEOUT_MS, "nats");
       return true;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,13 +1,15 @@
 // The Elysia plugin every service mounts: request ids, problem+json errors, body limit,
 // security headers, request metrics, and the /health, /ready and /metrics endpoints.
 import type { Logger } from "@careforall/log";
-import { classifyUnavailable } from "@careforall/resilience";
+import { classifyUnavailable, withDeadline } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia } from "elysia";
 import { AppError, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
+/** A readiness check that has not answered by then counts as down. */
+const READY_CHECK_TIMEOUT_MS = 2_000;
 
 // The headers that matter for an API origin: no MIME sniffing, no framing, no referrer leaks.
 // (Document-only policies such as COOP or Permissions-Policy belong to the web app's HTML.)
@@ -246,10 +248,7 @@ export function httpKit(options: HttpKitOptions) {
               const check = typeof entry === "function" ? entry : entry.check;
               const optional = typeof entry !== "function";
               try {
-                const ok = await Promise.race([
-                  check(),
-                  new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000)),
-                ]);
+                const ok = await withDeadline(check(), READY_CHECK_TIMEOUT_MS, name);
                 results[name] = ok === false ? "down" : "up";
               } catch {
                 results[name] = "down";

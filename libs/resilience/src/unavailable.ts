@@ -49,6 +49,19 @@ export class DependencyTimeoutError extends Error {
   }
 }
 
+/** `work`, or DependencyTimeoutError once `ms` have passed without its answer (which is then ignored). */
+export async function withDeadline<T>(work: Promise<T>, ms: number, dependency: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyTimeoutError(dependency, ms)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function classifyUnavailable(err: unknown, depth = 0): Unavailable | null {
   if (err === null || typeof err !== "object" || depth > 3) return null;
   if (err instanceof BreakerOpenError) return { dependency: err.dependency, retryAfterSeconds: err.retryAfterSeconds };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BreakerOpenError, classifyUnavailable } from "@careforall/resilience";
+import { BreakerOpenError, classifyUnavailable, DependencyTimeoutError, withDeadline } from "@careforall/resilience";
 import postgres from "postgres";
 
 describe("classifyUnavailable", () => {
@@ -36,5 +36,24 @@ describe("classifyUnavailable", () => {
     expect(classifyUnavailable({ code: "ECONNREFUSED", severity: "ERROR" })).toBeNull(); // not a socket's code
     expect(classifyUnavailable(new TypeError("x is undefined"))).toBeNull();
     expect(classifyUnavailable("ECONNREFUSED")).toBeNull();
+  });
+});
+
+describe("withDeadline", () => {
+  test("an answer in time passes through", async () => {
+    expect(await withDeadline(Promise.resolve(42), 1_000, "nats")).toBe(42);
+  });
+
+  test("no answer: DependencyTimeoutError naming the dependency, read as unavailable", async () => {
+    const never = new Promise<number>(() => {});
+    const err = await withDeadline(never, 10, "nats").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyTimeoutError);
+    expect(classifyUnavailable(err)).toEqual({ dependency: "nats", retryAfterSeconds: 2 });
+  });
+
+  test("the work's own failure is the caller's, not a timeout", async () => {
+    const err = await withDeadline(Promise.reject(new Error("boom")), 1_000, "nats").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe("boom");
   });
 });

@@ -1,6 +1,6 @@
 // Private, killable instances of the servers under the platform, for tests of what happens when
 // one goes away: started on a free port, SIGKILLed and started again on the same port by the test.
-import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@careforall/http";
@@ -94,12 +94,20 @@ export interface KillableStore extends KillableServer {
   destroy(): Promise<void>;
 }
 
+/** A PostgreSQL that can also hang: its processes stopped, its connections left open. */
+export interface PostgresStore extends KillableStore {
+  /** SIGSTOP to the postmaster and every backend: nothing is refused, nothing is answered. */
+  pause(): void;
+  /** SIGCONT: it answers again, as if nothing had happened. */
+  resume(): void;
+}
+
 /**
  * A PostgreSQL cluster of its own (initdb in a temp directory, trust auth, on a free port).
  * kill() is `pg_ctl stop -m immediate`: the server stops at once, no checkpoint, clients cut off,
  * crash recovery on the next start — the harshest stop short of losing the disk.
  */
-export async function startPostgresServer(port = freePort()): Promise<KillableStore> {
+export async function startPostgresServer(port = freePort()): Promise<PostgresStore> {
   const dir = mkdtempSync(join(tmpdir(), "cfa-pg-"));
   if (process.getuid?.() === 0) {
     const pw = Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim();
@@ -109,7 +117,17 @@ export async function startPostgresServer(port = freePort()): Promise<KillableSt
   const data = join(dir, "data");
   await run([postgresBin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   const pgCtl = (...args: string[]) => run([postgresBin("pg_ctl"), "-D", data, ...args]);
-  const server: KillableStore = {
+  /** The postmaster (first line of postmaster.pid) and the processes it started. */
+  const processes = () => {
+    const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+    const children = Bun.spawnSync(["pgrep", "-P", String(postmaster)])
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+    return { postmaster, children };
+  };
+  const server: PostgresStore = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     async start() {
@@ -124,6 +142,17 @@ export async function startPostgresServer(port = freePort()): Promise<KillableSt
     },
     async kill() {
       await pgCtl("-m", "immediate", "stop").catch(() => {});
+    },
+    pause() {
+      // The postmaster first, so it starts no new backend while the others are being stopped.
+      const { postmaster, children } = processes();
+      process.kill(postmaster, "SIGSTOP");
+      for (const pid of children) process.kill(pid, "SIGSTOP");
+    },
+    resume() {
+      const { postmaster, children } = processes();
+      for (const pid of children) process.kill(pid, "SIGCONT");
+      process.kill(postmaster, "SIGCONT");
     },
     async destroy() {
       await server.kill();
