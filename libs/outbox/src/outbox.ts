@@ -128,7 +128,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return now;
   }
 
+  /** True from a batch that failed whole with the bus unreachable until a publish succeeds again. */
+  let busAway = false;
+
   async function drainOnce(): Promise<number> {
+    // While the bus is away nothing is read or marked: one ping per tick says when it is back.
+    if (busAway && !(await bus.ping())) return 0;
     // During a burst only events older than the hold go out (the oldest first, as always).
     const readyBy = new Date(clock.now() - (holding() ? (burst?.holdMs ?? 0) : 0)).toISOString();
     return db.transaction(async (tx) => {
@@ -156,6 +161,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // every acknowledged row. A failed publish is retried later with backoff (JetStream drops
       // the duplicate if it had in fact arrived).
       const outcomes = await Promise.allSettled(rows.map((row) => bus.publish(row.envelope, { headers: row.headers })));
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+      // Every publish failed and the bus does not answer: the bus is away, not these events. No row
+      // is marked or backed off, so the backlog stays first in line and goes out in order, at once,
+      // when the bus is back (per-row backoff would let newer events overtake it). One line per outage.
+      if (failed && outcomes.every((o) => o.status === "rejected") && !(await bus.ping())) {
+        if (!busAway) log.warn({ err: failed.reason, waiting: rows.length }, "outbox.bus_unavailable");
+        busAway = true;
+        return 0;
+      }
+      if (busAway) log.info("outbox.bus_back");
+      busAway = false;
       const publishedIds: string[] = [];
       for (const [i, outcome] of outcomes.entries()) {
         const row = rows[i]!;

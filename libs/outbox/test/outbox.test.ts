@@ -84,9 +84,11 @@ describe("outbox", () => {
     const flaky: Bus = {
       ...inner,
       publish: async (e, o) => {
-        if (failures-- > 0) throw new Error("nats down");
+        if (failures-- > 0) throw new Error("publish refused");
         return inner.publish(e, o);
       },
+      // The bus answers: the failure is this event's, so the row itself is backed off.
+      ping: async () => true,
     };
     const { seen, sub } = collect(inner, "flaky");
     await sub;
@@ -98,6 +100,39 @@ describe("outbox", () => {
     const [row] = await handle.db.select().from(outbox).where(eq(outbox.aggregateId, "f1"));
     expect(row?.attempts).toBe(3);
     expect(row?.publishedAt).not.toBeNull();
+    await inner.close();
+  });
+
+  test("a bus that is away: nothing is marked; when it is back the backlog goes out first, in order", async () => {
+    await reset();
+    const inner = createMemoryBus({ log });
+    let away = true;
+    const outage: Bus = {
+      ...inner,
+      publish: async (e, o) => {
+        if (away) throw new Error("CONNECTION_REFUSED");
+        return inner.publish(e, o);
+      },
+      ping: async () => !away,
+    };
+    const { seen, sub } = collect(inner, "outage");
+    await sub;
+    const commit = (id: string) =>
+      handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", id, {})));
+    for (const id of ["o1", "o2", "o3"]) await commit(id);
+    const relay = createOutboxRelay({ db: handle.db, table: outbox, bus: outage, log, backoffMs: [60_000] });
+    expect(await relay.drainOnce()).toBe(0);
+    await commit("o4"); // committed during the outage
+    expect(await relay.drainOnce()).toBe(0);
+    // Not backed off, not counted as attempts: the outage was the bus's, not the events'.
+    const rows = await handle.db.select().from(outbox);
+    expect(rows.map((r) => r.attempts)).toEqual([0, 0, 0, 0]);
+    expect(rows.every((r) => r.nextAttemptAt.getTime() <= Date.now())).toBe(true);
+
+    away = false;
+    expect(await relay.drainOnce()).toBe(4);
+    await waitFor(() => seen.length === 4, { what: "the backlog" });
+    expect(seen.map((e) => e.aggregateId)).toEqual(["o1", "o2", "o3", "o4"]);
     await inner.close();
   });
 
@@ -123,6 +158,7 @@ describe("outbox", () => {
 
     // Still bursting 5 s later: what has waited the whole hold goes out, what just came stays.
     clock.advance(5_001);
+    await Bun.sleep(2); // "late" is stamped after the hold's edge (clock set + 1 ms), never on it
     await commit("late");
     burstOf(30);
     expect(await relay.drainOnce()).toBe(1);
@@ -145,7 +181,7 @@ describe("outbox", () => {
     await sub;
     const { clock, relay } = burstRelay(bus, 60_000);
     await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", "steady", {})));
-    clock.set(Date.now());
+    clock.set(Date.now() + 1); // +1: PostgreSQL stamps microseconds, Date.now() truncates to the millisecond
     for (let i = 0; i < 20; i++) relay.kick();
     expect(await relay.drainOnce()).toBe(1);
     await waitFor(() => seen.length === 1, { what: "the event" });
