@@ -86,6 +86,9 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     name: options.name ?? `careforall-${prefix}`,
     // A service outlives NATS restarts: keep reconnecting instead of closing after 10 attempts.
     maxReconnectAttempts: -1,
+    // Try again every 250 ms (± jitter) rather than the default 2 s: a NATS restart costs the
+    // platform a quarter of a second, not two (measured in the partial-failures bench).
+    reconnectTimeWait: 250,
   });
   try {
     const jsm = await jetstreamManager(nc);
