@@ -65,7 +65,8 @@ export namespace PledgeModel {
       authorization: Authorization,
       "idempotency-key": IdempotencyKey,
       "x-donor-bank-account": t.Optional(BankAccountId),
-      "x-donor-name": t.Optional(t.String({ minLength: 1, maxLength: 200 })),
+      // Percent-encoded UTF-8 (encodeURIComponent): up to 12 characters for one of an 80-character name.
+      "x-donor-name": t.Optional(t.String({ minLength: 1, maxLength: 1_000 })),
     },
     { additionalProperties: true },
   );

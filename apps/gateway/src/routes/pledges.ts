@@ -56,7 +56,9 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
           "idempotency-key": headers["idempotency-key"],
         };
         if (viewer) {
-          forwarded["x-donor-name"] = viewer.name || viewer.email;
+          // Header values are Latin-1: a name in Bengali (or any script) travels percent-encoded,
+          // and pledge decodes it (a raw one made fetch throw, which read as a pledge outage).
+          forwarded["x-donor-name"] = encodeURIComponent(viewer.name || viewer.email);
           if (!body.source) {
             const own = await accounts.ofUser(viewer.id, requestId);
             if (!own)

@@ -170,6 +170,19 @@ describe("a signed-in donor pays from their own account", () => {
   });
 });
 
+describe("a donor named in Bengali", () => {
+  test("202, captured, and listed on the campaign under their name as written", async () => {
+    const rahim = await donor(e2e.gw, "রহিম উদ্দিন");
+    const named = await createCampaign(e2e.gw, owner.token, { title: "নলকূপ — tube wells" });
+    await waitForPledgeView(e2e.gw, named.id, "EUR", 422);
+    const reply = await pledge(e2e.gw, named.id, { amountMinor: 2_000, currency: "BDT" }, { token: rahim.token });
+    expect(reply.status).toBe(202);
+    await waitForStatus(e2e.gw, reply.body.id, "captured", { token: rahim.token });
+    const list = await call<Page<Record<string, unknown>>>(e2e.gw, "GET", `/api/campaigns/${named.id}/donations`);
+    expect(list.body.items.map((d) => d.donorName)).toEqual(["রহিম উদ্দিন"]);
+  });
+});
+
 describe("a guest pays from a demo account", () => {
   let demo: { bankAccountId: string; accountSecret: string; balanceMinor: number; currency: string };
   let created: CreatedPledge;
