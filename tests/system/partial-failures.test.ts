@@ -164,8 +164,11 @@ describe("the servers under the platform go away under load and come back", () =
       const pids = [...sys.stack.services.values()].map((s) => s.proc.pid);
       await pg.kill();
       const answers: number[] = [];
-      for (let i = 0; i < 10; i++) {
+      const took: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const started = performance.now();
         const answer = await donate();
+        took.push(performance.now() - started);
         answers.push(answer.status);
         if (answer.status === 503) {
           expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
@@ -173,7 +176,10 @@ describe("the servers under the platform go away under load and come back", () =
         }
         expect((await call(sys.gw, "GET", `/api/campaigns/${campaignId}`)).status).toBe(200);
       }
-      expect(answers).toEqual(Array(10).fill(503));
+      expect(answers).toEqual(Array(20).fill(503));
+      // Answered fast, not after a hang (the issue's bound: p95 under 200 ms; measured ~1–3 ms).
+      took.sort((a, b) => a - b);
+      expect(took[Math.ceil(0.95 * took.length) - 1]).toBeLessThan(200);
 
       await pg.start();
       // Back: the pools reconnect on their own; the same processes accept donations again.
