@@ -6,8 +6,8 @@ import { BankAccountOpened } from "@careforall/events";
 import {
   type AppError,
   conflict,
-  decodeCursor,
-  encodeCursor,
+  cursorCodec,
+  cursorValues,
   notFound,
   paymentRequired,
   unprocessable,
@@ -84,7 +84,11 @@ export function toHold(row: HoldRow): BankModel.Hold {
   };
 }
 
-const isEntryCursor = (v: unknown): v is [number] => Array.isArray(v) && v.length === 1 && Number.isSafeInteger(v[0]);
+/** Transaction pages continue below the last entry id shown. */
+const entryCursor = cursorCodec(
+  "entries",
+  (v: unknown): v is [number] => Array.isArray(v) && v.length === 1 && cursorValues.id(v[0]),
+);
 
 /** Maps a refused hold decision to the problem the caller sees. */
 export function refusal(decision: Exclude<AmountDecision, { ok: true }>, holdId: string): AppError {
@@ -419,7 +423,7 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
     const account = await findAccount(accountId);
     if (!account) throw notFound(`Account ${accountId} does not exist`);
     const limit = query.limit ?? 20;
-    const after = decodeCursor(query.cursor, isEntryCursor);
+    const after = entryCursor.decode(query.cursor);
     const rows = await db
       .select({
         id: entries.id,
@@ -447,7 +451,7 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
         holdId: r.holdId,
         at: r.at.toISOString(),
       })),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.id]) : null,
+      nextCursor: rows.length > limit && last ? entryCursor.encode([last.id]) : null,
     };
   }
 

@@ -4,7 +4,7 @@
 // refreshes every gateway's snapshot. Never a SUM on a read; rebuild repairs from pledge records.
 import type { Clock } from "@careforall/config";
 import { CampaignTotalsChanged, type PledgeChangeEvent } from "@careforall/events";
-import { decodeCursor, encodeCursor, notFound } from "@careforall/http";
+import { cursorCodec, cursorValues, notFound } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent } from "@careforall/outbox";
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
@@ -25,8 +25,12 @@ export interface TotalsDeps {
   onCommitted?: (() => void) | undefined;
 }
 
-const isDonationCursor = (v: unknown): v is [string, string] =>
-  Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string";
+/** Donations pages continue below (capturedAt, pledgeId) of the last one shown. */
+const donationCursor = cursorCodec(
+  "donations",
+  (v: unknown): v is [string, string] =>
+    Array.isArray(v) && v.length === 2 && cursorValues.instant(v[0]) && cursorValues.uuid(v[1]),
+);
 
 export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps) {
   /** Moves the totals and emits the fresh snapshot, inside the caller's transaction. */
@@ -70,7 +74,7 @@ export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps)
     const [exists] = await db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaignId));
     if (!exists) throw notFound(`Campaign ${campaignId} does not exist`);
     const limit = query.limit ?? 20;
-    const cursor = decodeCursor(query.cursor, isDonationCursor);
+    const cursor = donationCursor.decode(query.cursor);
     const after = cursor
       ? or(
           lt(donations.capturedAt, new Date(cursor[0])),
@@ -94,7 +98,8 @@ export function createTotalsService({ db, clock, log, onCommitted }: TotalsDeps)
         message: d.message,
         capturedAt: d.capturedAt.toISOString(),
       })),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.capturedAt.toISOString(), last.pledgeId]) : null,
+      nextCursor:
+        rows.length > limit && last ? donationCursor.encode([last.capturedAt.toISOString(), last.pledgeId]) : null,
     };
   }
 

@@ -225,6 +225,12 @@ describe("totals consumer (real PostgreSQL)", () => {
     expect(page2.nextCursor).toBeNull();
     expect((await t.call("GET", `/campaigns/${Bun.randomUUIDv7()}/donations`)).status).toBe(404);
     expect((await t.call("GET", "/campaigns/nope/donations")).status).toBe(400);
+    // A cursor this list did not issue is refused, not a 500 (a tampered date) or the first page (garbage).
+    for (const cursor of ["WyJub3QtYS1kYXRlIiwieCJd", "garbage", String(page1.nextCursor).slice(0, -2)]) {
+      const refused = await t.call("GET", `/campaigns/${id}/donations?cursor=${cursor}`);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe("cursor");
+    }
   });
 
   test("rebuild recomputes totals from the pledge records (admin only)", async () => {

@@ -1,6 +1,7 @@
 // Schemas shared by many routes: strict integers for JSON bodies, list paging, ids and problems.
 import { Type } from "@sinclair/typebox";
 import { type TSchema, t } from "elysia";
+import { badRequest } from "./errors";
 
 /** A JSON-body integer that refuses numeric strings (Elysia's `t.Integer` would coerce "5"). */
 export const Int = (options: Parameters<typeof Type.Integer>[0] = {}) => Type.Integer(options);
@@ -33,16 +34,49 @@ export const Problem = t.Object(
   { additionalProperties: true, description: "RFC 9457 problem details" },
 );
 
-/** Opaque cursors: base64url of a JSON tuple, so clients cannot depend on their shape. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
+/**
+ * One list's opaque cursors: base64url of `[kind, value]`, so clients cannot depend on their shape
+ * and a cursor from another list (another kind) is not taken for this one's.
+ */
+export interface CursorCodec<T> {
+  encode(value: T): string;
+  /**
+   * The value a cursor carries; undefined when there is none (the first page). Anything this list
+   * did not issue — garbage, another list's cursor, a tampered value (a date that is no date) — is
+   * a 400 naming the cursor, never silently the first page and never a 500.
+   */
+  decode(cursor: string | undefined): T | undefined;
 }
 
-export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
-  if (!cursor) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (check(value)) return value;
-  } catch {}
-  return undefined;
+export function cursorCodec<T>(kind: string, check: (value: unknown) => value is T): CursorCodec<T> {
+  const refuse = () =>
+    badRequest("The cursor is not valid", [
+      { path: "cursor", message: "Not a cursor this list issued: pass nextCursor from the previous page as it came" },
+    ]);
+  return {
+    encode: (value) => Buffer.from(JSON.stringify([kind, value])).toString("base64url"),
+    decode(cursor) {
+      if (cursor === undefined) return undefined;
+      let parsed: unknown;
+      try {
+        if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw refuse();
+        parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+      } catch {
+        throw refuse();
+      }
+      if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== kind || !check(parsed[1])) throw refuse();
+      return parsed[1];
+    },
+  };
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** Cursor value checks shared by the lists. */
+export const cursorValues = {
+  uuid: (v: unknown): v is string => typeof v === "string" && isUuid(v),
+  /** An ISO-8601 UTC instant that is a real date (2026-02-30 is not). */
+  instant: (v: unknown): v is string =>
+    typeof v === "string" && ISO_INSTANT.test(v) && new Date(v).toISOString().slice(0, 19) === v.slice(0, 19),
+  id: (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0,
+};
