@@ -4,7 +4,7 @@ import type { Logger } from "@careforall/log";
 import { classifyUnavailable, withDeadline } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia } from "elysia";
-import { AppError, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
+import { AppError, badRequest, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -89,6 +89,29 @@ function validationErrors(error: ValidationLike): FieldError[] {
   return [...seen.values()];
 }
 
+/** The dotted path of the first string under `value` that contains U+0000 (keys included), or null. */
+export function nulPath(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path : null;
+  if (value === null || typeof value !== "object" || depth > 32) return null;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nulPath(item, `${path}.${i}`, depth + 1);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes("\u0000")) return path;
+    const found = nulPath(
+      item,
+      path === "body" || path === "query" || path === "params" ? key : `${path}.${key}`,
+      depth + 1,
+    );
+    if (found) return found;
+  }
+  return null;
+}
+
 export function httpKit(options: HttpKitOptions) {
   const { service, log, checks = {} } = options;
   const metrics = options.metrics ?? createHttpMetrics(service);
@@ -129,6 +152,16 @@ export function httpKit(options: HttpKitOptions) {
         if (traced) enterTraceContext(traced.context);
         const traceId = currentTraceId();
         return { requestId, log: log.child(traceId ? { requestId, traceId } : { requestId }) };
+      })
+      // One input rule for every route, after its schema: no text may carry NUL (U+0000).
+      // PostgreSQL cannot store it, so it would fail deep inside as a 500; here it is the
+      // client's 400, naming the field.
+      .onBeforeHandle({ as: "global" }, ({ body, query, params }) => {
+        const where = nulPath(params, "params") ?? nulPath(query, "query") ?? nulPath(body, "body");
+        if (where)
+          throw badRequest("Text may not contain the NUL character (U+0000)", [
+            { path: where, message: "Contains U+0000, which no text field accepts" },
+          ]);
       })
       .onError({ as: "global" }, ({ code, error, set, request, path }) => {
         const headers: Record<string, string> = {};

@@ -9,6 +9,7 @@ import {
   IdParams,
   Int,
   ListQuery,
+  nulPath,
   rawBody,
 } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
@@ -112,6 +113,22 @@ describe("problem+json errors", () => {
   test("invalid id in the path → 400", async () => {
     const body = await expectProblem(await call("/things/not-a-uuid", json({ count: 1, name: "x" })), 400);
     expect(body.errors[0].path).toBe("id");
+  });
+  test("NUL (U+0000) in any text → 400 naming the field, in the body, nested or in the query", async () => {
+    const inName = await expectProblem(await call(`/things/${ID}`, json({ count: 1, name: "a\u0000b" })), 400);
+    expect(inName.errors).toEqual([{ path: "name", message: expect.stringContaining("U+0000") }]);
+    const inQuery = await expectProblem(await call("/things?cursor=%00"), 400);
+    expect(inQuery.errors[0].path).toBe("cursor");
+    // Other text passes untouched: Bengali, emoji, right-to-left, combining marks.
+    const fine = await call(`/things/${ID}`, json({ count: 1, name: "রহিম 🌧️ مرحبا é" }));
+    expect(fine.status).toBe(200);
+    expect((await fine.json()).name).toBe("রহিম 🌧️ مرحبا é");
+  });
+  test("nulPath finds the first NUL, nested and in keys", () => {
+    expect(nulPath({ donor: { name: "x\u0000" } }, "body")).toBe("donor.name");
+    expect(nulPath({ events: [{ a: "ok" }, { b: "\u0000" }] }, "body")).toBe("events.1.b");
+    expect(nulPath({ "k\u0000": 1 }, "body")).toBe("body");
+    expect(nulPath({ a: ["fine", 1, null] }, "body")).toBeNull();
   });
   test("out-of-range query → 400 naming the parameter", async () => {
     const body = await expectProblem(await call("/things?limit=500"), 400);
