@@ -68,10 +68,55 @@ export function rawBody(request: Request): string | undefined {
 }
 const spans = new WeakMap<Request, { span: Span; context: Context }>();
 
+interface ValidationIssue {
+  path?: string;
+  message?: string;
+  summary?: string;
+  value?: unknown;
+  schema?: Record<string, unknown>;
+}
+
 interface ValidationLike {
   type?: string;
-  all?: Array<{ path?: string; message?: string; summary?: string; schema?: Record<string, unknown> }>;
-  valueError?: { path?: string; message?: string; schema?: Record<string, unknown> };
+  all?: ValidationIssue[];
+  valueError?: ValidationIssue;
+}
+
+/** The values a schema allows when it is an enumeration (t.UnionEnum, a union of literals, a literal). */
+function allowedValues(schema: Record<string, unknown> | undefined): string[] | null {
+  if (!schema) return null;
+  if (Array.isArray(schema.enum)) return schema.enum.map(String);
+  const options = (schema.anyOf ?? schema.oneOf) as Array<Record<string, unknown>> | undefined;
+  if (Array.isArray(options) && options.length > 0 && options.every((o) => o && "const" in o))
+    return options.map((o) => String(o.const));
+  if ("const" in schema) return [String(schema.const)];
+  return null;
+}
+
+/** What a string format expects, said so that a person can fix their input. */
+const FORMATS: Record<string, string> = {
+  email: "must be an email address, like name@example.com",
+  uuid: "must be a UUID, like 01a240f0-b2a0-7239-9097-a79b7e6a6220",
+  "date-time": "must be an ISO 8601 date-time with its time zone, like 2026-12-31T18:00:00Z",
+  date: "must be a date, like 2026-12-31",
+  uri: "must be an absolute URL",
+};
+
+/** One issue as a message that names the answer: the allowed values, the format, or what is missing. */
+function issueMessage(issue: ValidationIssue, location: string | undefined): string {
+  const schema = issue.schema;
+  const description = typeof schema?.description === "string" ? `: ${schema.description}` : "";
+  if (issue.value === undefined)
+    return `${location === "headers" ? "This header is required" : "Required"}${description}`;
+  const values = allowedValues(schema);
+  if (values) return `Must be one of: ${values.join(", ")}`;
+  const format = typeof schema?.format === "string" ? FORMATS[schema.format] : undefined;
+  if (format && typeof issue.value === "string") return format.charAt(0).toUpperCase() + format.slice(1);
+  // Summaries can quote the submitted value ("… but found: hunter22"); never echo input back.
+  const raw = String(issue.summary || issue.message || "Invalid value");
+  const message = raw.replace(/\s*but found:[\s\S]*$/, "").replace(/\s*Found:[\s\S]*$/, "");
+  // A pattern says little to a person; the field's description says what it is for.
+  return typeof schema?.pattern === "string" ? `${message}${description}` : message;
 }
 
 /** Turns Elysia's validation error into `errors[]` with a readable dotted path per field. */
@@ -81,10 +126,7 @@ function validationErrors(error: ValidationLike): FieldError[] {
   for (const e of raw) {
     const pointer = (e.path ?? "").replace(/^\//, "").replaceAll("/", ".");
     const path = pointer || (e.schema?.["x-name"] as string | undefined) || error.type || "body";
-    // Summaries can quote the submitted value ("… but found: hunter22"); never echo input back.
-    const raw = String(("summary" in e && e.summary) || e.message || "Invalid value");
-    const message = raw.replace(/\s*but found:[\s\S]*$/, "").replace(/\s*Found:[\s\S]*$/, "");
-    if (!seen.has(path)) seen.set(path, { path, message });
+    if (!seen.has(path)) seen.set(path, { path, message: issueMessage(e, error.type) });
   }
   return [...seen.values()];
 }

@@ -96,6 +96,39 @@ async function expectProblem(res: Response, status: number) {
   return body;
 }
 
+describe("validation messages name the answer, never echo the input", () => {
+  const v = new Elysia()
+    .use(httpKit({ service: "messages", log: silentLogger() }))
+    .get("/list", ({ query }) => query, { query: t.Object({ status: t.Optional(t.UnionEnum(["active", "closed"])) }) })
+    .post("/give", ({ body }) => body, {
+      headers: t.Object({ "idempotency-key": t.String({ minLength: 1, description: "One key per donation attempt" }) }),
+      body: t.Object({
+        currency: t.Union([t.Literal("BDT"), t.Literal("USD"), t.Literal("EUR")]),
+        email: t.String({ format: "email" }),
+      }),
+    });
+  const give = (body: unknown, headers: Record<string, string> = { "idempotency-key": "k-1" }) =>
+    v.handle(new Request("http://localhost/give", json(body, headers)));
+
+  test("an enumeration lists its values", async () => {
+    const status = await expectProblem(await v.handle(new Request("http://localhost/list?status=bogus")), 400);
+    expect(status.errors).toEqual([{ path: "status", message: "Must be one of: active, closed" }]);
+    const currency = await expectProblem(await give({ currency: "JPY", email: "a@example.com" }), 400);
+    expect(currency.errors).toEqual([{ path: "currency", message: "Must be one of: BDT, USD, EUR" }]);
+    expect(JSON.stringify(currency)).not.toContain("JPY");
+  });
+  test("a format says what it expects", async () => {
+    const email = await expectProblem(await give({ currency: "BDT", email: "not-an-address" }), 400);
+    expect(email.errors).toEqual([{ path: "email", message: "Must be an email address, like name@example.com" }]);
+  });
+  test("a missing header is named, with what it is for", async () => {
+    const missing = await expectProblem(await give({ currency: "BDT", email: "a@example.com" }, {}), 400);
+    expect(missing.errors).toEqual([
+      { path: "idempotency-key", message: "This header is required: One key per donation attempt" },
+    ]);
+  });
+});
+
 describe("problem+json errors", () => {
   test("schema validation → 400 with errors[].path per field", async () => {
     const body = await expectProblem(await call(`/things/${ID}`, json({ count: 0 })), 400);

@@ -178,6 +178,9 @@ describe("a donor named in Bengali", () => {
     const reply = await pledge(e2e.gw, named.id, { amountMinor: 2_000, currency: "BDT" }, { token: rahim.token });
     expect(reply.status).toBe(202);
     await waitForStatus(e2e.gw, reply.body.id, "captured", { token: rahim.token });
+    // The campaign learns of the capture through the bus: its totals move in the same transaction
+    // that lists the donation.
+    await waitForTotals(e2e.gw, named.id, { raisedMinor: 2_000, donorCount: 1, pledgeCount: 1 });
     const list = await call<Page<Record<string, unknown>>>(e2e.gw, "GET", `/api/campaigns/${named.id}/donations`);
     expect(list.body.items.map((d) => d.donorName)).toEqual(["রহিম উদ্দিন"]);
   });
