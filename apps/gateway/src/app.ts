@@ -14,6 +14,7 @@ import { Elysia } from "elysia";
 import { createBankAccounts } from "./bank-accounts";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
+import type { RouteLike } from "./openapi/document";
 import { type Auditor, adminRoutes, createAuditor } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { bankRoutes } from "./routes/bank";
@@ -55,9 +56,11 @@ export function createGatewayApp(deps: GatewayDeps) {
   const { clients, snapshots, limiter, config, log, metrics } = deps;
   const verifier = createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER });
   const context = gatewayContext(verifier, parseTrustedProxies(config.TRUSTED_PROXIES));
-  return new Elysia()
+  // /docs/json describes the finished app's routes: the table is filled in once the app is built.
+  const table: { routes: readonly RouteLike[] } = { routes: [] };
+  const app = new Elysia()
     .use(httpKit({ service: "gateway", log, metrics, ...(deps.checks ? { checks: deps.checks } : {}) }))
-    .use(docsRoutes())
+    .use(docsRoutes(table))
     .use(authRoutes({ auth: clients.auth, limiter, limitPerMinute: config.RATE_LIMIT_AUTH, log, context }))
     .use(campaignRoutes({ campaign: clients.campaign, snapshots, log, context }))
     .use(
@@ -81,6 +84,8 @@ export function createGatewayApp(deps: GatewayDeps) {
       }),
     )
     .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }));
+  table.routes = app.routes;
+  return app;
 }
 
 export type GatewayApp = ReturnType<typeof createGatewayApp>;

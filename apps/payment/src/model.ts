@@ -3,6 +3,7 @@
 import { Int, Uuid } from "@careforall/http";
 import { t } from "elysia";
 import { PAYMENT_STATUSES } from "./domain/payment-machine";
+import { WEBHOOK_TYPES } from "./domain/webhook";
 
 const Currency = t.Union([t.Literal("BDT"), t.Literal("USD"), t.Literal("EUR")]);
 const Status = t.UnionEnum(PAYMENT_STATUSES, { description: "Payment state (docs/money-path.md)" });
@@ -55,6 +56,33 @@ export namespace PaymentModel {
   export const WebhookBody = t.Unknown({
     description: 'Raw JSON text of the bank\'s event, or of a batch { "events": [ … ] } (1..100), signed byte for byte',
   });
+  /**
+   * What WebhookBody carries, for documentation: one bank event, or a batch of 1..100. (The route
+   * itself takes the raw text, so the signature is checked before anything is parsed into a shape.)
+   */
+  export const WebhookEvent = t.Object(
+    {
+      id: t.String({ minLength: 1, maxLength: 200, description: "The event's id: the same id twice is applied once" }),
+      type: t.UnionEnum(WEBHOOK_TYPES, { description: "Unknown types are acknowledged and ignored" }),
+      createdAt: t.String({ format: "date-time" }),
+      data: t.Object({
+        holdId: t.Union([t.String(), t.Null()]),
+        paymentRef: t.String({ minLength: 1, maxLength: 200, description: "The payment's id, as sent to the bank" }),
+        amountMinor: t.Integer(),
+        currency: Currency,
+        status: t.Optional(t.Union([t.String(), t.Null()])),
+        reason: t.Optional(t.Union([t.String(), t.Null()])),
+      }),
+    },
+    { description: "One bank event" },
+  );
+  export const WebhookDocumented = t.Union([
+    WebhookEvent,
+    t.Object(
+      { events: t.Array(WebhookEvent, { minItems: 1, maxItems: 100 }) },
+      { description: "A batch, signed as a whole" },
+    ),
+  ]);
   export const WebhookHeaders = t.Object({
     "bank-signature": t.Optional(t.String({ description: "t=<unix>,v1=<hex HMAC-SHA256>" })),
   });

@@ -3,7 +3,7 @@
 import type { Logger } from "@careforall/log";
 import { classifyUnavailable, withDeadline } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { AppError, badRequest, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
@@ -153,6 +153,13 @@ export function nulPath(value: unknown, path: string, depth = 0): string | null 
   }
   return null;
 }
+
+const Health = t.Object({ status: t.Literal("ok"), service: t.String(), pid: t.Integer() });
+const Readiness = t.Object({
+  status: t.UnionEnum(["ready", "degraded", "unavailable"]),
+  service: t.String(),
+  checks: t.Record(t.String(), t.UnionEnum(["up", "down"])),
+});
 
 export function httpKit(options: HttpKitOptions) {
   const { service, log, checks = {} } = options;
@@ -309,8 +316,15 @@ export function httpKit(options: HttpKitOptions) {
         }
       })
       // The pid lets a launcher tell its own process from another one that answers on the same port.
-      .get("/health", () => ({ status: "ok", service, pid: process.pid }), {
-        detail: { tags: ["operations"], summary: "Process is up" },
+      .get("/health", () => ({ status: "ok" as const, service, pid: process.pid }), {
+        response: { 200: Health },
+        detail: {
+          operationId: "getHealth",
+          tags: ["operations"],
+          summary: "The process is up",
+          description: "Answers as long as the process runs, whatever its dependencies do (a liveness probe).",
+          security: [],
+        },
       })
       .get(
         "/ready",
@@ -338,9 +352,16 @@ export function httpKit(options: HttpKitOptions) {
           return { status: unavailable ? "unavailable" : degraded ? "degraded" : "ready", service, checks: results };
         },
         {
+          response: { 200: Readiness, 503: Readiness },
           detail: {
+            operationId: "getReadiness",
             tags: ["operations"],
-            summary: "Dependencies reachable (503 if one is down; 200 degraded if only an optional one is)",
+            summary: "Whether its dependencies are reachable",
+            description:
+              "`checks` names each dependency `up` or `down`. `503` with status `unavailable` when one it cannot " +
+              "work without is down; `200` with status `degraded` when only one it can do without is (Redis or " +
+              "NATS behind their fallbacks), else `ready` (a readiness probe).",
+            security: [],
           },
         },
       )
@@ -350,7 +371,18 @@ export function httpKit(options: HttpKitOptions) {
           set.headers["content-type"] = metrics.registry.contentType;
           return metrics.registry.metrics();
         },
-        { detail: { tags: ["operations"], summary: "Prometheus metrics" } },
+        {
+          response: { 200: t.String({ description: "Prometheus text exposition format 0.0.4" }) },
+          detail: {
+            operationId: "getMetrics",
+            tags: ["operations"],
+            summary: "Prometheus metrics",
+            description:
+              "Requests by route template, status and duration; bus, outbox and consumer lag; business gauges " +
+              "(pledges by state, audit drift) — in the Prometheus text format.",
+            security: [],
+          },
+        },
       )
   );
 }

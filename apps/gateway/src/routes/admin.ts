@@ -8,6 +8,8 @@ import type { PledgeModel } from "@careforall/pledge";
 import { Elysia, t } from "elysia";
 import type { GatewayClients } from "../app";
 import { type AuditReport, compareLedgers } from "../domain/audit";
+import { examples } from "../openapi/examples";
+import { operation } from "../openapi/operation";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
@@ -109,10 +111,16 @@ export function adminRoutes({ auditor, context }: { auditor: Auditor; context: G
     .get("/api/admin/audit", ({ requestId }) => auditor.run(requestId), {
       admin: true,
       response: { 200: Audit, 401: Problem, 403: Problem, 503: Problem },
-      detail: {
-        tags: ["admin"],
-        summary: "Money audit: campaign totals vs captured − refunded pledges vs the bank (drift must be 0)",
-        security: [{ bearer: [] as string[] }],
-      },
+      detail: operation({
+        id: "auditMoney",
+        tag: "admin",
+        summary: "The money audit (admin)",
+        description:
+          "For every campaign, three independent views of its money: the campaign's total, its captured minus " +
+          "refunded pledges, and what the bank moved. `driftMinor` is their disagreement and must be 0; " +
+          "`stuckPledges` counts pledges left in flight past their grace period. `503` when a service is away.",
+        access: "bearer",
+        responseExample: examples.audit,
+      }),
     });
 }

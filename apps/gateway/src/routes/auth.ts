@@ -7,15 +7,14 @@ import { Problem } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
+import { examples } from "../openapi/examples";
+import { operation } from "../openapi/operation";
 import { enforceLimits } from "../rate-limit";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
-const detail = (summary: string, secured = false) => ({
-  tags: ["auth"],
-  summary,
-  ...(secured ? { security: [{ bearer: [] }] } : {}),
-});
+const LIMITED =
+  "Rate limited per IP address and per email (`RATE_LIMIT_AUTH` a minute): past it, `429` with `Retry-After`.";
 
 export interface AuthRoutesDeps {
   auth: Treaty.Create<AuthApp>;
@@ -41,7 +40,18 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
       {
         body: AuthModel.RegisterBody,
         response: { 201: AuthModel.Session, 400: Problem, 409: Problem, 413: Problem, 429: Problem },
-        detail: detail("Create a donor account and sign in"),
+        detail: operation({
+          id: "register",
+          tag: "auth",
+          summary: "Create a donor account and sign in",
+          description:
+            "Creates a donor (never an admin, whatever the body says) and their bank account, and answers a " +
+            "session. The email is matched case-insensitively: one already registered → `409`. The name is " +
+            `shown on donations unless a pledge is anonymous; any script is welcome. ${LIMITED}`,
+          access: "public",
+          requestExample: examples.register,
+          responseExample: examples.session,
+        }),
       },
     )
     .post(
@@ -54,7 +64,17 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
       {
         body: AuthModel.LoginBody,
         response: { 200: AuthModel.Session, 400: Problem, 401: Problem, 429: Problem },
-        detail: detail("Sign in with email and password"),
+        detail: operation({
+          id: "login",
+          tag: "auth",
+          summary: "Sign in with email and password",
+          description:
+            "Answers a session: an access token for 15 minutes and a single-use refresh token. A wrong password " +
+            `and an unknown email get the same \`401\`. ${LIMITED}`,
+          access: "public",
+          requestExample: examples.login,
+          responseExample: examples.session,
+        }),
       },
     )
     .post(
@@ -67,7 +87,17 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
       {
         body: AuthModel.RefreshBody,
         response: { 200: AuthModel.Session, 400: Problem, 401: Problem, 429: Problem },
-        detail: detail("Rotate a refresh token (a reused one revokes its whole family)"),
+        detail: operation({
+          id: "refreshSession",
+          tag: "auth",
+          summary: "Trade a refresh token for a new session",
+          description:
+            "Each refresh token works once and answers the next one. A token used twice means it was stolen: the " +
+            "whole family is revoked and both holders must sign in again (`401`). Rate limited per IP address.",
+          access: "public",
+          requestExample: examples.refresh,
+          responseExample: examples.session,
+        }),
       },
     )
     .post(
@@ -79,7 +109,16 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
       {
         body: AuthModel.RefreshBody,
         response: { 204: t.Void({ description: "No content" }), 400: Problem },
-        detail: detail("Revoke a refresh token's family"),
+        detail: operation({
+          id: "logout",
+          tag: "auth",
+          summary: "Sign out: revoke a refresh token's family",
+          description:
+            "Always `204`, also for an unknown or already revoked token, so it reveals nothing. The access token " +
+            "keeps working until it expires (at most 15 minutes): drop it on the client.",
+          access: "public",
+          requestExample: examples.refresh,
+        }),
       },
     )
     .get(
@@ -95,7 +134,14 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
       {
         auth: true,
         response: { 200: AuthModel.User, 401: Problem, 404: Problem },
-        detail: detail("The signed-in user", true),
+        detail: operation({
+          id: "getMe",
+          tag: "auth",
+          summary: "The signed-in user",
+          description: "The user the access token names, with their bank account's id (null while it is being opened).",
+          access: "bearer",
+          responseExample: examples.user,
+        }),
       },
     );
 }

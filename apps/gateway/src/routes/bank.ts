@@ -9,6 +9,8 @@ import type { Logger } from "@careforall/log";
 import { type PaymentApp, PaymentModel } from "@careforall/payment";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
+import { examples } from "../openapi/examples";
+import { operation } from "../openapi/operation";
 import { enforceLimits } from "../rate-limit";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
@@ -30,8 +32,6 @@ const MyBank = t.Object({
   currency: t.String(),
 });
 
-const secured = { security: [{ bearer: [] as string[] }] };
-
 export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log, context }: BankRoutesDeps) {
   return new Elysia({ name: "gateway-bank-routes" })
     .use(context)
@@ -44,11 +44,17 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
       },
       {
         response: { 201: BankModel.OpenedAccount, 429: Problem, 503: Problem },
-        detail: {
-          tags: ["bank"],
-          summary: "Open a simulated bank account (1,000,000 minor units of BDT) to donate as a guest",
-          description: "The accountSecret is shown once. Rate limited per IP.",
-        },
+        detail: operation({
+          id: "openDemoAccount",
+          tag: "bank",
+          summary: "Open a simulated bank account to donate as a guest",
+          description:
+            "A new account holding 1,000,000 minor units of BDT. Its `accountSecret` is shown once: send both as a " +
+            "pledge's `source`. Nothing to send in the body. Rate limited per IP address " +
+            "(`RATE_LIMIT_DEMO_ACCOUNTS` a minute).",
+          access: "public",
+          responseExample: examples.openedAccount,
+        }),
       },
     )
     .get(
@@ -70,7 +76,16 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
       {
         auth: true,
         response: { 200: MyBank, 401: Problem, 404: Problem },
-        detail: { tags: ["bank"], summary: "The signed-in user's bank balance", ...secured },
+        detail: operation({
+          id: "getMyBank",
+          tag: "bank",
+          summary: "Your bank account and balance",
+          description:
+            "The account opened with your user: `balanceMinor` is what it holds, `heldMinor` what pledges in " +
+            "flight have reserved, `availableMinor` what a new pledge can use. `404` while it is still being opened.",
+          access: "bearer",
+          responseExample: examples.myBank,
+        }),
       },
     )
     .get(
@@ -81,7 +96,16 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
       {
         admin: true,
         response: { 200: BankModel.Faults, 401: Problem, 403: Problem },
-        detail: { tags: ["admin"], summary: "Read the bank's chaos knobs", ...secured },
+        detail: operation({
+          id: "getBankFaults",
+          tag: "admin",
+          summary: "The bank's chaos knobs (admin)",
+          description:
+            "What the simulated bank does wrong on purpose: error and lost-response rates, added latency, and " +
+            "duplicated, reordered or dropped webhooks. All off by default.",
+          access: "bearer",
+          responseExample: examples.faults,
+        }),
       },
     )
     .put(
@@ -93,12 +117,17 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
         admin: true,
         body: BankModel.FaultsPatch,
         response: { 200: BankModel.Faults, 400: Problem, 401: Problem, 403: Problem },
-        detail: {
-          tags: ["admin"],
-          summary: "Inject chaos: error rate, lost responses, latency, duplicate/reordered/dropped webhooks",
-          description: "Rates are 0..1; fields left out keep their value.",
-          ...secured,
-        },
+        detail: operation({
+          id: "setBankFaults",
+          tag: "admin",
+          summary: "Make the bank misbehave (admin)",
+          description:
+            "Rates are 0..1, latency in milliseconds; fields left out keep their value. Every pledge still ends " +
+            "captured or failed exactly once, whatever is set: that is the point.",
+          access: "bearer",
+          requestExample: examples.faultsPatch,
+          responseExample: { ...examples.faults, ...examples.faultsPatch },
+        }),
       },
     )
     .post(
@@ -119,17 +148,23 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
           { additionalProperties: true },
         ),
         response: { 200: PaymentModel.WebhookResponse, 400: Problem, 413: Problem, 503: Problem },
-        detail: {
-          tags: ["webhooks"],
-          summary:
-            "The bank's signed callbacks (hold.authorized / captured / released / expired / failed), alone or batched",
+        detail: operation({
+          id: "receiveBankWebhook",
+          tag: "webhooks",
+          summary: "The bank's signed callbacks, alone or batched",
           description:
-            'Bank-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")> over the whole body. Bad, missing or ' +
-            "stale (> 300 s) signatures → 400 and no effect (for a batch: for every event). One event answers " +
-            "{ applied: boolean } (false when already applied); a batch { events: [ … ] } of 1..100 answers 200 once " +
-            "every event is applied or known, with { applied, known, ignored, events } counts; 503 when the bank " +
-            "cannot confirm an event right now (it retries; each event still applies once).",
-        },
+            "`hold.authorized`, `hold.captured`, `hold.released`, `hold.expired` and `hold.failed`, for the bank " +
+            'only. `Bank-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` covers the body byte ' +
+            "for byte; a bad, missing or stale (over 300 s) signature → `400` and no effect (for a batch, for " +
+            "every event). One event answers `{ applied }` (false when it was already applied); a batch " +
+            "`{ events: [ … ] }` of 1..100 answers once every event is applied or known, with counts. `503` when " +
+            "the bank cannot confirm an event right now: it retries, and each event still applies once. " +
+            "See docs/api.md for signing.",
+          access: "public",
+          requestSchema: PaymentModel.WebhookDocumented,
+          requestExample: examples.webhook,
+          responseExample: { applied: true },
+        }),
       },
     );
 }

@@ -17,15 +17,11 @@ import {
 import type { Logger } from "@careforall/log";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
+import { examples } from "../openapi/examples";
+import { operation } from "../openapi/operation";
 import type { SnapshotStore } from "../snapshots";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
-
-const detail = (summary: string, secured = false) => ({
-  tags: ["campaigns"],
-  summary,
-  ...(secured ? { security: [{ bearer: [] }] } : {}),
-});
 
 const HOT_ROUTE = "/api/campaigns/:id";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -100,7 +96,17 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
       {
         query: CampaignModel.ListCampaignsQuery,
         response: { 200: CampaignModel.CampaignPage, 400: Problem },
-        detail: detail("List campaigns, newest first (cursor pagination, `q` title search, `status` filter)"),
+        detail: operation({
+          id: "listCampaigns",
+          tag: "campaigns",
+          summary: "List campaigns, newest first",
+          description:
+            "Filter by `status` (`active` or `closed`) and search titles with `q` (case-insensitive, `%` and `_` " +
+            "taken literally). Page with the previous page's `nextCursor` as `cursor`; a cursor this list did " +
+            "not issue is a `400`.",
+          access: "public",
+          responseExample: examples.page(examples.campaign),
+        }),
       },
     )
     .get("/api/campaigns/:id", ({ request, params, requestId }) => read(request, params.id, requestId), {
@@ -111,9 +117,18 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         400: Problem,
         404: Problem,
       },
-      detail: {
-        ...detail("Get one campaign (cached snapshot with ETag; If-None-Match → 304)"),
-      },
+      detail: operation({
+        id: "getCampaign",
+        tag: "campaigns",
+        summary: "One campaign, with its live totals",
+        description:
+          "Served from the gateway's snapshot, kept current by the campaign's events (totals move within moments " +
+          "of a capture). The answer's `ETag` sent back as `If-None-Match` gets a `304` while nothing changed. " +
+          "An id in upper case reads the same campaign.",
+        access: "public",
+        responseExample: examples.campaign,
+        headers: { 200: ["ETag"], 304: ["ETag"] },
+      }),
     })
     .get(
       "/api/campaigns/:id/donations",
@@ -129,7 +144,16 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         params: IdParams,
         query: DonationModel.DonationsQuery,
         response: { 200: DonationModel.DonationPage, 400: Problem, 404: Problem },
-        detail: detail("Captured donations, newest first (donorName is null when the donor chose anonymity)"),
+        detail: operation({
+          id: "listDonations",
+          tag: "campaigns",
+          summary: "A campaign's donations, newest first",
+          description:
+            "Captured, unrefunded donations with the donor's name and message; `donorName` is null when the donor " +
+            "chose to stay anonymous. Page with `cursor` as for campaigns; an unknown campaign is a `404`.",
+          access: "public",
+          responseExample: examples.page(examples.donation),
+        }),
       },
     )
     .post(
@@ -146,7 +170,17 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         auth: true,
         body: CampaignModel.CreateCampaignBody,
         response: { 201: CampaignModel.Campaign, 400: Problem, 401: Problem, 413: Problem },
-        detail: detail("Create a campaign; the caller becomes its owner", true),
+        detail: operation({
+          id: "createCampaign",
+          tag: "campaigns",
+          summary: "Start a campaign",
+          description:
+            "The caller becomes its owner. `goalMinor` is in minor units of `currency`, which every pledge to it " +
+            "must use; `endsAt`, when given, must be in the future.",
+          access: "bearer",
+          requestExample: examples.createCampaign,
+          responseExample: examples.campaign,
+        }),
       },
     )
     .patch(
@@ -168,7 +202,17 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         params: IdParams,
         body: CampaignModel.UpdateCampaignBody,
         response: { 200: CampaignModel.Campaign, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem },
-        detail: detail("Change title, description, goal or end date (owner or admin)", true),
+        detail: operation({
+          id: "updateCampaign",
+          tag: "campaigns",
+          summary: "Change a campaign's title, story, goal or end",
+          description:
+            "Its owner or an admin (anyone else: `403`). Send only the fields to change; `endsAt: null` removes " +
+            "the end. A closed campaign cannot change (`409`). The currency never changes.",
+          access: "bearer",
+          requestExample: examples.updateCampaign,
+          responseExample: examples.campaign,
+        }),
       },
     )
     .post(
@@ -189,7 +233,16 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
         auth: true,
         params: IdParams,
         response: { 200: CampaignModel.Campaign, 400: Problem, 401: Problem, 403: Problem, 404: Problem },
-        detail: detail("Close a campaign to new pledges (owner or admin)", true),
+        detail: operation({
+          id: "closeCampaign",
+          tag: "campaigns",
+          summary: "Close a campaign to new pledges",
+          description:
+            "Its owner or an admin. Pledges already accepted still complete; new ones get `409`. Closing a closed " +
+            "campaign is a harmless `200`.",
+          access: "bearer",
+          responseExample: { ...examples.campaign, status: "closed" },
+        }),
       },
     );
 }

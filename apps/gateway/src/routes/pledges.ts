@@ -8,23 +8,19 @@ import type { Logger } from "@careforall/log";
 import type { PledgeApp } from "@careforall/pledge";
 import { PledgeModel } from "@careforall/pledge";
 import type { Treaty } from "@elysiajs/eden";
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { BankAccounts } from "../bank-accounts";
+import { examples } from "../openapi/examples";
+import { operation } from "../openapi/operation";
 import { enforceLimits } from "../rate-limit";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
-const SECURITY: Record<"required" | "optional", Array<Record<string, string[]>>> = {
-  required: [{ bearer: [] }],
-  optional: [{}, { bearer: [] }],
-};
-
-const detail = (summary: string, description?: string, secured?: "required" | "optional") => ({
-  tags: ["pledges"],
-  summary,
-  ...(description ? { description } : {}),
-  ...(secured ? { security: SECURITY[secured] } : {}),
-});
+/** The gateway's own headers for a pledge: the pledge service's internal ones are set here, never by clients. */
+const CreatePledgeHeaders = t.Object(
+  { authorization: t.Optional(t.String()), "idempotency-key": PledgeModel.IdempotencyKey },
+  { additionalProperties: true },
+);
 
 export interface PledgeRoutesDeps {
   pledge: Treaty.Create<PledgeApp>;
@@ -80,7 +76,7 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
       {
         optionalAuth: true,
         params: IdParams,
-        headers: PledgeModel.CreatePledgeHeaders,
+        headers: CreatePledgeHeaders,
         body: PledgeModel.CreatePledgeBody,
         response: {
           202: PledgeModel.CreatedPledge,
@@ -94,14 +90,26 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
           429: Problem,
           503: Problem,
         },
-        detail: detail(
-          "Donate to a campaign (signed in, or as a guest with donor and source)",
-          "Idempotency-Key is required. The same key and body replay the first answer with Idempotent-Replayed: true; " +
-            "another body → 422; while the first request is still running → 409. Keys are scoped per donor " +
-            "(guests: by donor.email) and kept at least 24 hours. 202 returns before the bank answers; follow the " +
-            "pledge's status with GET /api/pledges/{id}. Guests get a receiptToken once (send it as X-Receipt-Token).",
-          "optional",
-        ),
+        detail: operation({
+          id: "createPledge",
+          tag: "pledges",
+          summary: "Donate to a campaign",
+          description:
+            "Signed in, a donor pays from their own bank account (or from `source`). As a guest, send `donor` " +
+            "(email and name) and `source` (a bank account and its secret: open one with " +
+            "`POST /api/bank/demo-accounts`, or use a test account from the front page).\n\n" +
+            "`Idempotency-Key` is required: the same key and body replay the first answer with " +
+            "`Idempotent-Replayed: true`; another body with that key → `422`; while the first is still running → " +
+            "`409`. Keys are scoped per donor (guests by `donor.email`) and kept at least 24 hours, so retrying " +
+            "after a timeout or a `503` can never charge twice.\n\n" +
+            "`202` comes before the bank has answered: follow the pledge with `GET /api/pledges/{id}` (guests send " +
+            "the `receiptToken`, shown once, as `X-Receipt-Token`). Refusals: a wrong secret → `402`; a currency " +
+            "other than the campaign's → `422`; a closed campaign → `409`; an unknown one → `404`.",
+          access: "optional",
+          requestExample: examples.guestPledge,
+          responseExample: examples.createdPledge,
+          headers: { 202: ["Idempotent-Replayed"] },
+        }),
       },
     )
     .get(
@@ -117,11 +125,17 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         params: IdParams,
         headers: PledgeModel.ReadPledgeHeaders,
         response: { 200: PledgeModel.Pledge, 400: Problem, 401: Problem, 404: Problem },
-        detail: detail(
-          "Read a pledge: its donor, an admin, or with X-Receipt-Token (anyone else: 404)",
-          undefined,
-          "optional",
-        ),
+        detail: operation({
+          id: "getPledge",
+          tag: "pledges",
+          summary: "A pledge and its status history",
+          description:
+            "For its donor, an admin, or anyone holding its receipt token (`X-Receipt-Token`); for anyone else it " +
+            "does not exist (`404`). `status` moves `pending` → `authorized` → `captured`, or ends `failed` with " +
+            "a `failureReason`, `cancelled` or `refunded`; `history` lists every step with its time.",
+          access: "optional",
+          responseExample: examples.pledge,
+        }),
       },
     )
     .get(
@@ -138,7 +152,14 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         auth: true,
         query: PledgeModel.MyPledgesQuery,
         response: { 200: PledgeModel.PledgePage, 400: Problem, 401: Problem },
-        detail: detail("The signed-in donor's pledges, newest first", undefined, "required"),
+        detail: operation({
+          id: "listMyPledges",
+          tag: "pledges",
+          summary: "Your pledges, newest first",
+          description: "The signed-in donor's own pledges in every state. Page with `cursor`.",
+          access: "bearer",
+          responseExample: examples.page(examples.pledge),
+        }),
       },
     )
     .post(
@@ -157,7 +178,16 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         auth: true,
         params: IdParams,
         response: { 200: PledgeModel.Pledge, 400: Problem, 401: Problem, 404: Problem, 409: Problem },
-        detail: detail("Cancel your pledge while pending or authorized (otherwise 409)", undefined, "required"),
+        detail: operation({
+          id: "cancelPledge",
+          tag: "pledges",
+          summary: "Cancel your pledge before it is captured",
+          description:
+            "While it is `pending` or `authorized`: any hold is released and nothing is charged. Once captured " +
+            "it is a `409` (ask for a refund). Another donor's pledge does not exist for you (`404`).",
+          access: "bearer",
+          responseExample: examples.cancelledPledge,
+        }),
       },
     )
     .post(
@@ -176,7 +206,16 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         admin: true,
         params: IdParams,
         response: { 202: PledgeModel.Pledge, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem },
-        detail: detail("Refund a captured pledge (admin; otherwise 409)", undefined, "required"),
+        detail: operation({
+          id: "refundPledge",
+          tag: "admin",
+          summary: "Refund a captured pledge (admin)",
+          description:
+            "Starts the refund: `202`, then the pledge becomes `refunded` and the campaign's totals and the " +
+            "donor's balance are restored. A pledge that is not captured → `409`.",
+          access: "bearer",
+          responseExample: examples.pledge,
+        }),
       },
     )
     .get(
@@ -193,7 +232,14 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         admin: true,
         query: PledgeModel.AdminListQuery,
         response: { 200: PledgeModel.PledgePage, 400: Problem, 401: Problem, 403: Problem },
-        detail: { ...detail("All pledges by status (admin)", undefined, "required"), tags: ["admin"] },
+        detail: operation({
+          id: "listPledges",
+          tag: "admin",
+          summary: "All pledges, by status (admin)",
+          description: "Every donor's pledges, newest first, optionally of one `status`. Page with `cursor`.",
+          access: "bearer",
+          responseExample: examples.page(examples.pledge),
+        }),
       },
     );
 }

@@ -1,0 +1,46 @@
+// The gateway app with nothing behind it: its routes, schemas and documents are all there, and any
+// call to a service fails as unreachable. For tests of what the gateway itself declares.
+import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
+import { systemClock } from "@careforall/config";
+import { createHttpMetrics, freePort } from "@careforall/http";
+import { silentLogger } from "@careforall/log";
+import { createTestKeys } from "@careforall/testkit";
+import { treaty } from "@elysiajs/eden";
+import { createGatewayApp, createSnapshotStore, type GatewayClients } from "../src/app";
+
+export async function offlineGateway() {
+  const keys = await createTestKeys();
+  const nowhere = `127.0.0.1:${freePort()}`;
+  const log = silentLogger("gateway-offline");
+  const metrics = createHttpMetrics("gateway");
+  const clients = {
+    auth: treaty(nowhere),
+    campaign: treaty(nowhere),
+    pledge: treaty(nowhere),
+    payment: treaty(nowhere),
+    bank: treaty(nowhere),
+  } as unknown as GatewayClients;
+  return createGatewayApp({
+    clients,
+    snapshots: createSnapshotStore({
+      cache: createMemoryCache(),
+      origin: { fetch: async () => null },
+      clock: systemClock,
+      log,
+      metrics,
+      localTtlMs: 1_000,
+      redisTtlSeconds: 60,
+    }),
+    limiter: createMemoryRateLimiter(),
+    config: {
+      JWT_PUBLIC_KEY: keys.publicKeyPem,
+      JWT_ISSUER: "careforall-auth",
+      RATE_LIMIT_AUTH: 0,
+      RATE_LIMIT_DEMO_ACCOUNTS: 0,
+      RATE_LIMIT_PLEDGES: 0,
+      TRUSTED_PROXIES: "",
+    },
+    log,
+    metrics,
+  });
+}
