@@ -1,6 +1,6 @@
 // The Elysia plugin every service mounts: request ids, problem+json errors, body limit,
 // security headers, request metrics, and the /health, /ready and /metrics endpoints.
-import type { Logger } from "@careforall/log";
+import { type AccessLog, accessLogFor, enterLogContext, type Logger } from "@careforall/log";
 import { classifyUnavailable, withDeadline } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
@@ -8,6 +8,9 @@ import { AppError, badRequest, type FieldError, malformedBody, payloadTooLarge, 
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
+/** Probes and scrapes: answered many times a minute, never worth an access line. */
+const QUIET_ROUTES = new Set(["/health", "/ready", "/metrics"]);
+const NO_TRACE = "00000000000000000000000000000000";
 /** A readiness check that has not answered by then counts as down. */
 const READY_CHECK_TIMEOUT_MS = 2_000;
 
@@ -36,6 +39,8 @@ export interface HttpKitOptions {
   /** Dependencies /ready checks; each resolves (up) or throws/returns false (down). */
   checks?: ReadinessChecks;
   bodyLimit?: number;
+  /** Where the per-request lines go; by default the service logger's own access log (stdout). */
+  accessLog?: AccessLog;
 }
 
 // Minted ids are a per-process random prefix plus a counter: unique across processes and
@@ -165,6 +170,7 @@ export function httpKit(options: HttpKitOptions) {
   const { service, log, checks = {} } = options;
   const metrics = options.metrics ?? createHttpMetrics(service);
   const bodyLimit = options.bodyLimit ?? BODY_LIMIT_BYTES;
+  const access = options.accessLog ?? accessLogFor(log);
 
   return (
     new Elysia({ name: `careforall-http-${service}` })
@@ -200,7 +206,9 @@ export function httpKit(options: HttpKitOptions) {
         const traced = spans.get(request);
         if (traced) enterTraceContext(traced.context);
         const traceId = currentTraceId();
-        return { requestId, log: log.child(traceId ? { requestId, traceId } : { requestId }) };
+        // Every line this request causes, wherever it is logged from, names the request.
+        enterLogContext(traceId ? { requestId, traceId } : { requestId });
+        return { requestId, log };
       })
       // One input rule for every route, after its schema: no text may carry NUL (U+0000).
       // PostgreSQL cannot store it, so it would fail deep inside as a 500; here it is the
@@ -309,6 +317,17 @@ export function httpKit(options: HttpKitOptions) {
           started === undefined ? 0 : (performance.now() - started) / 1000,
         );
         const span = spans.get(request)?.span;
+        if (access.enabled && !QUIET_ROUTES.has(labels.route)) {
+          const traceId = span?.spanContext().traceId;
+          access.write({
+            method: labels.method,
+            route: labels.route,
+            status: Number(status),
+            durationMs: started === undefined ? 0 : performance.now() - started,
+            requestId: String(set.headers["x-request-id"] ?? ""),
+            traceId: traceId && traceId !== NO_TRACE ? traceId : undefined,
+          });
+        }
         if (span) {
           span.updateName(`${request.method} ${labels.route}`);
           span.setAttributes({ "http.route": labels.route, "http.response.status_code": Number(status) });

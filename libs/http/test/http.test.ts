@@ -12,7 +12,7 @@ import {
   nulPath,
   rawBody,
 } from "@careforall/http";
-import { silentLogger } from "@careforall/log";
+import { createAccessLog, createLogger, silentLogger } from "@careforall/log";
 import { currentTraceId, initTelemetry, injectTraceHeaders } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
@@ -333,5 +333,60 @@ describe("JWT guard", () => {
   test("optional auth gives null without a token, 401 with a bad one", async () => {
     expect(await (await call("/maybe")).json()).toEqual({ principal: null });
     await expectProblem(await call("/maybe", bearer("garbage")), 401);
+  });
+});
+
+describe("request logs", () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const chunks: string[] = [];
+  const log = createLogger({ service: "logged", destination: { write: (s: string) => lines.push(JSON.parse(s)) } });
+  const accessLog = createAccessLog({ service: "logged", level: "info", sink: (c) => chunks.push(c) });
+  const logged = new Elysia()
+    .use(httpKit({ service: "logged", log, accessLog }))
+    .get("/work/:id", async ({ params }) => {
+      await Bun.sleep(1);
+      log.info({ step: "deep" }, "work.done"); // the service's own logger, not a request-scoped one
+      return { id: params.id };
+    });
+  const parse = () => {
+    accessLog.flush();
+    const out = chunks.splice(0).join("").trimEnd();
+    return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
+  };
+  /** The access lines so far: Elysia runs afterResponse hooks after handle() resolves, so wait for `count`. */
+  const access = async (count = 0) => {
+    const got = parse();
+    for (let i = 0; i < 200 && got.length < count; i++) {
+      await Bun.sleep(5);
+      got.push(...parse());
+    }
+    await Bun.sleep(20); // and nothing more comes
+    got.push(...parse());
+    return got;
+  };
+
+  test("one access line per request: method, route template, status, duration and request id", async () => {
+    await access();
+    await logged.handle(new Request(`http://localhost/work/${ID}`, { headers: { "x-request-id": "client-7" } }));
+    await logged.handle(new Request("http://localhost/nowhere"));
+    const got = await access(2);
+    expect(got).toHaveLength(2);
+    const [ok, missing] = got;
+    expect(ok).toMatchObject({ msg: "request", method: "GET", route: "/work/:id", status: 200, requestId: "client-7" });
+    expect(typeof ok.durationMs).toBe("number");
+    expect(missing).toMatchObject({ status: 404, route: "unmatched", requestId: expect.any(String) });
+  });
+
+  test("every line the request causes carries its request id, wherever it is logged from", async () => {
+    lines.length = 0;
+    await logged.handle(new Request(`http://localhost/work/${ID}`, { headers: { "x-request-id": "client-8" } }));
+    expect(lines.find((l) => l.msg === "work.done")).toMatchObject({ requestId: "client-8", step: "deep" });
+  });
+
+  test("health, readiness and metrics scrapes are not logged", async () => {
+    await access();
+    for (const path of ["/health", "/ready", "/metrics"]) await logged.handle(new Request(`http://localhost${path}`));
+    await logged.handle(new Request(`http://localhost/work/${ID}`)); // the marker: logged after the scrapes
+    expect((await access(1)).map((l) => l.route)).toEqual(["/work/:id"]);
   });
 });

@@ -1,8 +1,31 @@
 // Structured JSON logging (pino). Every service logs with `service`; request and message
 // handlers derive child loggers with `requestId` / `traceId`. Secrets never reach the output.
+import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
+export { type AccessLine, type AccessLog, accessLogFor, createAccessLog } from "./access";
+
+/** What every line logged while handling one request carries, in whichever module logs it. */
+export interface LogContext {
+  requestId?: string;
+  traceId?: string;
+}
+const logContext = new AsyncLocalStorage<LogContext>();
+const NO_CONTEXT: LogContext = {};
+
+/**
+ * Every line logged in the rest of the current async chain (a request's handler, and whatever it
+ * calls) carries `fields`. For framework hooks that run before a handler but cannot wrap it.
+ */
+export function enterLogContext(fields: LogContext): void {
+  logContext.enterWith(fields);
+}
+
+/** Runs `fn` with every line it logs carrying `fields`. */
+export function withLogContext<T>(fields: LogContext, fn: () => T): T {
+  return logContext.run(fields, fn);
+}
 
 /** Keys whose values are replaced with "[redacted]" wherever they appear in a log line (up to REDACT_DEPTH). */
 export const REDACT_KEYS: ReadonlySet<string> = new Set([
@@ -61,6 +84,8 @@ export function createLogger({ service, level = "info", destination }: CreateLog
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }), log: (object) => redact(object) },
+    // The request a line belongs to, wherever it is logged from (see enterLogContext).
+    mixin: () => logContext.getStore() ?? NO_CONTEXT,
     // Child bindings do not pass through formatters.log; top-level serializers reach them too.
     serializers: Object.fromEntries([...REDACT_KEYS].map((key) => [key, () => CENSOR])),
   };

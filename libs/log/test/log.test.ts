@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger } from "@careforall/log";
+import { createAccessLog, createLogger, withLogContext } from "@careforall/log";
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -50,5 +50,72 @@ describe("createLogger", () => {
     for (const secret of ["Bearer deep", "t0k", "bound"]) expect(text).not.toContain(secret);
     expect(lines[0]).toMatchObject({ requestId: "r2", req: { headers: { host: "h", authorization: "[redacted]" } } });
     expect(fields.req.headers.authorization).toBe("Bearer deep");
+  });
+});
+
+describe("log context", () => {
+  test("every line logged inside withLogContext carries its fields, across awaits and modules", async () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: "pledge", destination });
+    const deep = async () => {
+      await Bun.sleep(1);
+      log.warn("bank.slow");
+    };
+    await withLogContext({ requestId: "req-42", traceId: "abc" }, async () => {
+      log.info("pledge.accepted");
+      await deep();
+    });
+    log.info("outside");
+    expect(lines.map((l) => [l.msg, l.requestId, l.traceId])).toEqual([
+      ["pledge.accepted", "req-42", "abc"],
+      ["bank.slow", "req-42", "abc"],
+      ["outside", undefined, undefined],
+    ]);
+  });
+});
+
+describe("access log", () => {
+  const line = { method: "GET", route: "/api/campaigns/:id", status: 200, durationMs: 0.123456, requestId: "r-1" };
+
+  test("one JSON line per request, in the shape of every other line; written in chunks", () => {
+    const chunks: string[] = [];
+    const access = createAccessLog({ service: "gateway", level: "info", sink: (c) => chunks.push(c) });
+    access.write(line);
+    access.write({ ...line, status: 304, requestId: 'quote"d', traceId: "0af7651916cd43dd8448eb211c80319c" });
+    expect(chunks).toEqual([]); // buffered until a flush
+    access.flush();
+    const parsed = chunks
+      .join("")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(parsed).toEqual([
+      { ...line, durationMs: 0.12, level: "info", time: expect.any(String), service: "gateway", msg: "request" },
+      {
+        ...line,
+        status: 304,
+        durationMs: 0.12,
+        requestId: 'quote"d',
+        traceId: "0af7651916cd43dd8448eb211c80319c",
+        level: "info",
+        time: expect.any(String),
+        service: "gateway",
+        msg: "request",
+      },
+    ]);
+    expect(Number.isNaN(Date.parse(parsed[0].time))).toBe(false);
+  });
+
+  test("above info it writes nothing; a full buffer is written at once", () => {
+    const quiet: string[] = [];
+    const warn = createAccessLog({ service: "gateway", level: "warn", sink: (c) => quiet.push(c) });
+    warn.write(line);
+    warn.flush();
+    expect(warn.enabled).toBe(false);
+    expect(quiet).toEqual([]);
+    const chunks: string[] = [];
+    const busy = createAccessLog({ service: "gateway", level: "info", sink: (c) => chunks.push(c) });
+    for (let i = 0; i < 1_000; i++) busy.write(line);
+    expect(chunks.length).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,7 @@ import {
   SECURITY_HEADERS,
   serviceUnavailable,
 } from "@careforall/http";
-import type { Logger } from "@careforall/log";
+import { accessLogFor, type Logger } from "@careforall/log";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
 import { examples } from "../openapi/examples";
@@ -66,6 +66,19 @@ export interface HotReadDeps {
  */
 export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   const read = campaignReadHandler(snapshots);
+  // Outside Elysia, so outside httpKit's access log: the same line, written here.
+  const access = accessLogFor(log);
+  const logged = (response: Response, requestId: string, started: number): Response => {
+    if (access.enabled)
+      access.write({
+        method: "GET",
+        route: HOT_ROUTE,
+        status: response.status,
+        durationMs: performance.now() - started,
+        requestId,
+      });
+    return response;
+  };
   function failed(err: unknown, requestId: string, started: number): Response {
     const problem = err instanceof AppError ? err : serviceUnavailable("Try again shortly");
     if (!(err instanceof AppError)) log.error({ err, requestId }, "campaign_read.failed");
@@ -78,8 +91,10 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
     const started = performance.now();
     const requestId = requestIdFor(request);
     const served = snapshots.serve(request.params.id, request, requestId);
-    if (served instanceof Response) return served;
-    return read(request, request.params.id, requestId, served).catch((err) => failed(err, requestId, started));
+    if (served instanceof Response) return logged(served, requestId, started);
+    return read(request, request.params.id, requestId, served)
+      .catch((err) => failed(err, requestId, started))
+      .then((response) => logged(response, requestId, started));
   };
 }
 
