@@ -38,7 +38,14 @@ const BatchResults = <T extends TSchema>(item: T) =>
   t.Object({ results: t.Array(item, { description: "One per item, in item order" }) });
 
 export namespace BankModel {
-  export const OpenAccountBody = t.Object({}, { description: "Nothing to send: a demo account in BDT" });
+  export const OpenAccountBody = t.Object(
+    {
+      currency: t.Optional(
+        t.UnionEnum(["BDT", "USD", "EUR"], { description: "The account's currency; BDT by default" }),
+      ),
+    },
+    { description: "A demo account holding the demo balance in its currency" },
+  );
   export type OpenAccountBody = typeof OpenAccountBody.static;
 
   export const OpenedAccount = t.Object({
@@ -76,7 +83,11 @@ export namespace BankModel {
   });
   export type GrantBody = typeof GrantBody.static;
 
-  export const Grant = t.Object({ grant: t.String(), expiresAt: DateTime });
+  export const Grant = t.Object({
+    grant: t.String(),
+    expiresAt: DateTime,
+    currency: t.Optional(Currency),
+  });
   export type Grant = typeof Grant.static;
 
   export const AuthorizeBody = t.Object({

@@ -15,7 +15,17 @@ import {
 import { enqueue, newEvent } from "@careforall/outbox";
 import { and, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { BankConfig } from "./config";
-import { type AccountRow, accounts, entries, type HoldRow, holds, idempotency, outbox, transfers } from "./db/schema";
+import {
+  type AccountRow,
+  accounts,
+  type CurrencyCode,
+  entries,
+  type HoldRow,
+  holds,
+  idempotency,
+  outbox,
+  transfers,
+} from "./db/schema";
 import {
   type AmountDecision,
   decideCapture,
@@ -174,13 +184,13 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
     return row;
   }
 
-  async function openDemoAccount(): Promise<BankModel.OpenedAccount> {
+  async function openDemoAccount(currency: CurrencyCode = "BDT"): Promise<BankModel.OpenedAccount> {
     const secret = newAccountSecret();
     const account = await db.transaction(async (tx) => {
       const { account } = await openAccount(tx, {
         ownerType: "demo",
         ownerId: null,
-        currency: "BDT",
+        currency,
         fundMinor: config.DEMO_BALANCE_MINOR,
         secret,
         now: clock.date(),
@@ -234,6 +244,8 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
     return {
       grant: signGrant(config.GRANT_SECRET, body.accountId, expiresAt),
       expiresAt: new Date(expiresAt * 1000).toISOString(),
+      // So a pledge in another currency is refused before it is accepted, not failed after.
+      currency: account.currency as CurrencyCode,
     };
   }
 

@@ -13,14 +13,20 @@ export interface GrantInput {
 }
 
 export type GrantOutcome =
-  | { kind: "granted"; grant: string; expiresAt?: string }
+  | { kind: "granted"; grant: string; expiresAt?: string; currency?: string }
   | { kind: "refused" }
   | { kind: "unavailable" };
 
 export interface SourceVerifier {
   grant(input: GrantInput): Promise<GrantOutcome>;
   /** A grant already in hand for this input (the cache), without asking the bank; else undefined. */
-  peek?(input: GrantInput): string | undefined;
+  peek?(input: GrantInput): HeldGrant | undefined;
+}
+
+/** A grant, and the currency of the account it draws on (when the bank said). */
+export interface HeldGrant {
+  grant: string;
+  currency?: string;
 }
 
 interface EdenError {
@@ -36,7 +42,7 @@ export interface BankGrantsClient {
   bank: {
     grants: {
       post(body: { accountId: string; accountSecret?: string; ownerUserId?: string }): Promise<{
-        data: { grant: string; expiresAt: string } | null;
+        data: { grant: string; expiresAt: string; currency?: string } | null;
         error: EdenError | null;
         status: number;
         response?: Response | undefined;
@@ -60,7 +66,8 @@ export function createEdenSourceVerifier(client: BankGrantsClient, log?: Logger)
       if (input.ownerUserId !== undefined) body.ownerUserId = input.ownerUserId;
       const outcome = await readOutcome(() => client.bank.grants.post(body));
       if (outcome.kind === "ok" && outcome.data && typeof outcome.data.grant === "string") {
-        return { kind: "granted", grant: outcome.data.grant, expiresAt: outcome.data.expiresAt };
+        const { grant, expiresAt, currency } = outcome.data;
+        return { kind: "granted", grant, expiresAt, ...(currency ? { currency } : {}) };
       }
       if (outcome.kind === "rejected" && REFUSING_STATUSES.has(outcome.status)) {
         if (outcome.status !== 402) log?.warn({ status: outcome.status }, "bank.grant_refused_unusually");
@@ -91,14 +98,15 @@ export interface GrantCacheOptions {
  */
 export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCacheOptions): SourceVerifier {
   const { ttlMs, maxEntries = 50_000, now = Date.now } = options;
-  const cache = new Map<string, { grant: string; until: number }>();
+  const cache = new Map<string, HeldGrant & { until: number }>();
   const keyOf = (input: GrantInput) =>
     new Bun.CryptoHasher("sha256")
       .update(`${input.accountId}\u0000${input.accountSecret ?? ""}\u0000${input.ownerUserId ?? ""}`)
       .digest("hex");
-  const lookup = (key: string) => {
+  const lookup = (key: string): HeldGrant | undefined => {
     const hit = cache.get(key);
-    return hit && hit.until > now() ? hit.grant : undefined;
+    if (!hit || hit.until <= now()) return undefined;
+    return hit.currency ? { grant: hit.grant, currency: hit.currency } : { grant: hit.grant };
   };
   return {
     peek: (input) => (ttlMs <= 0 || cache.size === 0 ? undefined : lookup(keyOf(input))),
@@ -106,7 +114,7 @@ export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCache
       if (ttlMs <= 0) return inner.grant(input);
       const key = keyOf(input);
       const hit = lookup(key);
-      if (hit) return { kind: "granted", grant: hit };
+      if (hit) return { kind: "granted", ...hit };
       const outcome = await inner.grant(input);
       if (outcome.kind === "granted") {
         const expires = outcome.expiresAt ? Date.parse(outcome.expiresAt) : Number.POSITIVE_INFINITY;
@@ -114,7 +122,7 @@ export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCache
         const until = Math.min(now() + ttlMs, expires - 60 * 60 * 1000);
         if (until > now()) {
           if (cache.size >= maxEntries) cache.clear();
-          cache.set(key, { grant: outcome.grant, until });
+          cache.set(key, { grant: outcome.grant, ...(outcome.currency ? { currency: outcome.currency } : {}), until });
         }
       }
       return outcome;

@@ -20,7 +20,7 @@ import {
 import type { Logger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
 import { injectTraceHeaders } from "@careforall/telemetry";
-import type { SourceVerifier } from "./bank-client";
+import type { HeldGrant, SourceVerifier } from "./bank-client";
 import {
   type CampaignVerdict,
   type CampaignView,
@@ -101,6 +101,24 @@ export function planCreate(cmd: CreatePledgeCommand) {
   };
 }
 
+/**
+ * What the accept statement is told about the source: its grant, or that it may not pay — because
+ * the bank refused it, or because its account holds another currency than the pledge (refused
+ * before the 202, so a pledge never fails later for `currency_mismatch`).
+ */
+interface SourceVerdict {
+  grant: string;
+  refused: boolean;
+  /** Set when refused for its currency: the account's. */
+  accountCurrency?: string;
+}
+
+function sourceVerdict(held: HeldGrant, pledgeCurrency: string): SourceVerdict {
+  if (held.currency && held.currency !== pledgeCurrency)
+    return { grant: "", refused: true, accountCurrency: held.currency };
+  return { grant: held.grant, refused: false };
+}
+
 export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }: CreatePledgeDeps) {
   async function create(cmd: CreatePledgeCommand): Promise<CreatePledgeResult> {
     const plan = planCreate(cmd);
@@ -114,7 +132,7 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
 
     // A grant in hand (the common case: a returning source) needs no bank call and no claim.
     const cached = verifier.peek?.(plan.source);
-    if (cached !== undefined) return accept(cmd, plan, claim, { grant: cached, refused: false }, null);
+    if (cached !== undefined) return accept(cmd, plan, claim, sourceVerdict(cached, cmd.body.currency), null);
 
     // Otherwise the key is claimed first, so the bank is asked at most once per key and never
     // for a closed or unknown campaign; the claim is finished by the accept statement.
@@ -132,8 +150,8 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
       const outcome = await verifier.grant(plan.source);
       if (outcome.kind === "unavailable")
         throw serviceUnavailable("The bank did not answer; retry with the same Idempotency-Key");
-      const granted =
-        outcome.kind === "granted" ? { grant: outcome.grant, refused: false } : { grant: "", refused: true };
+      const granted: SourceVerdict =
+        outcome.kind === "granted" ? sourceVerdict(outcome, cmd.body.currency) : { grant: "", refused: true };
       return await accept(cmd, plan, claim, granted, lockId);
     } catch (err) {
       // Nothing committed for this key (or it is already done): free it so the client may retry.
@@ -148,7 +166,7 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
     cmd: CreatePledgeCommand,
     plan: ReturnType<typeof planCreate>,
     claim: KeyClaim,
-    source: { grant: string; refused: boolean },
+    source: SourceVerdict,
     lockId: string | null,
   ): Promise<CreatePledgeResult> {
     // The receipt token is minted here and only its hash is stored, with a sealed copy that only
@@ -238,7 +256,13 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
       case "refused":
         return keys.storeRejection(
           claim,
-          paymentRequired("The bank refused this source: wrong account secret, unknown account or not yours"),
+          source.accountCurrency
+            ? unprocessable(
+                `The source account holds ${source.accountCurrency}; this pledge is in ${body.currency}. ` +
+                  `Pay from an account in ${body.currency} (POST /api/bank/demo-accounts opens one in any currency).`,
+                "source-currency-mismatch",
+              )
+            : paymentRequired("The bank refused this source: wrong account secret, unknown account or not yours"),
           lockId,
         );
     }

@@ -342,6 +342,24 @@ describe("rejections leave no pledge and no event", () => {
     expect((await h.pledgeAs(jon, usd.id, { currency: "USD" })).status).toBe(202);
   });
 
+  test("a source account in another currency → 422 before the 202, naming both; the same key answers it again", async () => {
+    const usd = await h.campaign({ currency: "USD" });
+    const dollars = h.bank.open(`acct_usd_${Bun.randomUUIDv7().slice(-12)}`, "usd-secret", undefined, "USD");
+    const taka = h.bank.open(`acct_bdt_${Bun.randomUUIDv7().slice(-12)}`, "bdt-secret", undefined, "BDT");
+    const before = await counts();
+    const key = Bun.randomUUIDv7();
+    const body = { amountMinor: 1_000, currency: "USD", donor: { email: "x@example.test", name: "এক্স" }, source: taka };
+    const problem = await expectProblem(await post(body, { id: usd.id, headers: { "idempotency-key": key } }), 422);
+    expect(problem.type).toContain("source-currency-mismatch");
+    expect(problem.detail).toContain("holds BDT");
+    expect(problem.detail).toContain("in USD");
+    expect(await counts()).toEqual(before);
+    const again = await post(body, { id: usd.id, headers: { "idempotency-key": key } });
+    expect(again.status).toBe(422);
+    // From an account in the campaign's currency it is accepted.
+    expect((await post({ ...body, source: dollars }, { id: usd.id })).status).toBe(202);
+  });
+
   test("an unknown campaign → 404", async () => {
     const kim = h.withAccount(user("kim"));
     const before = await counts();

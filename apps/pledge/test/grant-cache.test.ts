@@ -57,6 +57,22 @@ describe("cachingSourceVerifier", () => {
     expect(bank.calls).toHaveLength(3);
   });
 
+  test("the account's currency is kept with the grant: a cached answer and a peek still name it", async () => {
+    const t = 1_000_000;
+    const bank = countingBank(() => ({
+      kind: "granted",
+      grant: "g-usd",
+      expiresAt: new Date(t + day).toISOString(),
+      currency: "USD",
+    }));
+    const cached = cachingSourceVerifier(bank.verifier, { ttlMs: 60_000, now: () => t });
+    const input = { accountId: "acct_usd", accountSecret: "s" };
+    expect(await cached.grant(input)).toMatchObject({ kind: "granted", currency: "USD" });
+    expect(await cached.grant(input)).toMatchObject({ kind: "granted", grant: "g-usd", currency: "USD" });
+    expect(cached.peek?.(input)).toEqual({ grant: "g-usd", currency: "USD" });
+    expect(bank.calls).toHaveLength(1);
+  });
+
   test("ttl 0 turns the cache off", async () => {
     const bank = countingBank(() => ({ kind: "granted", grant: "g" }));
     const cached = cachingSourceVerifier(bank.verifier, { ttlMs: 0 });

@@ -45,13 +45,18 @@ export const user = (name: string, role: TestUser["role"] = "donor"): TestUser =
  * the bank unreachable, an optional delay, and a log of every grant asked for.
  */
 export class FakeBank implements SourceVerifier {
-  readonly accounts = new Map<string, { secret: string; ownerUserId?: string }>();
+  readonly accounts = new Map<string, { secret: string; ownerUserId?: string; currency?: string }>();
   readonly calls: GrantInput[] = [];
   unavailable = false;
   delayMs = 0;
 
-  open(accountId: string, secret: string, ownerUserId?: string) {
-    this.accounts.set(accountId, { secret, ...(ownerUserId ? { ownerUserId } : {}) });
+  /** `currency`: what the grant reports, as the real bank does (absent: not reported, not checked). */
+  open(accountId: string, secret: string, ownerUserId?: string, currency?: string) {
+    this.accounts.set(accountId, {
+      secret,
+      ...(ownerUserId ? { ownerUserId } : {}),
+      ...(currency ? { currency } : {}),
+    });
     return { bankAccountId: accountId, accountSecret: secret };
   }
 
@@ -65,7 +70,9 @@ export class FakeBank implements SourceVerifier {
       input.accountSecret !== undefined
         ? input.accountSecret === account.secret
         : input.ownerUserId !== undefined && input.ownerUserId === account.ownerUserId;
-    return ok ? { kind: "granted", grant: `grant:${input.accountId}:${this.calls.length}` } : { kind: "refused" };
+    if (!ok) return { kind: "refused" };
+    const grant = `grant:${input.accountId}:${this.calls.length}`;
+    return account.currency ? { kind: "granted", grant, currency: account.currency } : { kind: "granted", grant };
   }
 }
 

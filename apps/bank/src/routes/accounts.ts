@@ -9,10 +9,10 @@ const detail = (summary: string) => ({ tags: ["bank-accounts"], summary });
 
 export function accountRoutes(service: BankService) {
   return new Elysia({ prefix: "/bank" })
-    .post("/accounts", async ({ status }) => status(201, await service.openDemoAccount()), {
+    .post("/accounts", async ({ body, status }) => status(201, await service.openDemoAccount(body.currency)), {
       body: BankModel.OpenAccountBody,
       response: { 201: BankModel.OpenedAccount, 400: Problem },
-      detail: detail("Open a demo account funded with the demo balance (BDT); its secret is shown once"),
+      detail: detail("Open a demo account funded with the demo balance (BDT unless asked); its secret is shown once"),
     })
     .post("/check-balance", ({ body }) => service.checkBalance(body.accountId), {
       parse: "json",

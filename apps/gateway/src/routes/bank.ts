@@ -37,22 +37,26 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
     .use(context)
     .post(
       "/api/bank/demo-accounts",
-      async ({ ip, requestId, status }) => {
+      async ({ body, ip, requestId, status }) => {
         await enforceLimits(limiter, log, [`demo-accounts:ip:${ip}`], demoAccountsPerMinute);
-        const res = await call(log, "bank", bank.bank.accounts.post({}, { headers: upstreamHeaders(requestId) }));
+        const wanted = body?.currency ? { currency: body.currency } : {};
+        const res = await call(log, "bank", bank.bank.accounts.post(wanted, { headers: upstreamHeaders(requestId) }));
         return status(201, res.data as BankModel.OpenedAccount);
       },
       {
-        response: { 201: BankModel.OpenedAccount, 429: Problem, 503: Problem },
+        // Optional: no body at all opens a BDT account, as before.
+        body: t.Optional(BankModel.OpenAccountBody),
+        response: { 201: BankModel.OpenedAccount, 400: Problem, 429: Problem, 503: Problem },
         detail: operation({
           id: "openDemoAccount",
           tag: "bank",
           summary: "Open a simulated bank account to donate as a guest",
           description:
-            "A new account holding 1,000,000 minor units of BDT. Its `accountSecret` is shown once: send both as a " +
-            "pledge's `source`. Nothing to send in the body. Rate limited per IP address " +
-            "(`RATE_LIMIT_DEMO_ACCOUNTS` a minute).",
+            "A new account holding 1,000,000 minor units of its currency: BDT, or `currency` (`USD`, `EUR`) to " +
+            "give to a campaign that collects it. Its `accountSecret` is shown once: send both as a pledge's " +
+            "`source`. The body is optional. Rate limited per IP address (`RATE_LIMIT_DEMO_ACCOUNTS` a minute).",
           access: "public",
+          requestExample: { currency: "BDT" },
           responseExample: examples.openedAccount,
         }),
       },

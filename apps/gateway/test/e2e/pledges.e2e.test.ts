@@ -248,6 +248,51 @@ describe("a guest pays from a demo account", () => {
   });
 });
 
+describe("a campaign in dollars", () => {
+  test("a USD demo account pays it; a BDT account is refused before the 202, naming both currencies", async () => {
+    const dollars = await call<{
+      bankAccountId: string;
+      accountSecret: string;
+      currency: string;
+      balanceMinor: number;
+    }>(e2e.gw, "POST", "/api/bank/demo-accounts", { currency: "USD" });
+    expect(dollars.status).toBe(201);
+    expect(dollars.body).toMatchObject({ currency: "USD", balanceMinor: 1_000_000 });
+    const taka = (
+      await call<{ bankAccountId: string; accountSecret: string; currency: string }>(
+        e2e.gw,
+        "POST",
+        "/api/bank/demo-accounts",
+      )
+    ).body;
+    expect(taka.currency).toBe("BDT");
+    const guest = { email: uniqueEmail("dollar"), name: "Dollar Guest" };
+    const source = (a: { bankAccountId: string; accountSecret: string }) => ({
+      bankAccountId: a.bankAccountId,
+      accountSecret: a.accountSecret,
+    });
+
+    const refused = await pledge(e2e.gw, usd.id, {
+      amountMinor: 500,
+      currency: "USD",
+      donor: guest,
+      source: source(taka),
+    });
+    expect(refused.status).toBe(422);
+    expect(String((refused.body as unknown as { detail: string }).detail)).toMatch(/holds BDT.*in USD/);
+
+    const paid = await accepted(e2e.gw, usd.id, {
+      amountMinor: 500,
+      currency: "USD",
+      donor: guest,
+      source: source(dollars.body),
+    });
+    const done = await waitForStatus(e2e.gw, paid.id, "captured", { receiptToken: paid.receiptToken });
+    expect(done.currency).toBe("USD");
+    expect((await bankBalance(e2e, dollars.body.bankAccountId)).balanceMinor).toBe(1_000_000 - 500);
+  });
+});
+
 describe("refusals", () => {
   test("a wrong accountSecret → 402: no pledge, no charge, and the same request again answers the same 402", async () => {
     const demo = (
