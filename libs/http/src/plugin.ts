@@ -98,6 +98,23 @@ function allowedValues(schema: Record<string, unknown> | undefined): string[] | 
   return null;
 }
 
+/** JSON types as a person says them. */
+const TYPES: Record<string, string> = {
+  string: "a string",
+  integer: "a whole number",
+  number: "a number",
+  boolean: "true or false",
+  object: "an object",
+  array: "an array",
+};
+
+function jsonType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value;
+}
+
 /** What a string format expects, said so that a person can fix their input. */
 const FORMATS: Record<string, string> = {
   email: "must be an email address, like name@example.com",
@@ -115,6 +132,11 @@ function issueMessage(issue: ValidationIssue, location: string | undefined): str
     return `${location === "headers" ? "This header is required" : "Required"}${description}`;
   const values = allowedValues(schema);
   if (values) return `Must be one of: ${values.join(", ")}`;
+  const expected = schema?.type;
+  if (typeof expected === "string" && TYPES[expected]) {
+    const actual = jsonType(issue.value);
+    if (actual !== expected && !(expected === "number" && actual === "integer")) return `Must be ${TYPES[expected]}`;
+  }
   const format = typeof schema?.format === "string" ? FORMATS[schema.format] : undefined;
   if (format && typeof issue.value === "string") return format.charAt(0).toUpperCase() + format.slice(1);
   // Summaries can quote the submitted value ("… but found: hunter22"); never echo input back.

@@ -141,7 +141,9 @@ describe("problem+json errors", () => {
   });
   test("wrong-typed fields are not coerced", async () => {
     const body = await expectProblem(await call(`/things/${ID}`, json({ count: "5", name: "x" })), 400);
-    expect(body.errors[0].path).toBe("count");
+    expect(body.errors[0]).toEqual({ path: "count", message: "Must be a whole number" });
+    const named = await expectProblem(await call(`/things/${ID}`, json({ count: 1, name: ["x"] })), 400);
+    expect(named.errors[0]).toEqual({ path: "name", message: "Must be a string" });
   });
   test("invalid id in the path → 400", async () => {
     const body = await expectProblem(await call("/things/not-a-uuid", json({ count: 1, name: "x" })), 400);
