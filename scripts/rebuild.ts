@@ -7,6 +7,7 @@
 import type { CampaignApp, DonationModel } from "@careforall/campaign";
 import type { PledgeApp, PledgeModel } from "@careforall/pledge";
 import { treaty } from "@elysiajs/eden";
+import { adminSignIn, runCli } from "./cli";
 import { DEFAULT_PORTS } from "./stack";
 
 export interface RebuildOptions {
@@ -19,13 +20,7 @@ export interface RebuildOptions {
 
 export async function rebuildReadModels(options: RebuildOptions): Promise<{ campaigns: number; pledges: number }> {
   const log = options.log ?? console.log;
-  const login = await fetch(`${options.gatewayUrl}/api/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(options.admin),
-  });
-  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${await login.text()}`);
-  const { accessToken } = (await login.json()) as { accessToken: string };
+  const accessToken = await adminSignIn(options.gatewayUrl, options.admin);
   const headers = { authorization: `Bearer ${accessToken}` };
   const campaign = treaty<CampaignApp>(options.campaignUrl, { parseDate: false });
   const pledge = treaty<PledgeApp>(options.pledgeUrl, { parseDate: false });
@@ -74,13 +69,15 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<{ camp
 
 if (import.meta.main) {
   const env = process.env;
-  await rebuildReadModels({
-    gatewayUrl: env.GATEWAY_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.gateway}`,
-    campaignUrl: env.CAMPAIGN_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.campaign}`,
-    pledgeUrl: env.PLEDGE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.pledge}`,
-    admin: {
-      email: env.ADMIN_EMAIL ?? "admin@careforall.local",
-      password: env.ADMIN_PASSWORD ?? "admin-dev-password",
-    },
-  });
+  await runCli(() =>
+    rebuildReadModels({
+      gatewayUrl: env.GATEWAY_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.gateway}`,
+      campaignUrl: env.CAMPAIGN_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.campaign}`,
+      pledgeUrl: env.PLEDGE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.pledge}`,
+      admin: {
+        email: env.ADMIN_EMAIL ?? "admin@careforall.local",
+        password: env.ADMIN_PASSWORD ?? "admin-dev-password",
+      },
+    }),
+  );
 }

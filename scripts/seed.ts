@@ -1,6 +1,8 @@
 // Demo data through the public API (so it takes the real path: validation, events, caches):
 // a few donors and a dozen realistic campaigns. Idempotent: re-running adds nothing twice.
 
+import { adminSignIn, reach, runCli } from "./cli";
+
 export interface SeedOptions {
   gatewayUrl: string;
   admin: { email: string; password: string };
@@ -59,7 +61,7 @@ async function api<T>(
 ): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
-  const res = await fetch(url, {
+  const res = await reach(url, {
     ...init,
     headers,
     body: init.json === undefined ? undefined : JSON.stringify(init.json),
@@ -81,7 +83,8 @@ async function signIn(base: string, account: { email: string; password: string; 
 }
 
 export async function seed({ gatewayUrl, admin, log = console.log }: SeedOptions): Promise<void> {
-  const adminToken = await signIn(gatewayUrl, admin);
+  // Never signIn(): on a refused password it would register the admin's email as a donor.
+  const adminToken = await adminSignIn(gatewayUrl, admin);
   const donorTokens = [];
   for (const donor of DEMO_DONORS) donorTokens.push(await signIn(gatewayUrl, donor));
 
@@ -147,11 +150,13 @@ async function seedDonations(gatewayUrl: string, donorTokens: string[], log: (ms
 }
 
 if (import.meta.main) {
-  await seed({
-    gatewayUrl: process.argv[2] ?? process.env.GATEWAY_URL ?? "http://127.0.0.1:3000",
-    admin: {
-      email: process.env.ADMIN_EMAIL ?? "admin@careforall.local",
-      password: process.env.ADMIN_PASSWORD ?? "admin-dev-password",
-    },
-  });
+  await runCli(() =>
+    seed({
+      gatewayUrl: process.argv[2] ?? process.env.GATEWAY_URL ?? "http://127.0.0.1:3000",
+      admin: {
+        email: process.env.ADMIN_EMAIL ?? "admin@careforall.local",
+        password: process.env.ADMIN_PASSWORD ?? "admin-dev-password",
+      },
+    }),
+  );
 }
