@@ -1,6 +1,6 @@
 // The calling side of service-to-service HTTP: one reading of an Eden Treaty answer as ok /
 // rejected / unknown, and one fetch with a deadline. Each caller keeps its own policy on top.
-import type { Logger } from "@careforall/log";
+import { currentLogContext, type Logger } from "@careforall/log";
 import { type Breaker, createBreaker } from "@careforall/resilience";
 
 /** The part of an Eden Treaty answer read here (`response` is absent when no answer came back). */
@@ -107,7 +107,24 @@ export function breakerFetch(fetcher: typeof fetch, breaker: Breaker): typeof fe
 /** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */
 export function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return ((input: RequestInfo | URL, init?: RequestInit) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as typeof fetch;
+    fetch(input, {
+      ...init,
+      headers: withRequestId(init?.headers),
+      signal: AbortSignal.timeout(timeoutMs),
+    })) as typeof fetch;
+}
+
+/**
+ * The headers of a call to another service, with the request id of the request being handled
+ * (unless the caller set one): so the callee's log lines carry it too, and one id follows a
+ * request through every service it reaches.
+ */
+function withRequestId(headers: HeadersInit | undefined): HeadersInit | undefined {
+  const requestId = currentLogContext()?.requestId;
+  if (!requestId) return headers;
+  const merged = new Headers(headers);
+  if (!merged.has("x-request-id")) merged.set("x-request-id", requestId);
+  return merged;
 }
 
 /**

@@ -22,6 +22,11 @@ export function enterLogContext(fields: LogContext): void {
   logContext.enterWith(fields);
 }
 
+/** The request the current async chain is handling, if any (see enterLogContext). */
+export function currentLogContext(): LogContext | undefined {
+  return logContext.getStore();
+}
+
 /** Runs `fn` with every line it logs carrying `fields`. */
 export function withLogContext<T>(fields: LogContext, fn: () => T): T {
   return logContext.run(fields, fn);
