@@ -79,6 +79,7 @@ export { createBankConsumers } from "./consumers";
 export {
   checkWebhookSignature,
   type Faults,
+  NO_FAULTS,
   SIGNATURE_HEADER,
   SIGNATURE_TOLERANCE_SECONDS,
   type SignatureCheck,

@@ -138,6 +138,8 @@ describe("/docs/json", () => {
     expect(read?.responses["304"].content).toBeUndefined();
     expect(read?.responses["200"].headers).toHaveProperty("ETag");
     expect(byId.get("createPledge")?.responses["202"].headers).toHaveProperty("Idempotent-Replayed");
+    expect(byId.get("createPledge")?.responses["202"].headers).toHaveProperty("Location");
+    expect(byId.get("createCampaign")?.responses["201"].headers).toHaveProperty("Location");
   });
 
   test("the shared models are named once and referenced; internal headers are not public parameters", () => {

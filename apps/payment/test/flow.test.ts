@@ -4,6 +4,7 @@
 // (invariants 1, 2 and 5).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { authorizeRequest } from "../src/bank-drive";
 import { inbox, payments } from "../src/db/schema";
 import { DECLINED_ACCOUNT, type FakeBank, INSUFFICIENT_ACCOUNT } from "./fake-bank";
 import { type PaymentTestApp, pledgeChange, pledgeCreated, startPaymentTestApp } from "./support";
@@ -27,15 +28,7 @@ const freshBank = (): FakeBank => h.bank.reset();
 async function authorizedRecoveryPoint(bank: FakeBank, event = pledgeCreated()) {
   bank.script("authorize", "unknown");
   const row = (await h.service.handlePledgeCreated(event))!;
-  const held = await bank.authorize({
-    idempotencyKey: row.id,
-    accountId: row.sourceAccountId,
-    grant: row.sourceGrant,
-    amountMinor: row.amountMinor,
-    currency: row.currency,
-    campaignId: row.campaignId,
-    paymentRef: row.id,
-  });
+  const held = await bank.authorize(authorizeRequest(row));
   if (held.kind !== "ok" || !held.value.holdId) throw new Error("the fake did not hold");
   const applied = await h.service.apply({ id: row.id }, { type: "authorized", holdId: held.value.holdId }, "test");
   expect(applied.outcome).toBe("applied");

@@ -60,6 +60,10 @@ const HEADERS: Record<"X-Request-Id" | "Retry-After" | ResponseHeader, Json> = {
     description: "`true` when this is the stored answer of an earlier request with the same Idempotency-Key.",
     schema: { type: "string", enum: ["true"] },
   },
+  Location: {
+    description: "Where the created resource lives (for a 202: where to follow it).",
+    schema: { type: "string", examples: ["/api/pledges/01938f30-1c2d-7e4f-8a5b-6c7d8e9f0a11"] },
+  },
   "WWW-Authenticate": {
     description: "The bearer challenge (RFC 6750), with the reason the token was refused.",
     schema: { type: "string", examples: ['Bearer error="invalid_token"'] },

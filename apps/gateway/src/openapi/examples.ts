@@ -2,6 +2,8 @@
 // campaign in Sylhet), so the examples read as one story. A test checks every example against the
 // schema of the route it documents.
 
+import { NO_FAULTS } from "@careforall/bank";
+
 const USER_ID = "01938f2e-6b1c-7d3a-9f10-2b7c4e5a6d01";
 const OWNER_ID = "01938f2e-6b1c-7d3a-9f10-2b7c4e5a6d02";
 export const CAMPAIGN_ID = "01938f2f-0a4b-7c21-8e3d-5f6a7b8c9d10";
@@ -129,14 +131,7 @@ export const examples = {
     heldMinor: 0,
     currency: "BDT",
   },
-  faults: {
-    errorRate: 0,
-    lostResponseRate: 0,
-    latencyMs: 0,
-    webhookDuplicateRate: 0,
-    webhookReorder: false,
-    webhookDropRate: 0,
-  },
+  faults: NO_FAULTS,
   faultsPatch: { errorRate: 0.2, webhookDuplicateRate: 0.5, webhookReorder: true },
   webhook: {
     id: "evt_01938f32b4c5",

@@ -8,7 +8,7 @@ import type { TSchema } from "elysia";
 export type Access = "public" | "bearer" | "optional";
 
 /** Response headers a client may read; X-Request-Id is on every answer, Retry-After on 429 and 503. */
-export type ResponseHeader = "ETag" | "Idempotent-Replayed" | "WWW-Authenticate";
+export type ResponseHeader = "ETag" | "Idempotent-Replayed" | "Location" | "WWW-Authenticate";
 
 export type Tag = "auth" | "campaigns" | "pledges" | "bank" | "webhooks" | "admin" | "operations";
 

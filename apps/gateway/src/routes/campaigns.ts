@@ -173,13 +173,15 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
     )
     .post(
       "/api/campaigns",
-      async ({ body, requestId, headers, status }) => {
+      async ({ body, requestId, headers, set, status }) => {
         const res = await call(
           log,
           "campaign",
           campaign.campaigns.post(body, { headers: upstreamHeaders(requestId, headers.authorization) }),
         );
-        return status(201, res.data as CampaignModel.Campaign);
+        const created = res.data as CampaignModel.Campaign;
+        set.headers.location = `/api/campaigns/${created.id}`;
+        return status(201, created);
       },
       {
         auth: true,
@@ -195,6 +197,7 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
           access: "bearer",
           requestExample: examples.createCampaign,
           responseExample: examples.campaign,
+          headers: { 201: ["Location"] },
         }),
       },
     )

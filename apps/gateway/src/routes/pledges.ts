@@ -71,7 +71,10 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
         );
         const replayed = res.response?.headers.get("idempotent-replayed");
         if (replayed) set.headers["idempotent-replayed"] = replayed;
-        return status(202, res.data as PledgeModel.CreatedPledge);
+        const created = res.data as PledgeModel.CreatedPledge;
+        // Where to follow it (a 202's status monitor, RFC 9110 §15.3.3).
+        set.headers.location = `/api/pledges/${created.id}`;
+        return status(202, created);
       },
       {
         optionalAuth: true,
@@ -108,7 +111,7 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
           access: "optional",
           requestExample: examples.guestPledge,
           responseExample: examples.createdPledge,
-          headers: { 202: ["Idempotent-Replayed"] },
+          headers: { 202: ["Idempotent-Replayed", "Location"] },
         }),
       },
     )

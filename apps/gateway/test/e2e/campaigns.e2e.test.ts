@@ -48,6 +48,7 @@ describe("create", () => {
       endsAt: "2099-12-31T18:00:00Z",
     };
     const reply = await call<Campaign>(e2e.gw, "POST", "/api/campaigns", input, { token: owner.token });
+    expect(reply.res.headers.get("location")).toBe(`/api/campaigns/${reply.body.id}`);
     expect(reply.status).toBe(201);
     const c = reply.body;
     expect(c).toMatchObject({

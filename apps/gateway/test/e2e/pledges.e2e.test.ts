@@ -104,6 +104,7 @@ describe("a signed-in donor pays from their own account", () => {
     expect(reply.status).toBe(202);
     expect(reply.res.headers.get("idempotent-replayed")).toBeNull();
     created = reply.body;
+    expect(reply.res.headers.get("location")).toBe(`/api/pledges/${created.id}`);
     alicePledges.push(created.id);
     expect(created).toMatchObject({
       campaignId: main.id,
