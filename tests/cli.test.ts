@@ -4,24 +4,13 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { freePort } from "@careforall/http";
+import { runCommand } from "@careforall/testkit";
 import { useStack } from "../apps/gateway/test/e2e/support";
 
 const ROOT = join(import.meta.dir, "..");
 
-async function cfa(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([join(ROOT, "cfa"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const cfa = (args: string[], env: Record<string, string> = {}) =>
+  runCommand([join(ROOT, "cfa"), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
 
 const noStackTrace = (text: string) => expect(text).not.toMatch(/\bat \S+ \(|\bat \/|\.ts:\d+/);
 

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runCommand } from "@careforall/testkit";
 import { useStack } from "../apps/gateway/test/e2e/support";
 
 const e2e = useStack({}, { label: "readme" });
@@ -18,16 +19,13 @@ function walkthrough(): string {
 
 describe("README walkthrough", () => {
   test("runs as written: the guest's pledge is captured and the campaign shows it", async () => {
-    const proc = Bun.spawn(["bash", "-euo", "pipefail", "-c", walkthrough()], {
+    const {
+      code,
+      stdout: out,
+      stderr: err,
+    } = await runCommand(["bash", "-euo", "pipefail", "-c", walkthrough()], {
       env: { ...process.env, API: e2e.gw },
-      stdout: "pipe",
-      stderr: "pipe",
     });
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
     expect({ code, err: code === 0 ? "" : err, out: code === 0 ? "" : out }).toEqual({ code: 0, err: "", out: "" });
     expect(out).toMatch(/pledge [0-9a-f-]{36}: captured/);
     expect(out.trim().split("\n").at(-1)).toBe("raised 25000 of 500000 from 1 donor(s)");

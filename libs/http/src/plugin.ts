@@ -158,20 +158,27 @@ function validationErrors(error: ValidationLike): FieldError[] {
   return [...seen.values()];
 }
 
-/** The dotted path of the first string under `value` that contains U+0000 (keys included), or null. */
-export function nulPath(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value === "string") return value.includes("\u0000") ? path : null;
+/**
+ * Text no field accepts: NUL (U+0000), which PostgreSQL cannot store, and an unpaired surrogate
+ * (half of a UTF-16 pair, e.g. "\ud800" in JSON), which is no character at all and which
+ * PostgreSQL's JSON refuses. Anything else — any script, emoji, right-to-left, combining marks — is text.
+ */
+const unfitText = (text: string): boolean => text.includes("\u0000") || !text.isWellFormed();
+
+/** The dotted path of the first string under `value` (keys included) that is unfit text, or null. */
+export function unfitTextPath(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === "string") return unfitText(value) ? path : null;
   if (value === null || typeof value !== "object" || depth > 32) return null;
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const found = nulPath(item, `${path}.${i}`, depth + 1);
+      const found = unfitTextPath(item, `${path}.${i}`, depth + 1);
       if (found) return found;
     }
     return null;
   }
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes("\u0000")) return path;
-    const found = nulPath(
+    if (unfitText(key)) return path;
+    const found = unfitTextPath(
       item,
       path === "body" || path === "query" || path === "params" ? key : `${path}.${key}`,
       depth + 1,
@@ -232,14 +239,14 @@ export function httpKit(options: HttpKitOptions) {
         enterLogContext(traceId ? { requestId, traceId } : { requestId });
         return { requestId, log };
       })
-      // One input rule for every route, after its schema: no text may carry NUL (U+0000).
-      // PostgreSQL cannot store it, so it would fail deep inside as a 500; here it is the
-      // client's 400, naming the field.
+      // One input rule for every route, after its schema: text must be well-formed Unicode without
+      // NUL. Either would fail deep inside, in PostgreSQL, as a 500; here it is the client's 400,
+      // naming the field.
       .onBeforeHandle({ as: "global" }, ({ body, query, params }) => {
-        const where = nulPath(params, "params") ?? nulPath(query, "query") ?? nulPath(body, "body");
+        const where = unfitTextPath(params, "params") ?? unfitTextPath(query, "query") ?? unfitTextPath(body, "body");
         if (where)
-          throw badRequest("Text may not contain the NUL character (U+0000)", [
-            { path: where, message: "Contains U+0000, which no text field accepts" },
+          throw badRequest("Text must be well-formed Unicode without the NUL character (U+0000)", [
+            { path: where, message: "Contains U+0000 or half of a surrogate pair, which no text field accepts" },
           ]);
       })
       .onError({ as: "global" }, ({ code, error, set, request, path }) => {

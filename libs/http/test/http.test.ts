@@ -9,8 +9,8 @@ import {
   IdParams,
   Int,
   ListQuery,
-  nulPath,
   rawBody,
+  unfitTextPath,
 } from "@careforall/http";
 import { createAccessLog, createLogger, silentLogger } from "@careforall/log";
 import { currentTraceId, initTelemetry, injectTraceHeaders } from "@careforall/telemetry";
@@ -159,11 +159,18 @@ describe("problem+json errors", () => {
     expect(fine.status).toBe(200);
     expect((await fine.json()).name).toBe("রহিম 🌧️ مرحبا é");
   });
-  test("nulPath finds the first NUL, nested and in keys", () => {
-    expect(nulPath({ donor: { name: "x\u0000" } }, "body")).toBe("donor.name");
-    expect(nulPath({ events: [{ a: "ok" }, { b: "\u0000" }] }, "body")).toBe("events.1.b");
-    expect(nulPath({ "k\u0000": 1 }, "body")).toBe("body");
-    expect(nulPath({ a: ["fine", 1, null] }, "body")).toBeNull();
+  test("unfitTextPath finds the first NUL or unpaired surrogate, nested and in keys", () => {
+    expect(unfitTextPath({ donor: { name: "x\u0000" } }, "body")).toBe("donor.name");
+    expect(unfitTextPath({ events: [{ a: "ok" }, { b: "\u0000" }] }, "body")).toBe("events.1.b");
+    expect(unfitTextPath({ "k\u0000": 1 }, "body")).toBe("body");
+    expect(unfitTextPath({ message: "half \ud800 a pair" }, "body")).toBe("message");
+    expect(unfitTextPath({ message: "\udc00" }, "body")).toBe("message");
+    expect(unfitTextPath({ a: ["fine", 1, null, "👩🏽‍🚀 রহিম e\u0301"] }, "body")).toBeNull();
+  });
+  test("an unpaired surrogate in a JSON body (\\ud800) → 400 naming the field", async () => {
+    const raw = '{"count":1,"name":"a\\ud800b"}';
+    const body = await expectProblem(await call(`/things/${ID}`, json(raw)), 400);
+    expect(body.errors).toEqual([{ path: "name", message: expect.stringContaining("surrogate") }]);
   });
   test("out-of-range query → 400 naming the parameter", async () => {
     const body = await expectProblem(await call("/things?limit=500"), 400);

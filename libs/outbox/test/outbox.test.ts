@@ -130,6 +130,7 @@ describe("outbox", () => {
     expect(rows.every((r) => r.nextAttemptAt.getTime() <= Date.now())).toBe(true);
 
     away = false;
+    await Bun.sleep(2); // o4 is stamped in microseconds; the relay's clock reads milliseconds
     expect(await relay.drainOnce()).toBe(4);
     await waitFor(() => seen.length === 4, { what: "the backlog" });
     expect(seen.map((e) => e.aggregateId)).toEqual(["o1", "o2", "o3", "o4"]);

@@ -78,14 +78,23 @@ function postgresBin(name: string): string {
 /** PostgreSQL refuses to run as root: as root, its tools run as the postgres user. */
 const asPostgres = (argv: string[]) => (process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
 
-async function run(argv: string[]): Promise<void> {
-  const proc = Bun.spawn(asPostgres(argv), { stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([
+/** Runs a command to its end and answers its exit code and output. */
+export async function runCommand(
+  argv: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn(argv, { ...options, stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([
     proc.exited,
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
   ]);
-  if (code !== 0) throw new Error(`${argv.join(" ")} exited with ${code}: ${err || out}`);
+  return { code, stdout, stderr };
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { code, stdout, stderr } = await runCommand(asPostgres(argv));
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited with ${code}: ${stderr || stdout}`);
 }
 
 /** A server that keeps data on disk between kill() and start(). */

@@ -4,7 +4,8 @@
 // and invalid UTF-8 in strings, paths, queries and bodies, tampered and foreign cursors, huge and
 // odd numbers, wrong types, duplicate query keys, broken JSON, deep nesting, bad tokens. Every
 // answer must be a 2xx, or a 4xx problem+json without a stack trace — never a 5xx — and the
-// platform must be healthy afterwards. fast-check's seed is printed on a failure, to replay it.
+// platform must be healthy afterwards. Found so far: NUL bytes and unpaired surrogates reaching
+// PostgreSQL (now refused at the edge, libs/http), a tampered cursor (one cursor codec).
 import { beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { adminToken, waitForPledgeView } from "./money";
@@ -202,6 +203,14 @@ const tokenFor = fc.constantFrom<"none" | "donor" | "garbage">("none", "donor", 
 
 // ── the run ─────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * The inputs are the same every run by default, so the suite stays repeatable; FUZZ_SEED=random
+ * explores new ones (run it a few times after touching input handling), and FUZZ_SEED=<n> replays
+ * the seed fast-check printed for a failure.
+ */
+const SEED =
+  process.env.FUZZ_SEED === "random" ? undefined : process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20261204;
+
 /** Admin routes that would change the platform for every other test (chaos knobs) get no admin token. */
 const adminAllowed = (o: Operation) => o.method === "GET";
 
@@ -258,14 +267,16 @@ describe("hostile input at every public route", () => {
               console.log(answer.status, answer.where.slice(0, 120), answer.text.slice(0, 160));
             if (answer.status >= 500)
               throw new Error(`${answer.status} for ${answer.where}: ${answer.text.slice(0, 300)}`);
-            if (answer.status >= 400) {
+            // 414 and 431 come from Bun's HTTP server itself, before any route: a URL or headers
+            // past its limits (plain text, no body worth a schema). Every other refusal is ours.
+            if (answer.status >= 400 && answer.status !== 414 && answer.status !== 431) {
               if (!answer.type.startsWith("application/problem+json"))
                 throw new Error(`${answer.status} without problem+json for ${answer.where}`);
               expectNoStackTrace(answer.text);
             }
           },
         ),
-        { numRuns: 60, endOnFailure: true },
+        { numRuns: 60, endOnFailure: true, ...(SEED !== undefined ? { seed: SEED } : {}) },
       );
     }
     console.log("fuzz answers by status:", JSON.stringify(Object.fromEntries([...seen].sort())));
