@@ -137,6 +137,7 @@ describe("/docs/json", () => {
     const read = byId.get("getCampaign");
     expect(read?.responses["304"].content).toBeUndefined();
     expect(read?.responses["200"].headers).toHaveProperty("ETag");
+    expect(read?.parameters).toContainEqual(expect.objectContaining({ name: "if-none-match", in: "header" }));
     expect(byId.get("createPledge")?.responses["202"].headers).toHaveProperty("Idempotent-Replayed");
     expect(byId.get("createPledge")?.responses["202"].headers).toHaveProperty("Location");
     expect(byId.get("createCampaign")?.responses["201"].headers).toHaveProperty("Location");

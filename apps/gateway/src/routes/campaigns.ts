@@ -126,6 +126,14 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
     )
     .get("/api/campaigns/:id", ({ request, params, requestId }) => read(request, params.id, requestId), {
       params: IdParams,
+      headers: t.Object(
+        {
+          "if-none-match": t.Optional(
+            t.String({ maxLength: 1_000, description: 'The ETag of a copy you hold ("v12"): 304 while it is current' }),
+          ),
+        },
+        { additionalProperties: true },
+      ),
       response: {
         200: CampaignModel.Campaign,
         304: t.Void({ description: "Not modified (ETag matched If-None-Match)" }),
