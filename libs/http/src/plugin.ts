@@ -348,14 +348,14 @@ export function httpKit(options: HttpKitOptions) {
         const span = spans.get(request)?.span;
         if (access.enabled && !QUIET_ROUTES.has(labels.route)) {
           const traceId = span?.spanContext().traceId;
-          access.write({
-            method: labels.method,
-            route: labels.route,
-            status: Number(status),
-            durationMs: started === undefined ? 0 : performance.now() - started,
-            requestId: String(set.headers["x-request-id"] ?? ""),
-            traceId: traceId && traceId !== NO_TRACE ? traceId : undefined,
-          });
+          access.record(
+            labels.method,
+            labels.route,
+            Number(status),
+            started === undefined ? 0 : performance.now() - started,
+            String(set.headers["x-request-id"] ?? ""),
+            traceId && traceId !== NO_TRACE ? traceId : undefined,
+          );
         }
         if (span) {
           span.updateName(`${request.method} ${labels.route}`);

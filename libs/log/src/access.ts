@@ -6,20 +6,15 @@
 import { writeSync } from "node:fs";
 import type { Logger } from "pino";
 
-export interface AccessLine {
-  method: string;
-  /** The route template (/api/campaigns/:id), never the raw path. */
-  route: string;
-  status: number;
-  durationMs: number;
-  requestId: string;
-  traceId?: string | undefined;
-}
-
 export interface AccessLog {
-  /** False when the level is above info: callers may skip building the line. */
+  /** False when the level is above info: callers may skip measuring. */
   readonly enabled: boolean;
-  write(line: AccessLine): void;
+  /**
+   * One answered request. Positional, so the hot path allocates nothing: the method, the route
+   * template (never the raw path), the status, the duration, and the request id — which must be a
+   * safe id as `requestIdFor` makes them (`[A-Za-z0-9_.:-]`), since it is written unquoted.
+   */
+  record(method: string, route: string, status: number, durationMs: number, requestId: string, traceId?: string): void;
   /** Writes what is buffered now (shutdown, tests). */
   flush(): void;
 }
@@ -43,6 +38,9 @@ export function createAccessLog(options: {
   // One ISO timestamp per millisecond, not per line.
   let stampedAt = 0;
   let stamp = "";
+  let lastMethod = "";
+  let lastRoute = "";
+  let prefix = "";
   const flush = () => {
     if (buffer.length === 0) return;
     const chunk = buffer;
@@ -57,17 +55,34 @@ export function createAccessLog(options: {
     setInterval(flush, FLUSH_MS).unref();
     process.once("exit", flush);
   }
+  // `"method":"GET","route":"/api/campaigns/:id","status":` once per method and route.
+  const middles = new Map<string, string>();
+  const middle = (method: string, route: string): string => {
+    const key = `${method} ${route}`;
+    let text = middles.get(key);
+    if (text === undefined) {
+      text = `${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":`;
+      if (middles.size < 1_000) middles.set(key, text);
+    }
+    return text;
+  };
   return {
     enabled,
     flush,
-    write(line) {
+    record(method, route, status, durationMs, requestId, traceId) {
       if (!enabled) return;
       const now = Date.now();
-      if (now !== stampedAt) {
-        stampedAt = now;
-        stamp = new Date(now).toISOString();
+      // Everything before the status changes once a millisecond or with the route: built once.
+      if (now !== stampedAt || method !== lastMethod || route !== lastRoute) {
+        if (now !== stampedAt) {
+          stampedAt = now;
+          stamp = new Date(now).toISOString();
+        }
+        lastMethod = method;
+        lastRoute = route;
+        prefix = `${head}${stamp}${service}${middle(method, route)}`;
       }
-      buffer += `${head}${stamp}${service}${JSON.stringify(line.method)},"route":${JSON.stringify(line.route)},"status":${line.status},"durationMs":${Math.round(line.durationMs * 100) / 100},"requestId":${JSON.stringify(line.requestId)}${line.traceId ? `,"traceId":"${line.traceId}"` : ""}}\n`;
+      buffer += `${prefix}${status},"durationMs":${Math.round(durationMs * 100) / 100},"requestId":"${requestId}"${traceId ? `,"traceId":"${traceId}"` : ""}}\n`;
       if (buffer.length >= FLUSH_BYTES) flush();
     },
   };

@@ -4,7 +4,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import pino, { type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
-export { type AccessLine, type AccessLog, accessLogFor, createAccessLog } from "./access";
+export { type AccessLog, accessLogFor, createAccessLog } from "./access";
 
 /** What every line logged while handling one request carries, in whichever module logs it. */
 export interface LogContext {

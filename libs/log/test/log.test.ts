@@ -75,13 +75,13 @@ describe("log context", () => {
 });
 
 describe("access log", () => {
-  const line = { method: "GET", route: "/api/campaigns/:id", status: 200, durationMs: 0.123456, requestId: "r-1" };
+  const line = ["GET", "/api/campaigns/:id", 200, 0.123456, "r-1"] as const;
 
   test("one JSON line per request, in the shape of every other line; written in chunks", () => {
     const chunks: string[] = [];
     const access = createAccessLog({ service: "gateway", level: "info", sink: (c) => chunks.push(c) });
-    access.write(line);
-    access.write({ ...line, status: 304, requestId: 'quote"d', traceId: "0af7651916cd43dd8448eb211c80319c" });
+    access.record(...line);
+    access.record("GET", "/api/campaigns/:id", 304, 0.5, "r-2", "0af7651916cd43dd8448eb211c80319c");
     expect(chunks).toEqual([]); // buffered until a flush
     access.flush();
     const parsed = chunks
@@ -89,33 +89,40 @@ describe("access log", () => {
       .trimEnd()
       .split("\n")
       .map((l) => JSON.parse(l));
+    const common = { level: "info", time: expect.any(String), service: "gateway", msg: "request" };
     expect(parsed).toEqual([
-      { ...line, durationMs: 0.12, level: "info", time: expect.any(String), service: "gateway", msg: "request" },
+      { ...common, method: "GET", route: "/api/campaigns/:id", status: 200, durationMs: 0.12, requestId: "r-1" },
       {
-        ...line,
+        ...common,
+        method: "GET",
+        route: "/api/campaigns/:id",
         status: 304,
-        durationMs: 0.12,
-        requestId: 'quote"d',
+        durationMs: 0.5,
+        requestId: "r-2",
         traceId: "0af7651916cd43dd8448eb211c80319c",
-        level: "info",
-        time: expect.any(String),
-        service: "gateway",
-        msg: "request",
       },
     ]);
     expect(Number.isNaN(Date.parse(parsed[0].time))).toBe(false);
   });
 
+  test("a route with quotes is still one valid JSON line", () => {
+    const chunks: string[] = [];
+    const access = createAccessLog({ service: 'g"w', level: "info", sink: (c) => chunks.push(c) });
+    access.record("GET", '/we"ird', 404, 1, "r-3");
+    access.flush();
+    expect(JSON.parse(chunks.join(""))).toMatchObject({ service: 'g"w', route: '/we"ird', status: 404 });
+  });
+
   test("above info it writes nothing; a full buffer is written at once", () => {
     const quiet: string[] = [];
     const warn = createAccessLog({ service: "gateway", level: "warn", sink: (c) => quiet.push(c) });
-    warn.write(line);
+    warn.record(...line);
     warn.flush();
     expect(warn.enabled).toBe(false);
     expect(quiet).toEqual([]);
     const chunks: string[] = [];
     const busy = createAccessLog({ service: "gateway", level: "info", sink: (c) => chunks.push(c) });
-    for (let i = 0; i < 1_000; i++) busy.write(line);
+    for (let i = 0; i < 1_000; i++) busy.record(...line);
     expect(chunks.length).toBeGreaterThan(0);
   });
 });

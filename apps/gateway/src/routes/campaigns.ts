@@ -69,14 +69,7 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   // Outside Elysia, so outside httpKit's access log: the same line, written here.
   const access = accessLogFor(log);
   const logged = (response: Response, requestId: string, started: number): Response => {
-    if (access.enabled)
-      access.write({
-        method: "GET",
-        route: HOT_ROUTE,
-        status: response.status,
-        durationMs: performance.now() - started,
-        requestId,
-      });
+    if (access.enabled) access.record("GET", HOT_ROUTE, response.status, performance.now() - started, requestId);
     return response;
   };
   function failed(err: unknown, requestId: string, started: number): Response {
