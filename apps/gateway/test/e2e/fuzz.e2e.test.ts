@@ -248,19 +248,18 @@ async function send(
   };
 }
 
+/** A valid guest donation from the demo account. */
+const guestDonation = (to: string, email: string) =>
+  fetch(`${e2e.gw}/api/campaigns/${to}/pledges`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
+    body: JSON.stringify({ amountMinor: 1_000, currency: "BDT", donor: { email, name: "রহিম" }, source: demo }),
+  });
+
 describe("the documented examples, as Swagger UI's Try it out sends them", () => {
   test("every operation's example request passes the live validation: no 400 for any of them", async () => {
     // Ids a reader would paste in: this platform's own campaign and one of its pledges.
-    const pledge = await fetch(`${e2e.gw}/api/campaigns/${campaignId}/pledges`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
-      body: JSON.stringify({
-        amountMinor: 1_000,
-        currency: "BDT",
-        donor: { email: "ex@example.org", name: "Ex" },
-        source: demo,
-      }),
-    });
+    const pledge = await guestDonation(campaignId, "ex@example.org");
     expect(pledge.status).toBe(202);
     const pledgeId = ((await pledge.json()) as { id: string }).id;
     const refused: string[] = [];
@@ -334,16 +333,7 @@ describe("hostile input at every public route", () => {
     // A fresh campaign: the fuzzed one may have been closed or changed by its owner's token.
     const fresh = (await createCampaign(e2e.gw, donor.token, { title: "After the fuzz" })).id;
     await waitForPledgeView(e2e.gw, fresh, "EUR", 422);
-    const res = await fetch(`${e2e.gw}/api/campaigns/${fresh}/pledges`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
-      body: JSON.stringify({
-        amountMinor: 1_000,
-        currency: "BDT",
-        donor: { email: "after-fuzz@example.org", name: "রহিম" },
-        source: demo,
-      }),
-    });
+    const res = await guestDonation(fresh, "after-fuzz@example.org");
     expect(res.status).toBe(202);
     for (const service of e2e.stack.services.values()) expect(service.proc.exitCode).toBeNull();
   });
