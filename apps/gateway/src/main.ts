@@ -35,9 +35,6 @@ const telemetry = initTelemetry({ service: "gateway", endpoint: config.OTEL_EXPO
 // memory and snapshot reads to the in-process tier and the campaign service while it is away.
 const metrics = createHttpMetrics("gateway");
 const redisBreaker = dependencyBreaker("redis", log, { openMs: config.REDIS_RETRY_MS });
-metrics.gauge("gateway_redis_degraded", "1 while Redis is unreachable and the gateway runs on its fallbacks", () =>
-  redisBreaker.state() === "open" ? 1 : 0,
-);
 const redis = createRedisClient(config.REDIS_URL);
 await redis.connect().catch((err) => log.warn({ dependency: "redis", err }, "dependency.unavailable_at_start"));
 const cache = breakerCache(createRedisCache(redis, config.REDIS_PREFIX), redisBreaker);
@@ -46,6 +43,9 @@ const limiter = createFailoverRateLimiter({
   fallback: createMemoryRateLimiter(),
   breaker: redisBreaker,
 });
+metrics.gauge("gateway_redis_degraded", "1 while Redis is unreachable and the gateway runs on its fallbacks", () =>
+  limiter.degraded() ? 1 : 0,
+);
 const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: "gateway" });
 exportBusMetrics(metrics, bus);
 

@@ -104,6 +104,16 @@ export function createBankDrive(deps: BankDriveDeps): BankDrive {
     return convergeWithHold(row, operation, cause);
   }
 
+  /**
+   * The payment in its in-flight state for a bank call (capturing, refunding): moved there first
+   * when it is still `from`; null when another worker moved it in the meantime.
+   */
+  async function begin(row: PaymentRow, from: PaymentRow["status"], event: PaymentEvent, cause: string) {
+    if (row.status !== from) return row;
+    const started = await apply({ id: row.id }, event, cause);
+    return started.outcome === "applied" ? started.payment : null;
+  }
+
   async function runAction(row: PaymentRow, action: BankAction, cause: string): Promise<Step> {
     switch (action) {
       case "authorize": {
@@ -134,14 +144,9 @@ export function createBankDrive(deps: BankDriveDeps): BankDrive {
         return next(await apply({ id: row.id }, { type: "authorized", holdId: result.holdId }, "bank:authorize"));
       }
       case "capture": {
-        let current = row;
-        if (current.status === "authorized") {
-          const started = await apply({ id: row.id }, { type: "capture_started" }, cause);
-          if (started.outcome !== "applied") return stop;
-          current = started.payment;
-        }
-        const holdId = current.holdId;
-        if (!holdId) return stop;
+        const current = await begin(row, "authorized", { type: "capture_started" }, cause);
+        const holdId = current?.holdId;
+        if (!current || !holdId) return stop;
         const answer = await bank.capture({ idempotencyKey: `${current.id}:capture`, holdId });
         return outcomeOf(current, "capture", answer, "bank:capture", async (value) =>
           next(
@@ -158,14 +163,9 @@ export function createBankDrive(deps: BankDriveDeps): BankDrive {
         );
       }
       case "refund": {
-        let current = row;
-        if (current.status === "captured") {
-          const started = await apply({ id: row.id }, { type: "refund_started" }, cause);
-          if (started.outcome !== "applied") return stop;
-          current = started.payment;
-        }
-        const holdId = current.holdId;
-        if (!holdId) return stop;
+        const current = await begin(row, "captured", { type: "refund_started" }, cause);
+        const holdId = current?.holdId;
+        if (!current || !holdId) return stop;
         const answer = await bank.refund({ idempotencyKey: `${current.id}:refund`, holdId });
         return outcomeOf(current, "refund", answer, "bank:refund", async (value) =>
           next(await apply({ id: current.id }, { type: "refunded", transferId: value.transferId }, "bank:refund")),

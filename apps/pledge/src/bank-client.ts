@@ -98,15 +98,14 @@ export interface GrantCacheOptions {
  */
 export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCacheOptions): SourceVerifier {
   const { ttlMs, maxEntries = 50_000, now = Date.now } = options;
-  const cache = new Map<string, HeldGrant & { until: number }>();
+  const cache = new Map<string, { held: HeldGrant; until: number }>();
   const keyOf = (input: GrantInput) =>
     new Bun.CryptoHasher("sha256")
       .update(`${input.accountId}\u0000${input.accountSecret ?? ""}\u0000${input.ownerUserId ?? ""}`)
       .digest("hex");
   const lookup = (key: string): HeldGrant | undefined => {
     const hit = cache.get(key);
-    if (!hit || hit.until <= now()) return undefined;
-    return hit.currency ? { grant: hit.grant, currency: hit.currency } : { grant: hit.grant };
+    return hit && hit.until > now() ? hit.held : undefined;
   };
   return {
     peek: (input) => (ttlMs <= 0 || cache.size === 0 ? undefined : lookup(keyOf(input))),
@@ -122,7 +121,10 @@ export function cachingSourceVerifier(inner: SourceVerifier, options: GrantCache
         const until = Math.min(now() + ttlMs, expires - 60 * 60 * 1000);
         if (until > now()) {
           if (cache.size >= maxEntries) cache.clear();
-          cache.set(key, { grant: outcome.grant, ...(outcome.currency ? { currency: outcome.currency } : {}), until });
+          const held = outcome.currency
+            ? { grant: outcome.grant, currency: outcome.currency }
+            : { grant: outcome.grant };
+          cache.set(key, { held, until });
         }
       }
       return outcome;

@@ -3,7 +3,7 @@
 // of one per request. An item alone goes at once (no timer, no added latency when idle); batches
 // form only from the queue a busy database builds anyway ("smart batching").
 
-import { DependencyTimeoutError } from "@careforall/resilience";
+import { withDeadline } from "@careforall/resilience";
 
 export interface GroupCommitOptions<I, R> {
   /**
@@ -91,31 +91,18 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
 
   return {
     submit(item) {
-      return new Promise<R>((resolve, reject) => {
-        if (deadlineMs === undefined) {
-          waiting.push({ item, resolve, reject });
-          pump();
-          return;
-        }
-        // The first of answer and deadline settles the item; whatever comes later is ignored.
-        const entry: Waiting<I, R> = {
-          item,
-          resolve(result) {
-            clearTimeout(timer);
-            resolve(result);
-          },
-          reject(err) {
-            clearTimeout(timer);
-            reject(err);
-          },
-        };
-        const timer = setTimeout(() => {
-          const queued = waiting.indexOf(entry);
-          if (queued >= 0) waiting.splice(queued, 1);
-          reject(new DependencyTimeoutError(DEPENDENCY, deadlineMs));
-        }, deadlineMs);
+      let entry: Waiting<I, R> | undefined;
+      const answer = new Promise<R>((resolve, reject) => {
+        entry = { item, resolve, reject };
         waiting.push(entry);
         pump();
+      });
+      if (deadlineMs === undefined) return answer;
+      // The first of answer and deadline settles the item; an item still queued then is never sent.
+      return withDeadline(answer, deadlineMs, DEPENDENCY).catch((err: unknown) => {
+        const queued = entry ? waiting.indexOf(entry) : -1;
+        if (queued >= 0) waiting.splice(queued, 1);
+        throw err;
       });
     },
     stats: () => ({ running, waiting: waiting.length }),

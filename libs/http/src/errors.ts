@@ -1,5 +1,6 @@
 // One error family for every service: AppError carries an HTTP status, a stable code and a
 // title; the error plugin turns it (and framework errors) into RFC 9457 problem+json.
+import { DEFAULT_RETRY_AFTER_SECONDS } from "@careforall/resilience";
 
 export interface FieldError {
   path: string;
@@ -94,8 +95,8 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
     detail: `Retry after ${retryAfterSeconds} seconds`,
     headers: { "retry-after": String(retryAfterSeconds) },
   });
-/** 503, with the Retry-After every client of ours honours (2 s unless the caller knows better). */
-export const serviceUnavailable = (detail: string, retryAfterSeconds = 2) =>
+/** 503, with the Retry-After every client of ours honours (DEFAULT_RETRY_AFTER_SECONDS unless the caller knows better). */
+export const serviceUnavailable = (detail: string, retryAfterSeconds = DEFAULT_RETRY_AFTER_SECONDS) =>
   new AppError({
     status: 503,
     code: "unavailable",

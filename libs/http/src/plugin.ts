@@ -4,7 +4,15 @@ import { type AccessLog, accessLogFor, enterLogContext, type Logger } from "@car
 import { classifyUnavailable, withDeadline } from "@careforall/resilience";
 import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
-import { AppError, badRequest, type FieldError, malformedBody, payloadTooLarge, problemResponse } from "./errors";
+import {
+  AppError,
+  badRequest,
+  type FieldError,
+  malformedBody,
+  payloadTooLarge,
+  problemResponse,
+  serviceUnavailable,
+} from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -309,15 +317,11 @@ export function httpKit(options: HttpKitOptions) {
                   "dependency.unavailable",
                 );
               }
-              return problemResponse(
-                {
-                  type: "https://careforall.dev/problems/unavailable",
-                  title: "Service unavailable",
-                  status: 503,
-                  detail: `A service this request needs is unavailable; retry in ${outage.retryAfterSeconds} s`,
-                },
-                { ...headers, "retry-after": String(outage.retryAfterSeconds) },
+              const problem = serviceUnavailable(
+                `A service this request needs is unavailable; retry in ${outage.retryAfterSeconds} s`,
+                outage.retryAfterSeconds,
               );
+              return problemResponse(problem.toProblem(), { ...headers, ...problem.headers });
             }
             // Anything else is our bug: log it whole, tell the client nothing internal.
             const status = code === "INVALID_COOKIE_SIGNATURE" ? 400 : 500;
@@ -337,14 +341,10 @@ export function httpKit(options: HttpKitOptions) {
       })
       .onAfterResponse({ as: "global" }, ({ request, route, set, response }) => {
         const started = startTimes.get(request);
+        const elapsedMs = started === undefined ? 0 : performance.now() - started;
         const status = String(response instanceof Response ? response.status : (set.status ?? 200));
         const labels = { method: request.method, route: route || "unmatched", status };
-        metrics.http.record(
-          labels.method,
-          labels.route,
-          status,
-          started === undefined ? 0 : (performance.now() - started) / 1000,
-        );
+        metrics.http.record(labels.method, labels.route, status, elapsedMs / 1000);
         const span = spans.get(request)?.span;
         if (access.enabled && !QUIET_ROUTES.has(labels.route)) {
           const traceId = span?.spanContext().traceId;
@@ -352,7 +352,7 @@ export function httpKit(options: HttpKitOptions) {
             labels.method,
             labels.route,
             Number(status),
-            started === undefined ? 0 : performance.now() - started,
+            elapsedMs,
             String(set.headers["x-request-id"] ?? ""),
             traceId && traceId !== NO_TRACE ? traceId : undefined,
           );
