@@ -2,7 +2,15 @@
 // main.ts wires real ones (and the workers); tests and the single-process profile build it
 // in-process. The package also exports the webhook signature helpers the payment service uses.
 import type { Clock } from "@careforall/config";
-import { createHttpMetrics, type HttpMetrics, httpKit, type ReadinessChecks } from "@careforall/http";
+import {
+  authGuard,
+  createHttpMetrics,
+  createTokenVerifier,
+  type HttpMetrics,
+  httpKit,
+  type ReadinessChecks,
+  type ServiceIdentity,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
@@ -22,6 +30,8 @@ export interface BankAppDeps {
   clock: Clock;
   config: BankConfig;
   log: Logger;
+  /** Who this bank is to its callers; every route names the services it accepts. */
+  identity: ServiceIdentity;
   /** Chaos draws; inject a scripted one in tests (default Math.random). */
   random?: Random;
   /** Waits for injected latency and the slow test account (default Bun.sleep). */
@@ -42,6 +52,8 @@ export function createBankApp(deps: BankAppDeps) {
   const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   const metrics = deps.metrics ?? createHttpMetrics("bank");
   const faults = deps.faults ?? createFaultStore({ db, initial: faultsFromConfig(config) });
+  // Operator routes act for an administrator: the gateway forwards the admin's access token.
+  const guard = authGuard(createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER }));
   const service = createBankService({ db, clock, config, sleep, onCommitted });
   const business = bankMetrics(metrics, db);
   const batch = createBankBatch({
@@ -60,9 +72,10 @@ export function createBankApp(deps: BankAppDeps) {
         log,
         metrics,
         checks: { postgres: () => db.execute(sql`select 1`), ...deps.checks },
+        trust: deps.identity,
       }),
     )
-    .use(accountRoutes(service))
+    .use(accountRoutes({ service, guard }))
     .use(
       holdRoutes({
         service,
@@ -70,7 +83,7 @@ export function createBankApp(deps: BankAppDeps) {
         faults: faultInjection({ faults, random, sleep, metrics: business }),
       }),
     )
-    .use(faultRoutes(faults));
+    .use(faultRoutes({ faults, guard }));
 }
 
 export type BankApp = ReturnType<typeof createBankApp>;

@@ -1,11 +1,21 @@
 // The bank simulator's environment schema, validated once at start (fail fast, every problem
 // reported together). The BANK_* knobs are the chaos faults' values at start; PUT /bank/faults
 // changes them at run time.
-import { commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+import {
+  commonConfig,
+  DEVELOPMENT_SECRETS,
+  databaseConfig,
+  jwtVerifyConfig,
+  natsConfig,
+  Secret,
+  type Static,
+  serviceIdentityConfig,
+  T,
+} from "@careforall/config";
 
-/** Development defaults; payment must verify with the same WEBHOOK_SECRET, so it can import this one. */
-export const DEV_WEBHOOK_SECRET = "dev-webhook-secret-0123456789";
-export const DEV_GRANT_SECRET = "dev-grant-secret-0123456789";
+/** Development defaults (refused in production); payment must verify with the same WEBHOOK_SECRET. */
+export const DEV_WEBHOOK_SECRET = DEVELOPMENT_SECRETS.WEBHOOK_SECRET;
+export const DEV_GRANT_SECRET = DEVELOPMENT_SECRETS.GRANT_SECRET;
 
 const Rate = (description: string) => T.Number({ minimum: 0, maximum: 1, default: 0, description });
 const Ms = (def: number, description: string, minimum = 0) =>
@@ -15,15 +25,29 @@ export const BankConfigSchema = T.Object({
   ...commonConfig,
   ...databaseConfig,
   ...natsConfig,
+  ...serviceIdentityConfig,
+  ...jwtVerifyConfig,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3105 }),
 
   WEBHOOK_URL: T.String({ pattern: "^https?://", default: "http://127.0.0.1:3000/api/webhooks/bank" }),
-  WEBHOOK_SECRET: T.String({ minLength: 16, default: DEV_WEBHOOK_SECRET }),
+  WEBHOOK_SECRET: Secret({ development: DEV_WEBHOOK_SECRET, description: "Signs the bank's webhooks" }),
   /** Signs the single-purpose grants POST /bank/grants issues and /bank/authorize checks. */
-  GRANT_SECRET: T.String({ minLength: 16, default: DEV_GRANT_SECRET }),
+  GRANT_SECRET: Secret({ development: DEV_GRANT_SECRET, description: "Signs the bank's grants" }),
   GRANT_TTL_SECONDS: T.Integer({ minimum: 1, default: 24 * 3600 }),
   HOLD_TTL_SECONDS: T.Integer({ minimum: 1, default: 7 * 24 * 3600 }),
   DEMO_BALANCE_MINOR: T.Integer({ minimum: 0, default: 1_000_000 }),
+  /**
+   * The demo bank: POST /bank/accounts (demo accounts) and the fixed test accounts. Unset: on in
+   * development and test, off in production (see demoBankOn).
+   */
+  DEMO_BANK: T.Optional(
+    T.Union([T.Literal("on"), T.Literal("off")], { description: "Demo accounts and fixed test accounts" }),
+  ),
+  /**
+   * The fixed test accounts hold DEMO_BALANCE_MINOR like a demo account; one drawn below it is
+   * topped up to it at most once per this period, so it never pours more than that into campaigns.
+   */
+  TEST_ACCOUNT_REFILL_SECONDS: T.Integer({ minimum: 1, maximum: 7 * 86_400, default: 3_600 }),
   SLOW_ACCOUNT_DELAY_MS: Ms(3000, "How long acct_test_slow takes to answer /bank/authorize"),
 
   BANK_ERROR_RATE: Rate("Share of money calls answered 503 before doing anything"),
@@ -47,3 +71,7 @@ export const BankConfigSchema = T.Object({
 });
 
 export type BankConfig = Static<typeof BankConfigSchema>;
+
+/** Whether the demo bank is open: DEMO_BANK when set, otherwise everywhere but production. */
+export const demoBankOn = (config: Pick<BankConfig, "DEMO_BANK" | "NODE_ENV">): boolean =>
+  config.DEMO_BANK === undefined ? config.NODE_ENV !== "production" : config.DEMO_BANK === "on";

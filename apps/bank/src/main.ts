@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, serve } from "@careforall/http";
+import { createHttpMetrics, identityFromConfig, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
 import { createBankApp } from "./app";
-import { BankConfigSchema, DEV_GRANT_SECRET, DEV_WEBHOOK_SECRET } from "./config";
+import { BankConfigSchema, demoBankOn } from "./config";
 import { createBankConsumers } from "./consumers";
 import { outbox, schema } from "./db/schema";
 import { faultsFromConfig } from "./domain";
@@ -27,12 +27,7 @@ const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
 const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 
 try {
-  if (
-    config.NODE_ENV === "production" &&
-    (config.WEBHOOK_SECRET === DEV_WEBHOOK_SECRET || config.GRANT_SECRET === DEV_GRANT_SECRET)
-  ) {
-    log.warn("bank.development_secrets_in_production");
-  }
+  const identity = await identityFromConfig(SERVICE, config);
   await ensureDatabase(config.DATABASE_URL);
   await migrate({
     url: config.DATABASE_URL,
@@ -53,7 +48,10 @@ try {
   await faults.replace(faultsFromConfig(config));
   faults.startSync(config.FAULTS_SYNC_MS, log);
 
-  await ensureFixedAccounts(db, systemClock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
+  await ensureFixedAccounts(db, systemClock, {
+    demoBalanceMinor: config.DEMO_BALANCE_MINOR,
+    demoBank: demoBankOn(config),
+  });
 
   const sender = createWebhookSender({
     db,
@@ -78,6 +76,7 @@ try {
   const consumers = createBankConsumers({ db, clock: systemClock, log, config, onCommitted });
 
   const app = createBankApp({
+    identity,
     db,
     clock: systemClock,
     config,

@@ -2,11 +2,15 @@
 // value reported at once (fail fast).
 import { expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "@careforall/config";
+import { createTestKeys } from "@careforall/testkit";
 import { BankConfigSchema } from "../src/config";
 import { faultsFromConfig, NO_FAULTS } from "../src/domain";
 
+// The bank verifies administrators' access tokens on its operator routes, so it needs auth's key.
+const VERIFY = { JWT_PUBLIC_KEY: (await createTestKeys()).publicKeyPem };
+
 test("defaults: port 3105, 7-day holds, 1,000,000 demo balance, 3 s slow account, no faults", () => {
-  const config = parseConfig("bank", BankConfigSchema, {});
+  const config = parseConfig("bank", BankConfigSchema, { ...VERIFY });
   expect(config).toMatchObject({
     PORT: 3105,
     WEBHOOK_URL: "http://127.0.0.1:3000/api/webhooks/bank",
@@ -20,6 +24,7 @@ test("defaults: port 3105, 7-day holds, 1,000,000 demo balance, 3 s slow account
 
 test("the fault knobs come from the environment", () => {
   const config = parseConfig("bank", BankConfigSchema, {
+    ...VERIFY,
     BANK_ERROR_RATE: "0.1",
     BANK_LOST_RESPONSE_RATE: "0.2",
     BANK_LATENCY_MS: "30",
@@ -41,6 +46,7 @@ test("invalid values are all reported together", () => {
   let error: unknown;
   try {
     parseConfig("bank", BankConfigSchema, {
+      ...VERIFY,
       BANK_ERROR_RATE: "1.5",
       WEBHOOK_SECRET: "short",
       GRANT_SECRET: "short",

@@ -18,7 +18,14 @@ afterAll(async () => {
 });
 
 test("a typed Eden client over the network: grant, authorize, replay, capture, hold lookup", async () => {
-  const bank = treaty<BankApp>(`http://127.0.0.1:${server.port}`);
+  // Each call carries what its real caller sends (payment's, pledge's or the gateway's credential).
+  const bank = treaty<BankApp>(`http://127.0.0.1:${server.port}`, {
+    fetcher: (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      for (const [k, v] of Object.entries(await h.headersFor(new URL(String(input)).pathname))) headers.set(k, v);
+      return fetch(input, { ...init, headers });
+    }) as typeof fetch,
+  });
   const opened = await bank.bank.accounts.post({});
   expect(opened.status).toBe(201);
   const account = opened.data!;

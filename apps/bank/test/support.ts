@@ -4,8 +4,9 @@ import { expect } from "bun:test";
 import { join } from "node:path";
 import { manualClock, parseConfig } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics } from "@careforall/http";
+import { createHttpMetrics, type ServiceName } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
+import { accessTokenSigner, createTestKeys, serviceHeaders, testServiceIdentity } from "@careforall/testkit";
 import { eq, sql } from "drizzle-orm";
 import { createBankApp } from "../src/app";
 import { BankConfigSchema } from "../src/config";
@@ -20,6 +21,16 @@ export interface BankTestOptions {
   onCommitted?: () => void;
   /** Replaces the short real sleep (e.g. a gate that holds the slow account's answer open). */
   sleep?: (ms: number) => Promise<unknown>;
+}
+
+const PAYMENT_PATHS = /^\/bank\/(authorize|capture|release|refund|holds)\b/;
+const OPERATOR_PATHS = /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/;
+
+/** The service that calls a bank path in the platform. */
+export function callerOf(path: string): ServiceName {
+  if (PAYMENT_PATHS.test(path)) return "payment";
+  if (path.startsWith("/bank/grants")) return "pledge";
+  return "gateway";
 }
 
 /** A random source that returns `values` in order, then `fallback` forever. */
@@ -38,8 +49,17 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
   const handle = createDb({ url: database.url, schema, max: 24, name: "bank-test" });
   const db = handle.db;
   const clock = manualClock(Date.now());
+  const keys = await createTestKeys();
+  const signToken = await accessTokenSigner(keys.privateKeyPem);
+  const adminToken = await signToken({
+    id: crypto.randomUUID(),
+    email: "admin@test.local",
+    name: "Admin",
+    role: "admin",
+  });
   const config = parseConfig("bank", BankConfigSchema, {
     NODE_ENV: "test",
+    JWT_PUBLIC_KEY: keys.publicKeyPem,
     SLOW_ACCOUNT_DELAY_MS: "40",
     ...options.env,
   });
@@ -50,6 +70,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
   const metrics = createHttpMetrics("bank");
   let commits = 0;
   const app = createBankApp({
+    identity: await testServiceIdentity("bank"),
     db,
     clock,
     config,
@@ -69,13 +90,22 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
   });
   await ensureFixedAccounts(db, clock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
 
+  /**
+   * Calls the bank as its real caller would: payment for holds, pledge for grants, the gateway for
+   * the rest — with an administrator's token on the operator routes. `headers` override all of it.
+   */
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const init: RequestInit = { method, headers: { ...headers } };
+    const init: RequestInit = { method, headers: { ...(await headersFor(path)), ...headers } };
     if (body !== undefined) {
       init.body = typeof body === "string" ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] ??= "application/json";
     }
     return app.handle(new Request(`http://localhost${path}`, init));
+  }
+  /** The credentials the platform's caller of `path` sends: its service token, and an admin's token on operator routes. */
+  async function headersFor(path: string): Promise<Record<string, string>> {
+    const admin = OPERATOR_PATHS.test(path) ? { authorization: `Bearer ${adminToken}` } : {};
+    return { ...(await serviceHeaders("bank", callerOf(path))), ...admin };
   }
 
   async function json<T>(method: string, path: string, body?: unknown, status = 200): Promise<T> {
@@ -139,6 +169,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
     log,
     sleeps,
     call,
+    headersFor,
     json,
     openDemo,
     grantFor,

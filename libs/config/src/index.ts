@@ -2,6 +2,7 @@
 // the environment against it at start; all problems are reported at once.
 import { type Static, type TObject, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { productionProblems } from "./secrets";
 
 export { Type as T } from "@sinclair/typebox";
 
@@ -15,7 +16,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses `env` against `schema` (applying defaults and string → number/boolean coercion). Throws ConfigError listing every problem. */
+/**
+ * Parses `env` against `schema` (applying defaults and string → number/boolean coercion). Throws
+ * ConfigError listing every problem; with NODE_ENV=production that includes productionProblems.
+ */
 export function parseConfig<S extends TObject>(
   service: string,
   schema: S,
@@ -32,6 +36,9 @@ export function parseConfig<S extends TObject>(
     const key = e.path.replace(/^\//, "") || "(root)";
     return `${key}: ${e.message}${e.value === undefined ? " (missing)" : ""}`;
   });
+  // Production refuses what development allows: unset secrets, development values (secrets.ts).
+  const environment = (converted as { NODE_ENV?: unknown }).NODE_ENV ?? env.NODE_ENV;
+  if (environment === "production") problems.push(...productionProblems(schema, env));
   if (problems.length > 0) throw new ConfigError(service, problems);
   return converted as Static<S>;
 }
@@ -100,6 +107,24 @@ export const bankClientConfig = {
   BANK_RETRY_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 1_000 }),
 };
 
+/**
+ * A service's identity towards the others (libs/http service-identity): its own Ed25519 key, and
+ * the public keys of the services it accepts calls from.
+ */
+export const serviceIdentityConfig = {
+  // Optional here so in-process tests can build an app without them; main.ts refuses to start
+  // without them (identityFromConfig in libs/http).
+  SERVICE_PRIVATE_KEY: Type.Optional(
+    Type.String({ minLength: 32, description: "PKCS8 PEM of this service's own Ed25519 key" }),
+  ),
+  SERVICE_TRUSTED_KEYS: Type.Optional(
+    Type.String({
+      minLength: 2,
+      description: "JSON object: service name → SPKI PEM of each service whose calls this one accepts",
+    }),
+  ),
+};
+
 export const jwtVerifyConfig = {
   JWT_PUBLIC_KEY: Type.String({ minLength: 32, description: "SPKI PEM of auth's Ed25519 signing key" }),
   JWT_ISSUER: Type.String({ default: "careforall-auth" }),
@@ -107,3 +132,4 @@ export const jwtVerifyConfig = {
 
 export type { Static };
 export * from "./clock";
+export * from "./secrets";

@@ -7,3 +7,4 @@ export * from "./plugin";
 export * from "./request-metrics";
 export * from "./schemas";
 export * from "./serve";
+export * from "./service-identity";

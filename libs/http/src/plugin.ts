@@ -14,6 +14,13 @@ import {
   serviceUnavailable,
 } from "./errors";
 import { createHttpMetrics, type HttpMetrics } from "./metrics";
+import {
+  callerAccepted,
+  callerNotAccepted,
+  recordCaller,
+  SERVICE_TOKEN_HEADER,
+  type ServiceIdentity,
+} from "./service-identity";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 /** Probes and scrapes: answered many times a minute, never worth an access line. */
@@ -49,6 +56,14 @@ export interface HttpKitOptions {
   bodyLimit?: number;
   /** Where the per-request lines go; by default the service logger's own access log (stdout). */
   accessLog?: AccessLog;
+  /**
+   * Who may call: `"public"` for the gateway (the public origin, which authenticates users itself),
+   * or the service's identity — then every request but /health, /ready and /metrics must carry a
+   * valid service credential for this service (401 otherwise), and every route must name its
+   * callers with the `callers` option of `serviceCallers` (403 for anyone else, and for every caller
+   * on a route that names none). Required: a service cannot boot without choosing.
+   */
+  trust: ServiceIdentity | "public";
 }
 
 // Minted ids are a per-process random prefix plus a counter: unique across processes and
@@ -203,8 +218,17 @@ const Readiness = t.Object({
   checks: t.Record(t.String(), t.UnionEnum(["up", "down"])),
 });
 
+/** The path of a request URL without parsing it whole (`http://host:port/path?query` → `/path`). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
 export function httpKit(options: HttpKitOptions) {
   const { service, log, checks = {} } = options;
+  const identity = options.trust === "public" ? null : options.trust;
   const metrics = options.metrics ?? createHttpMetrics(service);
   const bodyLimit = options.bodyLimit ?? BODY_LIMIT_BYTES;
   const access = options.accessLog ?? accessLogFor(log);
@@ -220,6 +244,11 @@ export function httpKit(options: HttpKitOptions) {
         Object.assign(set.headers, SECURITY_HEADERS);
         const length = request.headers.get("content-length");
         if (length !== null && Number(length) > bodyLimit) throw payloadTooLarge(bodyLimit);
+        // Who calls, before anything else is read: an internal route answers only services.
+        if (identity && !QUIET_ROUTES.has(pathOf(request.url)))
+          return identity
+            .verify(request.headers.get(SERVICE_TOKEN_HEADER))
+            .then((caller) => void recordCaller(request, caller));
       })
       // Our own JSON parser: enforces the byte limit even without Content-Length (chunked
       // bodies) and maps malformed JSON to a 400 problem.
@@ -250,7 +279,10 @@ export function httpKit(options: HttpKitOptions) {
       // One input rule for every route, after its schema: text must be well-formed Unicode without
       // NUL. Either would fail deep inside, in PostgreSQL, as a 500; here it is the client's 400,
       // naming the field.
-      .onBeforeHandle({ as: "global" }, ({ body, query, params }) => {
+      .onBeforeHandle({ as: "global" }, ({ body, query, params, request, route }) => {
+        // A route that names no callers accepts none (the `callers` option ran in its transform).
+        if (identity && !QUIET_ROUTES.has(route) && !callerAccepted(request))
+          throw callerNotAccepted("This route accepts calls from no service");
         const where = unfitTextPath(params, "params") ?? unfitTextPath(query, "query") ?? unfitTextPath(body, "body");
         if (where)
           throw badRequest("Text must be well-formed Unicode without the NUL character (U+0000)", [

@@ -1,5 +1,14 @@
 // Helpers for integration tests: unique names per run, signing keys, and polling with a deadline.
 import { expect } from "bun:test";
+import {
+  createServiceIdentity,
+  generateServiceKeySet,
+  SERVICE_TOKEN_HEADER,
+  SERVICES,
+  type ServiceIdentity,
+  type ServiceKeySet,
+  type ServiceName,
+} from "@careforall/http";
 import { exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, SignJWT } from "jose";
 
 /** A name unique to this test run (and call), safe for databases, streams and Redis prefixes. */
@@ -65,6 +74,8 @@ export async function accessTokenSigner(privateKeyPem: string) {
 }
 
 export interface InProcessCallOptions {
+  /** The calling service (default the gateway); `null` sends no service credential. */
+  caller?: ServiceName | null;
   as?: TestPrincipal;
   token?: string;
   /** An object is sent as JSON; a string is sent verbatim with a JSON content type. */
@@ -72,13 +83,21 @@ export interface InProcessCallOptions {
   headers?: Record<string, string>;
 }
 
-/** Calls an app in-process (`app.handle`), signing a token for `as` when given. */
+/**
+ * Calls an app in-process (`app.handle`) as a service calls it (the gateway unless `caller` says
+ * otherwise: a service credential for `audience`), signing an access token for `as` when given.
+ */
 export function inProcessCaller(
   app: { handle(request: Request): Promise<Response> },
   tokenFor: (u: TestPrincipal) => Promise<string>,
+  audience: ServiceName,
 ) {
   return async (method: string, path: string, options: InProcessCallOptions = {}): Promise<Response> => {
-    const headers: Record<string, string> = { ...options.headers };
+    const caller = options.caller === undefined ? "gateway" : options.caller;
+    const headers: Record<string, string> = {
+      ...(caller ? await serviceHeaders(audience, caller) : {}),
+      ...options.headers,
+    };
     const token = options.token ?? (options.as ? await tokenFor(options.as) : undefined);
     if (token) headers.authorization = `Bearer ${token}`;
     let body: string | undefined;
@@ -115,3 +134,61 @@ export async function expectProblem(res: Response, status: number): Promise<Prob
 /** The field paths a 400 problem names. */
 export const errorPaths = (problem: { errors?: Array<{ path: string }> }) => (problem.errors ?? []).map((e) => e.path);
 export * from "./servers";
+
+// One key set for every service, made once per test process: in-process apps verify callers with
+// it and tests call them as a named service (`serviceToken`), as the real services do.
+let serviceKeys: Promise<ServiceKeySet> | undefined;
+const testKeySet = () => {
+  serviceKeys ??= generateServiceKeySet();
+  return serviceKeys;
+};
+const identities = new Map<ServiceName, Promise<ServiceIdentity>>();
+
+/** The identity of `service` in tests: its own key, trusting every service's key. */
+export function testServiceIdentity(service: ServiceName): Promise<ServiceIdentity> {
+  let identity = identities.get(service);
+  if (!identity) {
+    identity = testKeySet().then((keys) =>
+      createServiceIdentity({
+        self: service,
+        privateKeyPem: keys[service].privateKeyPem,
+        trusted: Object.fromEntries(SERVICES.map((name) => [name, keys[name].publicKeyPem])),
+      }),
+    );
+    identities.set(service, identity);
+  }
+  return identity;
+}
+
+/** The test key set itself (for a process-based stack, or to mint a token by hand). */
+export const testServiceKeys = testKeySet;
+
+/** Headers proving `caller` calls `audience` (default: the gateway calls). */
+export async function serviceHeaders(audience: ServiceName, caller: ServiceName = "gateway") {
+  return { [SERVICE_TOKEN_HEADER]: await (await testServiceIdentity(caller)).tokenFor(audience) };
+}
+
+/**
+ * A service token signed with `caller`'s real key but with chosen claims (an expired one, one for
+ * another audience): for tests that attack the check.
+ */
+export async function forgeServiceToken(options: {
+  caller: ServiceName;
+  audience: string;
+  issuedAt: number;
+  expiresAt: number;
+  /** Sign with this service's key instead of the caller's (a token that lies about its sender). */
+  signer?: ServiceName;
+}): Promise<string> {
+  const keys = await testKeySet();
+  const key = await importPKCS8(keys[options.signer ?? options.caller].privateKeyPem, "EdDSA");
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "EdDSA", kid: options.caller })
+    .setIssuer(options.caller)
+    .setSubject(options.caller)
+    .setAudience(options.audience)
+    .setIssuedAt(options.issuedAt)
+    .setExpirationTime(options.expiresAt)
+    .sign(key);
+}
+export * from "./callers";

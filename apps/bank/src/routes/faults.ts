@@ -1,7 +1,7 @@
 // Chaos at the HTTP edge of the money-moving routes (`faults: true`): latency and a 503 before
 // anything happens, and a "lost response" after the work has committed, so the caller cannot
 // know it happened. Plus GET/PUT /bank/faults to read and change the knobs at run time.
-import { AppError, Problem, serviceUnavailable } from "@careforall/http";
+import { AppError, type authGuard, Problem, serviceCallers, serviceUnavailable } from "@careforall/http";
 import { Elysia } from "elysia";
 import { fires, lostResponseStatus, type Random } from "../domain";
 import type { FaultStore } from "../faults";
@@ -47,13 +47,20 @@ export function faultInjection({ faults, random, sleep, metrics }: FaultInjectio
 
 const detail = (summary: string) => ({ tags: ["bank-operations"], summary });
 
-export function faultRoutes(faults: FaultStore) {
+/** The knobs are an operator's: only the gateway calls, for an administrator. */
+export function faultRoutes({ faults, guard }: { faults: FaultStore; guard: ReturnType<typeof authGuard> }) {
   return new Elysia({ prefix: "/bank/faults" })
+    .use(serviceCallers)
+    .use(guard)
     .get("", () => faults.refresh(), {
+      callers: ["gateway"],
+      admin: true,
       response: { 200: BankModel.Faults },
       detail: detail("Read the chaos knobs"),
     })
     .put("", ({ body }) => faults.update(body), {
+      callers: ["gateway"],
+      admin: true,
       parse: "json",
       body: BankModel.FaultsPatch,
       response: { 200: BankModel.Faults, 400: Problem },
