@@ -1,7 +1,8 @@
 // PostgreSQL access for every service: a drizzle + postgres.js factory, the start-up migrator
 // (serialised by an advisory lock so replicas can start together), and test-database helpers.
+
+import { readMigrationFiles } from "drizzle-orm/migrator";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import { migrate as drizzleMigrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 
 export { sql } from "drizzle-orm";
@@ -71,6 +72,12 @@ export function createDb<TSchema extends Record<string, unknown>>(
 /**
  * Applies a service's committed drizzle-kit migrations. The journal lives in the service's own
  * schema; an advisory lock makes concurrent starts (replicas, tests) apply each migration once.
+ *
+ * drizzle's own migrator is replaced by the same steps (same journal table, hashes and order, all
+ * pending migrations in one transaction) for one reason: in production each service logs in as a
+ * role that owns its schema and may not create schemas, and PostgreSQL checks that right before it
+ * looks whether the schema exists, so `CREATE SCHEMA IF NOT EXISTS` fails even on an existing
+ * schema. Here that statement is skipped when its schema exists (it would do nothing anyway).
  */
 export async function migrate({
   url,
@@ -81,20 +88,50 @@ export async function migrate({
   migrationsFolder: string;
   schema: string;
 }): Promise<void> {
+  const migrations = readMigrationFiles({ migrationsFolder });
   // One dedicated connection, so the session-level advisory lock covers every statement.
   const client = postgres(url, { max: 1, onnotice: () => {} });
   const lockKey = `migrate:${schema}`;
+  const journal = `${quoteIdent(schema)}."__migrations"`;
+  const schemaExists = async (sql: postgres.Sql | postgres.TransactionSql, name: string) =>
+    (await sql`select 1 from pg_namespace where nspname = ${name}`).length > 0;
   try {
     await client`select pg_advisory_lock(hashtext(${lockKey}))`;
-    await drizzleMigrate(drizzle(client), {
-      migrationsFolder,
-      migrationsSchema: schema,
-      migrationsTable: "__migrations",
+    if (!(await schemaExists(client, schema))) await client.unsafe(`create schema if not exists ${quoteIdent(schema)}`);
+    await client.unsafe(
+      `create table if not exists ${journal} (id serial primary key, hash text not null, created_at bigint)`,
+    );
+    const [last] = await client.unsafe(`select created_at from ${journal} order by created_at desc limit 1`);
+    const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
+    if (pending.length === 0) return;
+    await client.begin(async (tx) => {
+      for (const migration of pending) {
+        for (const statement of migration.sql) {
+          if (statement.trim() === "") continue;
+          const creates = createdSchemaIfMissing(statement);
+          if (creates !== undefined && (await schemaExists(tx, creates))) continue;
+          await tx.unsafe(statement);
+        }
+        await tx.unsafe(`insert into ${journal} ("hash", "created_at") values ($1, $2)`, [
+          migration.hash,
+          migration.folderMillis,
+        ]);
+      }
     });
   } finally {
     await client`select pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});
     await client.end({ timeout: 5 });
   }
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The schema a statement that is only `CREATE SCHEMA IF NOT EXISTS x` (comments aside) names. */
+function createdSchemaIfMissing(statement: string): string | undefined {
+  const bare = statement.replace(/--[^\n]*/g, "").trim();
+  const m = /^create\s+schema\s+if\s+not\s+exists\s+(?:"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*))\s*;?$/i.exec(bare);
+  if (!m) return undefined;
+  return m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]?.toLowerCase();
 }
 
 function withDatabase(url: string, database: string): string {
@@ -109,6 +146,18 @@ function databaseName(url: string): string {
 
 /** Creates the database named in `url` if it does not exist (development start-up). */
 export async function ensureDatabase(url: string): Promise<void> {
+  // The database answering is enough: a deployed service's role may neither connect to `postgres`
+  // nor create databases, and needs neither when the database is there.
+  const direct = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: CONNECT_TIMEOUT_SECONDS });
+  try {
+    await direct`select 1`;
+    return;
+  } catch (err) {
+    // 3D000: the database does not exist (anything else is a real failure).
+    if ((err as { code?: string }).code !== "3D000") throw err;
+  } finally {
+    await direct.end({ timeout: 5 });
+  }
   const name = databaseName(url);
   const admin = postgres(withDatabase(url, "postgres"), { max: 1, onnotice: () => {} });
   try {
