@@ -6,6 +6,7 @@ export {
   type JetStreamBusOptions,
   jetStreamOptions,
   type NatsSettings,
+  natsConnectOptions,
 } from "./jetstream";
 export { createMemoryBus, type MemoryBusOptions } from "./memory";
 export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";

@@ -69,6 +69,28 @@ export interface NatsSettings {
   BUS_DUPLICATE_WINDOW_MS: number;
 }
 
+/**
+ * The server list and credentials of a NATS_URL. The NATS client ignores credentials written in a
+ * server URL, so `nats://user:password@host:4222` (user and password) and `nats://token@host:4222`
+ * (a token) are taken out of the URLs here and passed as options; percent-escapes are decoded.
+ * Several comma-separated servers share one set of credentials (the first URL that has any).
+ */
+export function natsConnectOptions(url: string): { servers: string[]; user?: string; pass?: string; token?: string } {
+  let credentials: { user?: string; pass?: string; token?: string } | undefined;
+  const servers = url
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((server) => {
+      const parsed = URL.parse(server.includes("://") ? server : `nats://${server}`);
+      if (!parsed || (parsed.username === "" && parsed.password === "")) return server;
+      const user = decodeURIComponent(parsed.username);
+      credentials ??= parsed.password === "" ? { token: user } : { user, pass: decodeURIComponent(parsed.password) };
+      return `${parsed.protocol}//${parsed.host}`;
+    });
+  return { servers, ...credentials };
+}
+
 /** createJetStreamBus's connection options from a service's validated config. */
 export const jetStreamOptions = (config: NatsSettings) => ({
   url: config.NATS_URL,
@@ -82,7 +104,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   const log = options.log.child({ component: "bus", bus: "jetstream" });
   const stream = options.streamName ?? streamName(prefix);
   const nc = await connect({
-    servers: options.url.split(",").map((s) => s.trim()),
+    ...natsConnectOptions(options.url),
     name: options.name ?? `careforall-${prefix}`,
     // A service outlives NATS restarts: keep reconnecting instead of closing after 10 attempts.
     maxReconnectAttempts: -1,
@@ -102,7 +124,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
 
 /** Deletes the prefix's stream (and with it every consumer); for test cleanup. */
 export async function deleteStream(url: string, prefix: string, name = streamName(prefix)): Promise<boolean> {
-  const nc = await connect({ servers: url });
+  const nc = await connect(natsConnectOptions(url));
   try {
     const jsm = await jetstreamManager(nc);
     return await jsm.streams.delete(name);
