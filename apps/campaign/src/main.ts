@@ -11,7 +11,9 @@ import { initTelemetry } from "@careforall/telemetry";
 import { createCampaignApp } from "./app";
 import { CampaignConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
+import { createEndedCampaignCloser } from "./ended-campaigns";
 import { createTotalsService } from "./totals";
+import { startEndSweeper } from "./workers/end-sweeper";
 import { startTotalsConsumer } from "./workers/totals-consumer";
 
 const SERVICE = "campaign";
@@ -46,6 +48,11 @@ const app = createCampaignApp({
 
 const totals = createTotalsService({ db: database.db, clock: systemClock, log, onCommitted: () => relay.kick() });
 const totalsConsumer = await startTotalsConsumer(bus, totals);
+const endSweeper = startEndSweeper(
+  createEndedCampaignCloser({ db: database.db, clock: systemClock, onCommitted: () => relay.kick() }),
+  log,
+  config.END_SWEEP_INTERVAL_MS,
+);
 exportConsumerLag(metrics, { "campaign-totals": totalsConsumer });
 
 relay.start();
@@ -55,6 +62,7 @@ serve(app, {
   log,
   onShutdown: [
     () => totalsConsumer.stop(),
+    () => endSweeper.stop(),
     () => relay.stop(),
     () => bus.close(),
     () => database.close(),

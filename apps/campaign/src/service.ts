@@ -2,7 +2,7 @@
 // (invariant 5); concurrent writers to one campaign serialise on its row lock.
 import type { Clock } from "@careforall/config";
 import type { Database } from "@careforall/db";
-import { CampaignCreated, type CampaignSnapshot, CampaignUpdated } from "@careforall/events";
+import { CampaignClosed, CampaignCreated, type CampaignSnapshot, CampaignUpdated } from "@careforall/events";
 import { notFound, type Principal, unauthorized } from "@careforall/http";
 import { enqueue, newEvent } from "@careforall/outbox";
 import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
@@ -19,6 +19,7 @@ import {
 import type { CampaignModel } from "./model";
 
 export type CampaignDb = Database<CampaignDbSchema>;
+type Tx = Parameters<Parameters<CampaignDb["transaction"]>[0]>[0];
 
 export interface CampaignServiceDeps {
   db: CampaignDb;
@@ -47,6 +48,26 @@ export function toCampaign(row: CampaignRow): CampaignSnapshot {
     updatedAt: row.updatedAt.toISOString(),
     version: row.version,
   };
+}
+
+/**
+ * Closes the still-active campaigns `where` selects, inside the caller's transaction, each with its
+ * campaign.closed event (invariant 5): the one close path, for an owner's or admin's close and for
+ * the sweeper of ended campaigns alike. Returns the closed snapshots (none if already closed).
+ */
+export async function closeCampaigns(tx: Tx, clock: Clock, where: SQL): Promise<CampaignSnapshot[]> {
+  const rows = await tx
+    .update(campaigns)
+    .set({ status: "closed", updatedAt: clock.date(), version: sql`${campaigns.version} + 1` })
+    .where(and(where, eq(campaigns.status, "active")))
+    .returning();
+  const snapshots = rows.map(toCampaign);
+  await enqueue(
+    tx,
+    outbox,
+    snapshots.map((snapshot) => newEvent(CampaignClosed.type, snapshot.id, snapshot, clock)),
+  );
+  return snapshots;
 }
 
 export function createCampaignService({ db, clock, onCommitted }: CampaignServiceDeps) {
@@ -92,7 +113,7 @@ export function createCampaignService({ db, clock, onCommitted }: CampaignServic
       // The row lock serialises concurrent writers, so each sees the previous version and bumps it.
       const [current] = await tx.select().from(campaigns).where(eq(campaigns.id, id)).for("update");
       if (!current) throw notFoundError(id);
-      authorizeUpdate(actor, current);
+      authorizeUpdate(actor, current, clock.date());
       const [row] = await tx
         .update(campaigns)
         .set({ ...changes, updatedAt: clock.date(), version: sql`${campaigns.version} + 1` })
@@ -112,15 +133,9 @@ export function createCampaignService({ db, clock, onCommitted }: CampaignServic
       const [current] = await tx.select().from(campaigns).where(eq(campaigns.id, id)).for("update");
       if (!current) throw notFoundError(id);
       if (decideClose(actor, current) === "already-closed") return toCampaign(current);
-      const [row] = await tx
-        .update(campaigns)
-        .set({ status: "closed", updatedAt: clock.date(), version: sql`${campaigns.version} + 1` })
-        .where(eq(campaigns.id, id))
-        .returning();
-      const snapshot = toCampaign(row!);
-      await enqueue(tx, outbox, newEvent(CampaignUpdated.type, id, snapshot, clock));
+      const [snapshot] = await closeCampaigns(tx, clock, eq(campaigns.id, id));
       changed = true;
-      return snapshot;
+      return snapshot!;
     });
     if (changed) onCommitted?.();
     return campaign;

@@ -236,7 +236,7 @@ describe("update (PATCH)", () => {
 });
 
 describe("close", () => {
-  test("the owner closes: 200, status closed, version 2, one campaign.updated event", async () => {
+  test("the owner closes: 200, status closed, version 2, one campaign.closed event", async () => {
     const c = await createCampaign();
     const before = h.commits();
     const res = await h.call("POST", `/campaigns/${c.id}/close`, { as: alice });
@@ -246,7 +246,7 @@ describe("close", () => {
     const events = await eventsFor(c.id);
     expect(events.map((e) => [e.type, e.data.version, e.data.status])).toEqual([
       ["campaign.created", 1, "active"],
-      ["campaign.updated", 2, "closed"],
+      ["campaign.closed", 2, "closed"],
     ]);
     expect(h.commits()).toBe(before + 1);
   });

@@ -10,6 +10,7 @@ import {
   decideClose,
   decodeListCursor,
   encodeListCursor,
+  hasEnded,
   mayChange,
   parseInstant,
   validateEndsAt,
@@ -60,14 +61,25 @@ describe("update: actor × status", () => {
   ];
   test.each(cases)("%s on %s campaign → %p", (_, actor, status, outcome) => {
     if (outcome === "ok") {
-      expect(() => authorizeUpdate(actor, campaign(status))).not.toThrow();
+      expect(() => authorizeUpdate(actor, campaign(status), NOW)).not.toThrow();
     } else {
-      expect(failure(() => authorizeUpdate(actor, campaign(status))).status).toBe(outcome);
+      expect(failure(() => authorizeUpdate(actor, campaign(status), NOW)).status).toBe(outcome);
     }
   });
 
   test("a closed campaign refuses updates with a stable conflict code", () => {
-    expect(failure(() => authorizeUpdate(owner, campaign("closed"))).code).toBe("campaign-closed");
+    expect(failure(() => authorizeUpdate(owner, campaign("closed"), NOW)).code).toBe("campaign-closed");
+  });
+
+  test("an active campaign past its end (not yet swept) refuses updates too: endsAt cannot reopen it", () => {
+    const at = (ms: number) => new Date(NOW.getTime() + ms);
+    const ended = failure(() => authorizeUpdate(owner, { ...campaign("active"), endsAt: at(0) }, NOW));
+    expect([ended.status, ended.code]).toEqual([409, "campaign-ended"]);
+    expect(() => authorizeUpdate(admin, { ...campaign("active"), endsAt: at(1) }, NOW)).not.toThrow();
+    expect(hasEnded({ endsAt: at(-1) }, NOW)).toBe(true);
+    expect(hasEnded({ endsAt: null }, NOW)).toBe(false);
+    // Authorization still comes first.
+    expect(failure(() => authorizeUpdate(other, { ...campaign("active"), endsAt: at(-1) }, NOW)).status).toBe(403);
   });
 });
 

@@ -56,7 +56,7 @@ test("create, update and close are published once each, in order, with their ver
   expect(received.map((e) => [e.type, e.aggregateId, e.data.version])).toEqual([
     ["campaign.created", created.id, 1],
     ["campaign.updated", created.id, 2],
-    ["campaign.updated", created.id, 3],
+    ["campaign.closed", created.id, 3],
   ]);
   expect(received.map((e) => e.data)).toEqual([created, updated, closed]);
   await waitFor(async () => (await h.db.select().from(outbox).where(isNull(outbox.publishedAt))).length === 0, {

@@ -23,8 +23,8 @@ import { injectTraceHeaders } from "@careforall/telemetry";
 import type { HeldGrant, SourceVerifier } from "./bank-client";
 import {
   type CampaignVerdict,
-  type CampaignView,
   campaignAccepts,
+  campaignRefusal,
   canonicalRequest,
   donorIdentity,
   hashReceiptToken,
@@ -59,6 +59,7 @@ export interface CreatePledgeDeps {
 
 function verdictProblem(verdict: Exclude<CampaignVerdict, { ok: true }>): AppError {
   if (verdict.reason === "closed") return conflict(verdict.detail, "campaign-closed");
+  if (verdict.reason === "ended") return conflict(verdict.detail, "campaign-ended");
   if (verdict.reason === "currency") return unprocessable(verdict.detail, "currency-mismatch");
   return notFound(verdict.detail);
 }
@@ -140,7 +141,7 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
     if (claimed.kind === "existing") return keys.answer(claimed.existing, claim);
     const { lockId } = claimed;
     try {
-      const verdict = campaignAccepts(claimed.campaign, cmd.body.currency);
+      const verdict = campaignAccepts(claimed.campaign, cmd.body.currency, clock.date());
       if (!verdict.ok) {
         // Unknown: nothing is stored (the catch below frees the key), as the read model may lag.
         if (verdict.reason === "unknown") throw notFound(`Campaign ${cmd.campaignId} does not exist`);
@@ -242,17 +243,13 @@ export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }:
         // nothing is stored: the same request may succeed a moment later with the same key.
         throw notFound(`Campaign ${cmd.campaignId} does not exist`);
       case "closed":
-      case "currency": {
-        const verdict = campaignAccepts(
-          {
-            status: result.outcome === "closed" ? "closed" : "active",
-            currency: result.campaignCurrency as CampaignView["currency"],
-          },
-          body.currency,
+      case "ended":
+      case "currency":
+        return keys.storeRejection(
+          claim,
+          verdictProblem(campaignRefusal(result.outcome, result.campaignCurrency, body.currency)),
+          lockId,
         );
-        if (verdict.ok) throw new Error("accept_pledge refused a campaign the rules accept");
-        return keys.storeRejection(claim, verdictProblem(verdict), lockId);
-      }
       case "refused":
         return keys.storeRejection(
           claim,

@@ -95,7 +95,7 @@ export type AcceptOutcome =
   | { outcome: "created" }
   | { outcome: "existing"; existing: ExistingKey | undefined }
   | { outcome: "unknown" }
-  | { outcome: "closed" | "currency"; campaignCurrency: string }
+  | { outcome: "closed" | "ended" | "currency"; campaignCurrency: string }
   | { outcome: "refused"; campaignCurrency: string };
 
 // Prepared once per connection (postgres.js names it): the hot path of every donation. One call
@@ -210,11 +210,18 @@ export function createKeyStore({ db, clock, ttlMs, lockMs, onReplay, batching, b
       lockId: idempotencyKeys.lockId,
       campaignStatus: sql<string | null>`(select status from ${campaigns} where id = ${campaignId}::uuid)`,
       campaignCurrency: sql<string | null>`(select currency from ${campaigns} where id = ${campaignId}::uuid)`,
+      campaignEndsAt: sql<Date | null>`(select ends_at from ${campaigns} where id = ${campaignId}::uuid)`.mapWith(
+        campaigns.endsAt,
+      ),
     });
     if (claimed?.lockId !== lockId) return { kind: "existing", existing: await find(c) };
     const campaign =
       claimed.campaignStatus && claimed.campaignCurrency
-        ? ({ status: claimed.campaignStatus, currency: claimed.campaignCurrency } as CampaignView)
+        ? ({
+            status: claimed.campaignStatus,
+            currency: claimed.campaignCurrency,
+            endsAt: claimed.campaignEndsAt,
+          } as CampaignView)
         : undefined;
     return { kind: "owned", lockId, campaign };
   }

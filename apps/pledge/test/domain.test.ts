@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { AppError } from "@careforall/http";
 import {
   campaignAccepts,
+  campaignEnded,
   canonicalRequest,
   decodeListCursor,
   donorIdentity,
@@ -103,19 +104,36 @@ describe("receipt tokens", () => {
 });
 
 describe("campaign acceptance", () => {
+  const now = new Date("2027-01-01T12:00:00.000Z");
+  const view = (status: "active" | "closed", currency: "BDT" | "USD", endsAt: Date | null = null) => ({
+    status,
+    currency,
+    endsAt,
+  });
   test("unknown, closed, other currency, or fine", () => {
-    expect(campaignAccepts(undefined, "BDT")).toMatchObject({ ok: false, reason: "unknown" });
-    expect(campaignAccepts({ status: "closed", currency: "BDT" }, "BDT")).toMatchObject({
+    expect(campaignAccepts(undefined, "BDT", now)).toMatchObject({ ok: false, reason: "unknown" });
+    expect(campaignAccepts(view("closed", "BDT"), "BDT", now)).toMatchObject({
       ok: false,
       reason: "closed",
     });
-    expect(campaignAccepts({ status: "active", currency: "USD" }, "BDT")).toMatchObject({
+    expect(campaignAccepts(view("active", "USD"), "BDT", now)).toMatchObject({
       ok: false,
       reason: "currency",
     });
     // Closed wins over currency: the campaign takes nothing at all.
-    expect(campaignAccepts({ status: "closed", currency: "USD" }, "BDT")).toMatchObject({ reason: "closed" });
-    expect(campaignAccepts({ status: "active", currency: "BDT" }, "BDT")).toEqual({ ok: true });
+    expect(campaignAccepts(view("closed", "USD"), "BDT", now)).toMatchObject({ reason: "closed" });
+    expect(campaignAccepts(view("active", "BDT"), "BDT", now)).toEqual({ ok: true });
+  });
+
+  test("a campaign ends AT endsAt: a millisecond before is fine, the instant itself and after are 'ended'", () => {
+    const at = (ms: number) => new Date(now.getTime() + ms);
+    expect(campaignAccepts(view("active", "BDT", at(1)), "BDT", now)).toEqual({ ok: true });
+    expect(campaignAccepts(view("active", "BDT", at(0)), "BDT", now)).toMatchObject({ ok: false, reason: "ended" });
+    expect(campaignAccepts(view("active", "BDT", at(-1)), "BDT", now)).toMatchObject({ ok: false, reason: "ended" });
+    // Closed wins over ended, ended over currency (the order accept_pledge answers in).
+    expect(campaignAccepts(view("closed", "BDT", at(-1)), "BDT", now)).toMatchObject({ reason: "closed" });
+    expect(campaignAccepts(view("active", "USD", at(-1)), "BDT", now)).toMatchObject({ reason: "ended" });
+    expect(campaignEnded(null, now)).toBe(false);
   });
 });
 

@@ -37,13 +37,15 @@ export type CampaignSnapshot = Static<typeof CampaignSnapshot>;
 
 export const CampaignCreated = defineEvent("campaign.created", CampaignSnapshot);
 export const CampaignUpdated = defineEvent("campaign.updated", CampaignSnapshot);
+/** A campaign closed, by its owner or an admin, or by the sweeper once its endsAt passed; the closed snapshot. */
+export const CampaignClosed = defineEvent("campaign.closed", CampaignSnapshot);
 /** Emitted after totals move (money path); carries the full snapshot so caches need no read-back. */
 export const CampaignTotalsChanged = defineEvent("campaign.totals_changed", CampaignSnapshot);
 
 export type UserRegisteredEvent = EventEnvelope<Static<typeof UserRegistered.schema>, "user.registered">;
 export type CampaignEvent = EventEnvelope<
   CampaignSnapshot,
-  "campaign.created" | "campaign.updated" | "campaign.totals_changed"
+  "campaign.created" | "campaign.updated" | "campaign.closed" | "campaign.totals_changed"
 >;
 
 // ── Money path ────────────────────────────────────────────────────────────────────────────

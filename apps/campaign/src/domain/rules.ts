@@ -10,6 +10,8 @@ export type Actor = Pick<Principal, "id" | "role">;
 export interface CampaignState {
   ownerId: string;
   status: CampaignStatus;
+  /** Pledges stop at this instant and the sweeper closes the campaign; null: open-ended. */
+  endsAt?: Date | null | undefined;
 }
 
 export interface CampaignPatch {
@@ -38,11 +40,20 @@ function assertMayChange(actor: Actor, campaign: CampaignState): void {
   if (!mayChange(actor, campaign)) throw forbidden("Only the campaign's owner or an administrator may change it");
 }
 
-/** An update is allowed for the owner or an admin, and only while the campaign is active. */
-export function authorizeUpdate(actor: Actor, campaign: CampaignState): void {
+/** Whether the end time has been reached at `now` (a campaign ends AT endsAt), closed or not yet. */
+export function hasEnded(campaign: Pick<CampaignState, "endsAt">, now: Date): boolean {
+  return campaign.endsAt != null && campaign.endsAt.getTime() <= now.getTime();
+}
+
+/**
+ * An update is allowed for the owner or an admin, and only while the campaign is active and has
+ * not reached its end: an ended campaign waiting for the sweeper cannot be reopened by moving endsAt.
+ */
+export function authorizeUpdate(actor: Actor, campaign: CampaignState, now: Date): void {
   assertMayChange(actor, campaign);
   if (campaign.status === "closed")
     throw conflict("The campaign is closed and can no longer be changed", "campaign-closed");
+  if (hasEnded(campaign, now)) throw conflict("The campaign has ended and can no longer be changed", "campaign-ended");
 }
 
 /** active → closed; closing a closed campaign is an idempotent no-op. */

@@ -107,7 +107,8 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
             "after a timeout or a `503` can never charge twice.\n\n" +
             "`202` comes before the bank has answered: follow the pledge with `GET /api/pledges/{id}` (guests send " +
             "the `receiptToken`, shown once, as `X-Receipt-Token`). Refusals: a wrong secret → `402`; a currency " +
-            "other than the campaign's → `422`; a closed campaign → `409`; an unknown one → `404`.",
+            "other than the campaign's → `422`; a closed campaign → `409` (`campaign-closed`), and so is one whose " +
+            "`endsAt` has been reached, even before it reads `closed` (`campaign-ended`); an unknown one → `404`.",
           access: "optional",
           requestExample: examples.guestPledge,
           responseExample: examples.createdPledge,

@@ -122,13 +122,18 @@ export const idempotencyKeys = pledgeSchema.table(
   ],
 );
 
-/** Read model of campaigns (status and currency), from campaign.created/updated; never older over newer. */
+/**
+ * Read model of campaigns (status, currency, end time), from campaign.created/updated/closed;
+ * never older over newer.
+ */
 export const campaigns = pledgeSchema.table(
   "campaigns",
   {
     id: uuid("id").primaryKey(),
     status: text("status", { enum: CAMPAIGN_STATUSES }).notNull(),
     currency: text("currency", { enum: CURRENCIES }).notNull(),
+    /** No pledge is accepted from this instant on (accept_pledge checks it); null: open-ended. */
+    endsAt: ts("ends_at"),
     version: integer("version").notNull(),
     updatedAt: ts("updated_at").notNull(),
   },
