@@ -1,29 +1,13 @@
 // The drive loop: the bank calls a payment needs, each its own phase between transactions, every
 // answer turned into one machine event, or into a deferral the reconciler resumes from (invariant 2).
 import type { Logger } from "@careforall/log";
-import type { AuthorizeRequest, BankClient, BankOutcome, Hold } from "./bank-client";
+import type { AuthorizeRequest, BankClient, BankOutcome } from "./bank-client";
 import type { PaymentRow } from "./db/schema";
-import { type BankAction, nextAction, type PaymentEvent } from "./domain";
+import { type BankAction, holdEvent, nextAction, type PaymentEvent } from "./domain";
 import type { ApplyEvent, ApplyResult, DeferAfterUnknown, LoadPayment } from "./service";
 
 /** Bank steps one drive may take (authorize, capture, refund and their bookkeeping fit easily). */
 const MAX_DRIVE_STEPS = 8;
-
-/** The machine event a bank hold's current status stands for. */
-export function holdEvent(hold: Hold): PaymentEvent {
-  switch (hold.status) {
-    case "held":
-      return { type: "authorized", holdId: hold.id };
-    case "captured":
-      return hold.capturedMinor > 0 && hold.refundedMinor >= hold.capturedMinor
-        ? { type: "refunded", transferId: null }
-        : { type: "captured", holdId: hold.id, transferId: null };
-    case "released":
-      return { type: "released" };
-    case "expired":
-      return { type: "expired" };
-  }
-}
 
 /** An outcome as one line for logs and last_error. */
 export function describeOutcome(outcome: BankOutcome<unknown>): string {

@@ -1,9 +1,9 @@
 // The reconciler's step for one payment that waited too long: ask the bank what it knows, apply
 // that, and drive on with the same idempotency keys (invariant 2).
 import type { BankClient } from "./bank-client";
-import { type BankDrive, describeOutcome, holdEvent } from "./bank-drive";
+import { type BankDrive, describeOutcome } from "./bank-drive";
 import type { PaymentRow } from "./db/schema";
-import { nextAction, type PaymentEvent } from "./domain";
+import { holdEvent, nextAction, type PaymentEvent } from "./domain";
 import type { PaymentMetrics } from "./metrics";
 import type { ApplyEvent, DeferAfterUnknown, LoadPayment } from "./service";
 

@@ -36,7 +36,8 @@ export type WebhookVerifier = (
   toleranceSeconds?: number,
 ) => boolean;
 
-export { describeOutcome, holdEvent } from "./bank-drive";
+export { describeOutcome } from "./bank-drive";
+export { holdEvent } from "./domain";
 
 import { CONSUMERS } from "./consumers";
 

@@ -2,8 +2,9 @@
 // (1..100), signed as a whole. The signature is verified once on the raw bytes (400, no effect).
 // Every referenced payment is read with one query; an event that only confirms what its payment
 // already shows costs just its inbox row (one INSERT for all of them), and an event that carries
-// news takes the per-event path: check it fits the payment (asking the bank while the hold is not
-// known yet), apply through the machine with inbox dedupe, drive on. Each event applies at most
+// news takes the per-event path: the bank's own records must bear it out (a signature proves the
+// sender, not the fact), and what the bank says, not what the webhook says, is applied through the
+// machine with inbox dedupe; then drive on. Each event applies at most
 // once (invariants 1, 5); an unreachable bank is a 503, so the bank retries the whole batch.
 import type { Clock } from "@careforall/config";
 import { badRequest, isUuid, serviceUnavailable } from "@careforall/http";
@@ -12,10 +13,19 @@ import { recordInboxMany } from "@careforall/outbox";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { inArray } from "drizzle-orm";
-import type { BankClient } from "./bank-client";
+import type { BankClient, BankOutcome } from "./bank-client";
 import type { PaymentConfig } from "./config";
 import { inbox, type PaymentRow, payments } from "./db/schema";
-import { BankWebhook, checkWebhook, followUp, type PaymentEvent, transition, webhookEvent } from "./domain";
+import {
+  BankWebhook,
+  checkAgainstAuthorize,
+  confirmedByHold,
+  fitsPayment,
+  followUp,
+  type PaymentEvent,
+  transition,
+  webhookEvent,
+} from "./domain";
 import type { PaymentMetrics } from "./metrics";
 import type { PaymentModel } from "./model";
 import type { ApplyResult, PaymentDb, WebhookVerifier } from "./service";
@@ -88,24 +98,38 @@ type Outcome = "applied" | "known" | "ignored";
 export function createWebhookHandler(deps: WebhookHandlerDeps) {
   const { db, bank, clock, config, log, metrics, load, apply, driveLater } = deps;
 
+  /** A bank answer, or null when the bank definitely has no such thing; unknown is a 503 (the bank retries later). */
+  function bankAnswer<T>(outcome: BankOutcome<T>): T | null {
+    if (outcome.kind === "unknown") throw serviceUnavailable("The bank cannot confirm this event right now");
+    return outcome.kind === "ok" ? outcome.value : null;
+  }
+
   /**
-   * Checks a signed webhook against the payment; while the payment has no hold yet, asks the bank
-   * what it did under this payment's key. An unreachable bank is a 503, so the bank retries later.
+   * What the bank's own records confirm of a signed webhook that carries news: the event to apply
+   * (the bank's account of it, not the webhook's), or null when they do not bear it out. A
+   * signature proves who sent it, not that it happened, and news is by definition something this
+   * payment neither did nor saw: while it has no hold yet, the bank's stored answer under the
+   * payment's key names the hold; then the hold itself says what became of it.
    */
-  async function webhookConfirmed(webhook: BankWebhook, payment: PaymentRow): Promise<boolean> {
-    const check = checkWebhook(webhook, payment);
-    if (check !== "confirm_with_bank") return check === "match";
-    const known = await bank.holdByKey(payment.id);
-    if (known.kind === "unknown") throw serviceUnavailable("The bank cannot confirm this event right now");
-    if (known.kind === "rejected") return false;
-    return webhook.type === "hold.failed"
-      ? known.value.status === "failed"
-      : known.value.holdId !== null && known.value.holdId === webhook.data.holdId;
+  async function confirmWithBank(webhook: BankWebhook, payment: PaymentRow): Promise<PaymentEvent | null> {
+    if (!fitsPayment(webhook, payment)) return null;
+    let holdId = payment.holdId;
+    if (holdId === null) {
+      const answer = bankAnswer(await bank.holdByKey(payment.id));
+      if (!answer) return null;
+      const check = checkAgainstAuthorize(webhook, answer);
+      if (check.kind === "refuted") return null;
+      if (check.kind === "apply") return check.event;
+      holdId = check.holdId;
+    }
+    const hold = bankAnswer(await bank.hold(holdId));
+    return hold ? confirmedByHold(webhook, hold, payment) : null;
   }
 
   /** The per-event path for an event that may carry news: check, apply with inbox dedupe, drive on. */
-  async function applyOne(webhook: BankWebhook, event: PaymentEvent, payment: PaymentRow): Promise<Outcome> {
-    if (!(await webhookConfirmed(webhook, payment))) {
+  async function applyOne(webhook: BankWebhook, payment: PaymentRow): Promise<Outcome> {
+    const event = await confirmWithBank(webhook, payment);
+    if (!event) {
       log.warn({ webhookId: webhook.id, paymentId: payment.id, type: webhook.type }, "payment.webhook_mismatch");
       metrics.webhookMismatches.inc();
       return "ignored";
@@ -207,7 +231,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
           log.warn({ webhookId: c.webhook.id, paymentRef: paymentId }, "payment.webhook_unknown_payment");
           continue;
         }
-        outcomes[c.i] = await applyOne(c.webhook, c.event, payment);
+        outcomes[c.i] = await applyOne(c.webhook, payment);
       }
     });
     return outcomes;

@@ -124,6 +124,8 @@ describe("each event applies at most once", () => {
     bank.reset();
     const a = await authorizing();
     const b = await authorizing();
+    // The bank did capture b (its answer never reached us): the webhook's claim holds.
+    bank.setHoldStatus(b.holdId!, "captured");
     const body = batch(
       webhookBody("hold.authorized", a.row.id, a.holdId),
       webhookBody("hold.captured", b.row.id, b.holdId),
@@ -153,6 +155,7 @@ describe("each event applies at most once", () => {
   test("the same batch ×5 concurrently: every event applied exactly once in total", async () => {
     bank.reset();
     const payments = await Promise.all(Array.from({ length: 4 }, () => authorizing()));
+    for (const { holdId } of payments) bank.setHoldStatus(holdId!, "captured");
     const body = batch(...payments.map(({ row, holdId }) => webhookBody("hold.captured", row.id, holdId)));
     const answers = await Promise.all(Array.from({ length: 5 }, async () => answer(await h.webhook(body))));
     expect(answers.reduce((n, a) => n + a.applied, 0)).toBe(4);
@@ -171,6 +174,7 @@ describe("each event applies at most once", () => {
   test("one event twice inside one batch: applied once", async () => {
     bank.reset();
     const { row, holdId } = await authorizing();
+    bank.setHoldStatus(holdId!, "captured");
     const event = webhookBody("hold.captured", row.id, holdId);
     expect(await answer(await h.webhook(batch(event, event)))).toEqual({ applied: 1, known: 1, ignored: 0, events: 2 });
     await h.service.idle();
@@ -210,6 +214,7 @@ describe("known and new events in one batch", () => {
     bank.reset();
     const done = await captured();
     const waiting = await authorizing();
+    bank.setHoldStatus(waiting.holdId!, "captured");
     const body = JSON.stringify({
       events: [
         JSON.parse(webhookBody("hold.captured", done.id, "other-hold")),
@@ -242,6 +247,7 @@ describe("order", () => {
   test("reordered events never move a payment backwards: captured before authorized applies both steps once", async () => {
     bank.reset();
     const { row, holdId } = await authorizing();
+    bank.setHoldStatus(holdId!, "captured");
     const body = batch(webhookBody("hold.captured", row.id, holdId), webhookBody("hold.authorized", row.id, holdId));
     expect(await answer(await h.webhook(body))).toEqual({ applied: 1, known: 1, ignored: 0, events: 2 });
     const after = await footprint(row.id);
@@ -267,6 +273,7 @@ describe("order", () => {
   test("expired before authorized (one batch) ends expired, through authorized, once", async () => {
     bank.reset();
     const { row, holdId } = await authorizing();
+    bank.setHoldStatus(holdId!, "expired");
     const body = batch(webhookBody("hold.expired", row.id, holdId), webhookBody("hold.authorized", row.id, holdId));
     expect(await answer(await h.webhook(body))).toMatchObject({ applied: 1, known: 1 });
     await h.service.idle();

@@ -1,6 +1,7 @@
 // POST /payments/webhook: the signature is checked on the raw bytes (400 and no effect when it
-// is missing, wrong or stale), events are deduplicated by id in the inbox under concurrency, and
-// applied through the machine: out of order once, late ones never backwards (invariants 1, 5).
+// is missing, wrong or stale), events are deduplicated by id in the inbox under concurrency, news
+// is applied only as the bank's records confirm it, through the machine: out of order once, late
+// ones never backwards (invariants 1, 5).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signWebhook } from "@careforall/bank";
 import { eq } from "drizzle-orm";
@@ -64,6 +65,7 @@ describe("signature", () => {
 
   test("a signature just inside the 300 s tolerance is accepted", async () => {
     const { row, holdId } = await authorizingPayment();
+    bank.setHoldStatus(holdId, "captured");
     const body = webhookBody("hold.captured", row.id, holdId);
     expect(await applied(await h.webhook(body, signWebhook(WEBHOOK_SECRET, body, h.nowSeconds() - 299)))).toBe(true);
   });
@@ -71,6 +73,7 @@ describe("signature", () => {
   test("the raw bytes are verified whatever the content type (JSON, text as Eden sends it, octet-stream, the default)", async () => {
     for (const contentType of ["application/json", "text/plain;charset=utf-8", "application/octet-stream", null]) {
       const { row, holdId } = await authorizingPayment();
+      bank.setHoldStatus(holdId, "captured");
       // Odd spacing on purpose: a parse-and-reserialise would break the signature.
       const body = webhookBody("hold.captured", row.id, holdId).replace(":", ":  ");
       const signature = signWebhook(WEBHOOK_SECRET, body, h.nowSeconds());
@@ -93,6 +96,8 @@ describe("signature", () => {
 describe("applying events", () => {
   test("hold.captured before hold.authorized → both steps applied once, state captured; the late one is a no-op", async () => {
     const { row, holdId } = await authorizingPayment();
+    // The bank captured (our answers were lost); its webhooks arrive in the wrong order.
+    bank.setHoldStatus(holdId, "captured");
     expect(await applied(await h.webhook(webhookBody("hold.captured", row.id, holdId)))).toBe(true);
     expect(await applied(await h.webhook(webhookBody("hold.authorized", row.id, holdId)))).toBe(false);
     const p = await h.payment(row.id);
@@ -103,6 +108,7 @@ describe("applying events", () => {
 
   test("the same webhook ×5 concurrently → applied exactly once", async () => {
     const { row, holdId } = await authorizingPayment();
+    bank.setHoldStatus(holdId, "captured");
     const before = await h.metrics.registry.getSingleMetricAsString("payment_webhook_duplicates_ignored_total");
     const body = webhookBody("hold.captured", row.id, holdId);
     const answers = await Promise.all(Array.from({ length: 5 }, () => h.webhook(body).then(applied)));
@@ -163,6 +169,7 @@ describe("applying events", () => {
     expect(await applied(await h.webhook(webhookBody("hold.authorized", row.id, holdId)))).toBe(true);
     await h.service.idle();
     expect((await h.payment(row.id)).status).toBe("capturing");
+    bank.setHoldStatus(holdId, "expired");
     expect(await applied(await h.webhook(webhookBody("hold.expired", row.id, holdId)))).toBe(true);
     expect((await h.payment(row.id)).status).toBe("expired");
     expect((await h.events(row.id)).map((e) => e.type)).toEqual(["payment.authorized", "payment.expired"]);
@@ -185,6 +192,48 @@ describe("applying events", () => {
       false,
     );
     expect((await h.payment(row.id)).status).toBe("capturing");
+  });
+
+  test("hold.failed is applied with the bank's reason, not the webhook's", async () => {
+    bank.reset().script("authorize", "lost");
+    const failing = (await h.service.handlePledgeCreated(
+      pledgeCreated({ source: { bankAccountId: INSUFFICIENT_ACCOUNT, grant: "g" } }),
+    ))!;
+    const body = webhookBody("hold.failed", failing.id, null, { reason: "declined" });
+    expect(await applied(await h.webhook(body))).toBe(true);
+    expect(await h.payment(failing.id)).toMatchObject({ status: "failed", failureReason: "insufficient_funds" });
+  });
+
+  test("news about a known hold is read from the bank: unreachable → 503 and no effect; not done → ignored; done → applied", async () => {
+    const { row, holdId } = await authorizingPayment();
+    bank.script("capture", "unknown");
+    expect(await applied(await h.webhook(webhookBody("hold.authorized", row.id, holdId)))).toBe(true);
+    await h.service.idle();
+    const before = await h.payment(row.id);
+    expect(before.status).toBe("capturing");
+    const claim = webhookBody("hold.captured", row.id, holdId);
+
+    bank.script("hold", "unknown");
+    expect((await h.webhook(claim)).status).toBe(503);
+    expect(await h.payment(row.id)).toMatchObject({ status: "capturing", version: before.version });
+    expect(await applied(await h.webhook(claim))).toBe(false);
+    expect(await h.payment(row.id)).toMatchObject({ status: "capturing", version: before.version });
+
+    // The bank captured and, since, refunded it all: applied as the bank has it, not as the webhook says.
+    const hold = bank.holds.get(holdId)!;
+    bank.holds.set(holdId, {
+      ...hold,
+      status: "captured",
+      capturedMinor: hold.amountMinor,
+      refundedMinor: hold.amountMinor,
+    });
+    expect(await applied(await h.webhook(claim))).toBe(true);
+    expect(await h.history(row.id)).toEqual(["authorizing", "authorized", "capturing", "captured", "refunded"]);
+    expect((await h.events(row.id)).map((e) => e.type)).toEqual([
+      "payment.authorized",
+      "payment.captured",
+      "payment.refunded",
+    ]);
   });
 
   test("unknown payments and unknown event types are acknowledged without effect", async () => {

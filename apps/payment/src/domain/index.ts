@@ -1,4 +1,5 @@
 // The payment domain's public surface: pure rules, no I/O.
 export * from "./backoff";
+export * from "./hold";
 export * from "./payment-machine";
 export * from "./webhook";

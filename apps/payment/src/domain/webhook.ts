@@ -1,6 +1,8 @@
-// Bank webhooks as data: the body's shape, and the machine event each hold.* type means.
-// Pure; the route verifies the signature on the raw bytes before any of this runs.
+// Bank webhooks as data: the body's shape, the machine event each hold.* type claims, and what the
+// bank's own records must show before a claim is applied. Pure; the route verifies the signature on
+// the raw bytes before any of this runs, and asks the bank (webhooks.ts) what these rules need.
 import { type Static, Type } from "@sinclair/typebox";
+import { type HoldFacts, holdEvent } from "./hold";
 import type { PaymentEvent } from "./payment-machine";
 
 export const WEBHOOK_TYPES = [
@@ -46,19 +48,73 @@ export function webhookEvent(webhook: BankWebhook): PaymentEvent | null {
   }
 }
 
-export type WebhookCheck = "match" | "mismatch" | "confirm_with_bank";
+/** The bank status each claim says the hold reached (hold.failed: the bank refused the authorize). */
+const CLAIMED: Record<WebhookType, HoldFacts["status"] | "failed"> = {
+  "hold.authorized": "held",
+  "hold.captured": "captured",
+  "hold.released": "released",
+  "hold.expired": "expired",
+  "hold.failed": "failed",
+};
 
 /**
- * Whether a (correctly signed) webhook fits the payment it names. A signature proves who sent
- * it, not that its facts belong to this payment: the amount and currency must be the payment's,
- * and the hold must be the payment's hold. Before the payment knows its hold (still
- * authorizing), the claim is confirmed with the bank before anything moves.
+ * Whether a (correctly signed) webhook can be about this payment at all: the amount and currency
+ * must be the payment's and, once the payment knows its hold, the hold must be that one.
  */
-export function checkWebhook(
+export function fitsPayment(
   webhook: BankWebhook,
   payment: { holdId: string | null; amountMinor: number; currency: string },
-): WebhookCheck {
-  if (webhook.data.amountMinor !== payment.amountMinor || webhook.data.currency !== payment.currency) return "mismatch";
-  if (payment.holdId === null) return "confirm_with_bank";
-  return webhook.data.holdId === payment.holdId ? "match" : "mismatch";
+): boolean {
+  if (webhook.data.amountMinor !== payment.amountMinor || webhook.data.currency !== payment.currency) return false;
+  return payment.holdId === null || webhook.data.holdId === payment.holdId;
+}
+
+/** What the bank's stored answer to the payment's authorize (read by its idempotency key) makes of a webhook. */
+export type AuthorizeCheck =
+  /** The answer itself settles it: apply this (the bank's account, not the webhook's). */
+  | { kind: "apply"; event: PaymentEvent }
+  /** The hold is the payment's; what became of it is for the hold itself to say. */
+  | { kind: "read_hold"; holdId: string }
+  /** The bank did not do what the webhook says. */
+  | { kind: "refuted" };
+
+/**
+ * A webhook for a payment that does not know its hold yet, against the bank's stored answer under
+ * the payment's own key: a refusal confirms only hold.failed (with the bank's reason), a hold only
+ * claims about that very hold.
+ */
+export function checkAgainstAuthorize(
+  webhook: BankWebhook,
+  answer: { status: "held" | "failed"; holdId: string | null; reason: string | null },
+): AuthorizeCheck {
+  if (answer.status === "failed")
+    return webhook.type === "hold.failed"
+      ? { kind: "apply", event: { type: "authorize_failed", reason: answer.reason ?? "declined" } }
+      : { kind: "refuted" };
+  if (webhook.type === "hold.failed" || !answer.holdId || answer.holdId !== webhook.data.holdId)
+    return { kind: "refuted" };
+  if (webhook.type === "hold.authorized")
+    return { kind: "apply", event: { type: "authorized", holdId: answer.holdId } };
+  return { kind: "read_hold", holdId: answer.holdId };
+}
+
+/**
+ * The event a webhook comes to once the bank's hold bears it out: the hold's own meaning
+ * (`holdEvent`), so a capture the bank reports refunded since is applied as refunded. Null when the
+ * hold is not this payment's or does not show what the webhook claims (a capture, release or expiry
+ * of a hold still held is exactly what a forged webhook would say). hold.authorized claims only
+ * that a hold was placed; whatever became of it since is the bank's to say.
+ */
+export function confirmedByHold(
+  webhook: BankWebhook,
+  hold: HoldFacts & { paymentRef: string; amountMinor: number; currency: string },
+  payment: { id: string; amountMinor: number; currency: string },
+): PaymentEvent | null {
+  if (hold.paymentRef !== payment.id || hold.amountMinor !== payment.amountMinor || hold.currency !== payment.currency)
+    return null;
+  if (hold.id !== webhook.data.holdId) return null;
+  const claimed = CLAIMED[webhook.type as WebhookType];
+  if (claimed === undefined || claimed === "failed") return null;
+  if (webhook.type !== "hold.authorized" && hold.status !== claimed) return null;
+  return holdEvent(hold);
 }
