@@ -1,6 +1,6 @@
 // The auth service's environment schema: validated once at start (fail fast, every problem
 // listed); defaults are the development set-up.
-import { commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+import { commonConfig, DEVELOPMENT_SECRETS, databaseConfig, natsConfig, Secret, type Static, T } from "@careforall/config";
 
 export const AuthConfigSchema = T.Object({
   ...commonConfig,
@@ -15,7 +15,14 @@ export const AuthConfigSchema = T.Object({
   ACCESS_TOKEN_TTL_SECONDS: T.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: T.Integer({ minimum: 60, maximum: 365 * 86_400, default: 30 * 86_400 }),
   ADMIN_EMAIL: T.String({ pattern: "^[^@\\s]+@[^@\\s]+$", maxLength: 254, default: "admin@careforall.local" }),
-  ADMIN_PASSWORD: T.String({ minLength: 8, maxLength: 128, default: "admin-dev-password" }),
+  /** The development default is refused in production, as is one under 12 characters. */
+  ADMIN_PASSWORD: Secret({
+    development: DEVELOPMENT_SECRETS.ADMIN_PASSWORD,
+    minLength: 8,
+    maxLength: 128,
+    productionMinLength: 12,
+    description: "The ensured admin account's password",
+  }),
   ADMIN_NAME: T.String({ minLength: 1, maxLength: 80, default: "Administrator" }),
   /** argon2id memory cost in KiB (OWASP: 19456); tests lower it for speed. */
   PASSWORD_HASH_MEMORY_KIB: T.Integer({ minimum: 4096, maximum: 1_048_576, default: 19_456 }),

@@ -1,6 +1,17 @@
 // The payment service's environment schema, validated once at start (fail fast, every problem
 // reported together). WEBHOOK_SECRET must equal the bank's; the dev defaults match.
-import { bankClientConfig, commonConfig, databaseConfig, natsConfig, type Static, T } from "@careforall/config";
+import {
+  bankClientConfig,
+  commonConfig,
+  DEVELOPMENT_SECRETS,
+  databaseConfig,
+  jwtVerifyConfig,
+  natsConfig,
+  Secret,
+  type Static,
+  serviceIdentityConfig,
+  T,
+} from "@careforall/config";
 
 const Ms = (def: number, description: string, minimum = 1) =>
   T.Integer({ minimum, maximum: 86_400_000, default: def, description });
@@ -9,10 +20,15 @@ export const PaymentConfigSchema = T.Object({
   ...commonConfig,
   ...databaseConfig,
   ...natsConfig,
+  ...serviceIdentityConfig,
+  ...jwtVerifyConfig,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3104 }),
   ...bankClientConfig,
-  /** Same value as the bank's WEBHOOK_SECRET (dev default identical). */
-  WEBHOOK_SECRET: T.String({ minLength: 16, default: "dev-webhook-secret-0123456789" }),
+  /** Same value as the bank's WEBHOOK_SECRET (dev default identical; refused in production). */
+  WEBHOOK_SECRET: Secret({
+    development: DEVELOPMENT_SECRETS.WEBHOOK_SECRET,
+    description: "Verifies the bank's webhook signatures",
+  }),
   RECONCILE_AFTER_MS: Ms(5000, "A payment waiting on the bank this long is reconciled"),
   RECONCILE_INTERVAL_MS: Ms(1000, "How often the reconciler looks for such payments"),
   PLEDGE_BATCH_MAX: T.Integer({

@@ -3,9 +3,11 @@
 import {
   bankClientConfig,
   commonConfig,
+  DEVELOPMENT_SECRETS,
   databaseConfig,
   jwtVerifyConfig,
   natsConfig,
+  Secret,
   type Static,
   T,
 } from "@careforall/config";
@@ -19,6 +21,14 @@ export const PledgeConfigSchema = T.Object({
   ...bankClientConfig,
   /** How long a bank grant for the same (account, secret or owner) is reused; 0 asks the bank every time. */
   GRANT_CACHE_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 300 }),
+  /**
+   * Keys the HMAC that turns a guest's email into their donor key (and idempotency scope), so the
+   * key cannot be recomputed from a guessed address. Changing it makes returning guests new donors.
+   */
+  DONOR_KEY_SECRET: Secret({
+    development: DEVELOPMENT_SECRETS.DONOR_KEY_SECRET,
+    description: "HMAC key of guests' donor keys",
+  }),
   /** How long a finished Idempotency-Key keeps its answer (the contract promises at least 24 hours). */
   IDEMPOTENCY_TTL_HOURS: T.Integer({ minimum: 24, maximum: 24 * 30, default: 24 }),
   /**
