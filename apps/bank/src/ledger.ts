@@ -3,7 +3,7 @@
 // Invariant 4: each transfer's entries sum to 0 and every balance is the sum of its entries.
 import type { Clock } from "@careforall/config";
 import type { Database, Executor } from "@careforall/db";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, max, sql } from "drizzle-orm";
 import {
   type AccountRow,
   accounts,
@@ -27,8 +27,6 @@ export const TEST_ACCOUNTS = {
   slow: "acct_test_slow",
 } as const;
 export const TEST_ACCOUNT_SECRET = "test";
-/** acct_test_slow is "otherwise normal" and used under load, so it holds plenty. */
-export const SLOW_ACCOUNT_BALANCE_MINOR = 1_000_000_000_000;
 
 /** The per-currency funding account: opening balances come from it through real transfers. */
 export const systemAccountId = (currency: CurrencyCode) => `acct_system_${currency.toLowerCase()}`;
@@ -224,30 +222,92 @@ export function toBalance(row: AccountRow) {
   };
 }
 
-/** Ensures the system funding accounts and the fixed test accounts exist (idempotent, safe with replicas). */
+/**
+ * The balance each fixed test account keeps: a demo account's, like any guest's (anyone may pay
+ * from these, so they must never hold more), and nothing for acct_test_insufficient.
+ */
+export function testAccountBalance(id: string, demoBalanceMinor: number): number {
+  return id === TEST_ACCOUNTS.insufficient ? 0 : demoBalanceMinor;
+}
+
+/**
+ * Ensures the system funding accounts and, when the demo bank is on (`demoBank`, default true),
+ * the fixed test accounts with their ordinary balance; an existing one is brought back to it
+ * (refillTestAccount, excess given back at once). Idempotent, safe with replicas.
+ */
 export async function ensureFixedAccounts(
   db: BankDb,
   clock: Clock,
-  options: { demoBalanceMinor: number },
+  options: { demoBalanceMinor: number; demoBank?: boolean },
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const now = clock.date();
     for (const currency of ["BDT", "USD", "EUR"] as const) await ensureSystemAccount(tx, currency, now);
-    const fixed: Array<[string, number]> = [
-      [TEST_ACCOUNTS.declined, options.demoBalanceMinor],
-      [TEST_ACCOUNTS.insufficient, 0],
-      [TEST_ACCOUNTS.slow, SLOW_ACCOUNT_BALANCE_MINOR],
-    ];
-    for (const [id, fundMinor] of fixed) {
-      await openAccount(tx, {
+    if (options.demoBank === false) return;
+    for (const id of Object.values(TEST_ACCOUNTS)) {
+      const balance = testAccountBalance(id, options.demoBalanceMinor);
+      const { created } = await openAccount(tx, {
         id,
         ownerType: "test",
         ownerId: null,
         currency: "BDT",
-        fundMinor,
+        fundMinor: balance,
         secret: TEST_ACCOUNT_SECRET,
         now,
       });
+      if (!created) await refillTestAccount(tx, { id, balanceMinor: balance, periodMs: Number.POSITIVE_INFINITY, now });
     }
   });
+}
+
+export interface RefillTestAccount {
+  id: string;
+  /** The ordinary balance (testAccountBalance). */
+  balanceMinor: number;
+  /** A top-up happens at most once per period: only when the account's last funding is this old. */
+  periodMs: number;
+  now: Date;
+}
+
+/**
+ * Brings a fixed test account back to its ordinary balance: one drawn below it is topped up from
+ * the system account, at most once per `periodMs` (counted from its last funding transfer), so
+ * it can pour at most one balance a period into campaigns; one holding more (a database from
+ * before ordinary balances) gives the available excess back at once. The account row is locked
+ * first, so concurrent grants and replicas top up once. Returns the amount moved in (negative: out).
+ */
+export async function refillTestAccount(tx: BankTx, r: RefillTestAccount): Promise<number> {
+  // FOR UPDATE: the decision below reads then writes; the lock makes it one at a time.
+  const [account] = await tx.select().from(accounts).where(eq(accounts.id, r.id)).for("update");
+  if (!account || account.ownerType !== "test") return 0;
+  const systemId = await ensureSystemAccount(tx, account.currency as CurrencyCode, r.now);
+  if (account.balanceMinor > r.balanceMinor) {
+    const excess = Math.min(account.balanceMinor - r.balanceMinor, account.balanceMinor - account.heldMinor);
+    if (excess <= 0) return 0;
+    await postTransfer(tx, {
+      kind: "funding",
+      holdId: null,
+      debitAccountId: account.id,
+      creditAccountId: systemId,
+      amountMinor: excess,
+      now: r.now,
+    });
+    return -excess;
+  }
+  const missing = r.balanceMinor - account.balanceMinor;
+  if (missing <= 0) return 0;
+  const [last] = await tx
+    .select({ at: max(transfers.createdAt) })
+    .from(transfers)
+    .where(and(eq(transfers.kind, "funding"), eq(transfers.creditAccountId, account.id)));
+  if (last?.at && r.now.getTime() - last.at.getTime() < r.periodMs) return 0;
+  await postTransfer(tx, {
+    kind: "funding",
+    holdId: null,
+    debitAccountId: systemId,
+    creditAccountId: account.id,
+    amountMinor: missing,
+    now: r.now,
+  });
+  return missing;
 }

@@ -4,7 +4,7 @@
 import type { Clock } from "@careforall/config";
 import { BankAccountOpened } from "@careforall/events";
 import {
-  type AppError,
+  AppError,
   conflict,
   cursorCodec,
   cursorValues,
@@ -14,7 +14,7 @@ import {
 } from "@careforall/http";
 import { enqueue, newEvent } from "@careforall/outbox";
 import { and, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
-import type { BankConfig } from "./config";
+import { type BankConfig, demoBankOn } from "./config";
 import {
   type AccountRow,
   accounts,
@@ -44,7 +44,9 @@ import {
   enqueueWebhook,
   openAccount,
   postTransfer,
+  refillTestAccount,
   TEST_ACCOUNTS,
+  testAccountBalance,
   toBalance,
 } from "./ledger";
 import type { BankModel } from "./model";
@@ -54,7 +56,14 @@ export interface BankServiceDeps {
   clock: Clock;
   config: Pick<
     BankConfig,
-    "GRANT_SECRET" | "GRANT_TTL_SECONDS" | "HOLD_TTL_SECONDS" | "DEMO_BALANCE_MINOR" | "SLOW_ACCOUNT_DELAY_MS"
+    | "GRANT_SECRET"
+    | "GRANT_TTL_SECONDS"
+    | "HOLD_TTL_SECONDS"
+    | "DEMO_BALANCE_MINOR"
+    | "SLOW_ACCOUNT_DELAY_MS"
+    | "DEMO_BANK"
+    | "NODE_ENV"
+    | "TEST_ACCOUNT_REFILL_SECONDS"
   >;
   sleep: (ms: number) => Promise<unknown>;
   /** Called after a transaction that queued webhooks or outbox events has committed. */
@@ -116,7 +125,17 @@ export function refusal(decision: Exclude<AmountDecision, { ok: true }>, holdId:
   }
 }
 
+/** POST /bank/accounts while the demo bank is off (DEMO_BANK). */
+export const demoBankOff = () =>
+  new AppError({
+    status: 404,
+    code: "demo-bank-off",
+    title: "No demo bank here",
+    detail: "This deployment offers no demo accounts and no test accounts (DEMO_BANK is off)",
+  });
+
 export function createBankService({ db, clock, config, sleep, onCommitted }: BankServiceDeps) {
+  const demoBank = demoBankOn(config);
   /**
    * Runs `work` once per (operation, key). The first request inserts the idempotency row; a
    * concurrent one blocks on that insert until the first commits, then reads its stored answer.
@@ -185,6 +204,7 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
   }
 
   async function openDemoAccount(currency: CurrencyCode = "BDT"): Promise<BankModel.OpenedAccount> {
+    if (!demoBank) throw demoBankOff();
     const secret = newAccountSecret();
     const account = await db.transaction(async (tx) => {
       const { account } = await openAccount(tx, {
@@ -231,15 +251,30 @@ export function createBankService({ db, clock, config, sleep, onCommitted }: Ban
     return toBalance(account);
   }
 
-  /** A grant for the account if the caller knows its secret or is its owning user; 402 otherwise. */
+  /**
+   * A grant for the account if the caller knows its secret or is its owning user; 402 otherwise.
+   * Demo and test accounts pay only while the demo bank is on; a test account drawn down is
+   * topped up here, at most once per TEST_ACCOUNT_REFILL_SECONDS (refillTestAccount).
+   */
   async function grant(body: BankModel.GrantBody): Promise<BankModel.Grant> {
     const account = await findAccount(body.accountId);
-    const payable = account !== undefined && account.ownerType !== "system" && account.ownerType !== "campaign";
+    const demoOnly = account?.ownerType === "demo" || account?.ownerType === "test";
+    const payable =
+      account !== undefined &&
+      account.ownerType !== "system" &&
+      account.ownerType !== "campaign" &&
+      (demoBank || !demoOnly);
     const bySecret =
       payable && body.accountSecret !== undefined && secretMatches(body.accountSecret, account.secretHash);
     const byOwner =
       payable && body.ownerUserId !== undefined && account.ownerType === "user" && account.ownerId === body.ownerUserId;
     if (!bySecret && !byOwner) throw paymentRequired("The bank account could not be verified");
+    if (account?.ownerType === "test") {
+      const now = clock.date();
+      const balanceMinor = testAccountBalance(account.id, config.DEMO_BALANCE_MINOR);
+      const periodMs = config.TEST_ACCOUNT_REFILL_SECONDS * 1000;
+      await db.transaction((tx) => refillTestAccount(tx, { id: account.id, balanceMinor, periodMs, now }));
+    }
     const expiresAt = Math.floor(clock.now() / 1000) + config.GRANT_TTL_SECONDS;
     return {
       grant: signGrant(config.GRANT_SECRET, body.accountId, expiresAt),

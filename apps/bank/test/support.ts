@@ -9,7 +9,7 @@ import { silentLogger } from "@careforall/log";
 import { accessTokenSigner, createTestKeys, serviceHeaders, testServiceIdentity } from "@careforall/testkit";
 import { eq, sql } from "drizzle-orm";
 import { createBankApp } from "../src/app";
-import { BankConfigSchema } from "../src/config";
+import { BankConfigSchema, demoBankOn } from "../src/config";
 import { accounts, entries, schema } from "../src/db/schema";
 import { faultsFromConfig } from "../src/domain";
 import { createFaultStore } from "../src/faults";
@@ -88,7 +88,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
       options.onCommitted?.();
     },
   });
-  await ensureFixedAccounts(db, clock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
+  await ensureFixedAccounts(db, clock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR, demoBank: demoBankOn(config) });
 
   /**
    * Calls the bank as its real caller would: payment for holds, pledge for grants, the gateway for

@@ -23,8 +23,11 @@ export function accountRoutes({ service, guard }: AccountRoutesDeps) {
     .post("/accounts", async ({ body, status }) => status(201, await service.openDemoAccount(body.currency)), {
       callers: ["gateway"],
       body: BankModel.OpenAccountBody,
-      response: { 201: BankModel.OpenedAccount, 400: Problem },
-      detail: detail("Open a demo account funded with the demo balance (BDT unless asked); its secret is shown once"),
+      response: { 201: BankModel.OpenedAccount, 400: Problem, 404: Problem },
+      detail: detail(
+        "Open a demo account funded with the demo balance (BDT unless asked); its secret is shown once. " +
+          "404 demo-bank-off while DEMO_BANK is off (the default in production)",
+      ),
     })
     .post("/check-balance", ({ body }) => service.checkBalance(body.accountId), {
       parse: "json",

@@ -46,7 +46,7 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
       {
         // Optional: no body at all opens a BDT account, as before.
         body: t.Optional(BankModel.OpenAccountBody),
-        response: { 201: BankModel.OpenedAccount, 400: Problem, 429: Problem, 503: Problem },
+        response: { 201: BankModel.OpenedAccount, 400: Problem, 404: Problem, 429: Problem, 503: Problem },
         detail: operation({
           id: "openDemoAccount",
           tag: "bank",
@@ -54,7 +54,9 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
           description:
             "A new account holding 1,000,000 minor units of its currency: BDT, or `currency` (`USD`, `EUR`) to " +
             "give to a campaign that collects it. Its `accountSecret` is shown once: send both as a pledge's " +
-            "`source`. The body is optional. Rate limited per IP address (`RATE_LIMIT_DEMO_ACCOUNTS` a minute).",
+            "`source`. The body is optional. Rate limited per IP address (`RATE_LIMIT_DEMO_ACCOUNTS` a minute).\n\n" +
+            "Only where the demo bank is on (`DEMO_BANK`: on in development, off in production unless set): " +
+            "elsewhere `404` with type `…/demo-bank-off`, and the fixed test accounts do not exist either.",
           access: "public",
           requestExample: { currency: "BDT" },
           responseExample: examples.openedAccount,
