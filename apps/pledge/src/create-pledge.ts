@@ -55,6 +55,8 @@ export interface CreatePledgeDeps {
   log: Logger;
   /** Called after a transaction that wrote outbox events has committed (main: relay.kick()). */
   onCommitted?: (() => void) | undefined;
+  /** DONOR_KEY_SECRET: keys guests' donor keys (guestDonorKey). */
+  donorKeySecret: string;
 }
 
 function verdictProblem(verdict: Exclude<CampaignVerdict, { ok: true }>): AppError {
@@ -65,7 +67,7 @@ function verdictProblem(verdict: Exclude<CampaignVerdict, { ok: true }>): AppErr
 }
 
 /** Who pays and from which account; everything a 400 can be about, decided before anything is stored. */
-export function planCreate(cmd: CreatePledgeCommand) {
+export function planCreate(cmd: CreatePledgeCommand, donorKeySecret: string) {
   const { body, viewer } = cmd;
   if (viewer) {
     // donor_id is a uuid column; auth only issues UUIDv7 subjects, anything else is not one of ours.
@@ -81,7 +83,7 @@ export function planCreate(cmd: CreatePledgeCommand) {
       ]);
     const name = headerText(cmd.donorName) || viewer.name.trim() || null;
     return {
-      identity: donorIdentity({ userId: viewer.id }),
+      identity: donorIdentity({ userId: viewer.id }, donorKeySecret),
       donorId: viewer.id as string | null,
       donorName: name,
       guestEmail: null as string | null,
@@ -94,7 +96,7 @@ export function planCreate(cmd: CreatePledgeCommand) {
   ];
   if (!body.donor || !body.source) throw badRequest("Guests must send donor and source", missing);
   return {
-    identity: donorIdentity({ guestEmail: body.donor.email }),
+    identity: donorIdentity({ guestEmail: body.donor.email }, donorKeySecret),
     donorId: null as string | null,
     donorName: body.donor.name.trim() || null,
     guestEmail: normaliseEmail(body.donor.email) as string | null,
@@ -120,9 +122,9 @@ function sourceVerdict(held: HeldGrant, pledgeCurrency: string): SourceVerdict {
   return { grant: held.grant, refused: false };
 }
 
-export function createPledgeCreator({ keys, verifier, clock, log, onCommitted }: CreatePledgeDeps) {
+export function createPledgeCreator({ keys, verifier, clock, log, onCommitted, donorKeySecret }: CreatePledgeDeps) {
   async function create(cmd: CreatePledgeCommand): Promise<CreatePledgeResult> {
-    const plan = planCreate(cmd);
+    const plan = planCreate(cmd, donorKeySecret);
     const canonical = canonicalRequest(cmd.campaignId, cmd.body);
     const claim: KeyClaim = {
       scope: plan.identity.scope,

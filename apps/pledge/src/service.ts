@@ -33,6 +33,7 @@ export type PledgeServiceConfig = Pick<
   | "ACCEPT_BATCH_MAX"
   | "ACCEPT_DEADLINE_MS"
   | "DATABASE_RETRY_MS"
+  | "DONOR_KEY_SECRET"
 >;
 
 export interface PledgeServiceDeps {
@@ -75,7 +76,14 @@ export function createPledgeService(deps: PledgeServiceDeps) {
     }),
     onAcceptBatch,
   });
-  const create = createPledgeCreator({ keys, verifier, clock, log, onCommitted });
+  const create = createPledgeCreator({
+    keys,
+    verifier,
+    clock,
+    log,
+    onCommitted,
+    donorKeySecret: config.DONOR_KEY_SECRET,
+  });
   const queries = createPledgeQueries({ db, clock, config });
 
   /** Its donor cancels while pending or authorized (invariant 6: others get 404; admins 403). */

@@ -37,6 +37,7 @@ beforeAll(async () => {
       ACCEPT_BATCH_MAX: 100,
       ACCEPT_DEADLINE_MS: 3_000,
       DATABASE_RETRY_MS: 1_000,
+      DONOR_KEY_SECRET: "accept-batch-donor-key-secret",
     },
     onAcceptBatch: (size) => batches.push(size),
   });

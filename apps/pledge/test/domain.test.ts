@@ -58,12 +58,13 @@ describe("canonical request", () => {
 });
 
 describe("donor identity", () => {
-  test("users by id; guests by the hash of the normalised email, never the address", () => {
-    expect(donorIdentity({ userId: "u1" })).toEqual({ scope: "user:u1", donorKey: "u1" });
-    const guest = donorIdentity({ guestEmail: " Guest@Example.TEST " });
+  test("users by id; guests by the keyed HMAC of the normalised email, never the address", () => {
+    const secret = "domain-test-donor-key-secret";
+    expect(donorIdentity({ userId: "u1" }, secret)).toEqual({ scope: "user:u1", donorKey: "u1" });
+    const guest = donorIdentity({ guestEmail: " Guest@Example.TEST " }, secret);
     expect(guest.scope).toMatch(/^guest:[0-9a-f]{64}$/);
     expect(guest.donorKey).toBe(guest.scope);
-    expect(guest).toEqual(donorIdentity({ guestEmail: "guest@example.test" }));
+    expect(guest).toEqual(donorIdentity({ guestEmail: "guest@example.test" }, secret));
     expect(guest.scope).not.toContain("example");
   });
 

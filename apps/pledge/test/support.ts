@@ -27,6 +27,8 @@ import { createCampaignEventHandler } from "../src/workers/campaign-events";
 import { createPaymentEventHandler } from "../src/workers/payment-events";
 
 export const ISSUER = TEST_ISSUER;
+/** Keys guests' donor keys in the test app (guestDonorKey). */
+export const TEST_DONOR_KEY_SECRET = "test-donor-key-secret-0123456789";
 
 export interface TestUser extends TestPrincipal {
   bankAccountId: string;
@@ -114,6 +116,7 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
     ACCEPT_BATCH_MAX: 100,
     ACCEPT_DEADLINE_MS: options.accept?.deadlineMs ?? 3_000,
     DATABASE_RETRY_MS: options.accept?.databaseRetryMs ?? 1_000,
+    DONOR_KEY_SECRET: TEST_DONOR_KEY_SECRET,
   };
   const verifier =
     options.verifier ??

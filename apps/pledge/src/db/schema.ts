@@ -91,7 +91,7 @@ export const pledgeHistory = pledgeSchema.table(
 );
 
 /**
- * Idempotency-Key records, scoped per donor ("user:<id>" or "guest:<sha256 email>"). The primary
+ * Idempotency-Key records, scoped per donor ("user:<id>" or a guest's "guest:<HMAC of the email>"). The primary
  * key decides races between concurrent requests; `lock_id` names the request that owns an
  * in-flight row, so only that request may finish or release it.
  */
