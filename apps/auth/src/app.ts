@@ -1,7 +1,14 @@
 // The auth service as an Elysia app built from its dependencies (no I/O at import time).
 // The gateway builds its Eden Treaty client from `AuthApp`, so the route chain stays inferable.
 import type { Clock } from "@careforall/config";
-import { authGuard, createHttpMetrics, createTokenVerifier, type HttpMetrics, httpKit } from "@careforall/http";
+import {
+  authGuard,
+  createHttpMetrics,
+  createTokenVerifier,
+  type HttpMetrics,
+  httpKit,
+  type SessionDenylist,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { Elysia } from "elysia";
 import { normalisePem, type SigningKeys } from "./keys";
@@ -25,6 +32,8 @@ export interface AuthDeps {
   metrics?: HttpMetrics;
   /** Called after every commit that wrote outbox events; main.ts passes `relay.kick`. */
   onCommitted?: () => void;
+  /** Ended sessions, written on logout and refresh-token reuse, read by every verifier (Redis in main.ts). */
+  denylist?: SessionDenylist;
 }
 
 export function createAuthApp(deps: AuthDeps) {
@@ -33,6 +42,8 @@ export function createAuthApp(deps: AuthDeps) {
   const verifier = createTokenVerifier({
     publicKeyPem: normalisePem(deps.config.JWT_PUBLIC_KEY),
     issuer: deps.config.JWT_ISSUER,
+    ...(deps.denylist ? { denylist: deps.denylist } : {}),
+    log: deps.log,
   });
   return new Elysia()
     .use(httpKit({ service: "auth", log: deps.log, metrics, checks: { postgres: () => deps.db.ping() } }))

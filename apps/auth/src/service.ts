@@ -3,10 +3,10 @@
 import type { Clock } from "@careforall/config";
 import { type Database, type Executor, isUniqueViolation } from "@careforall/db";
 import { UserRegistered } from "@careforall/events";
-import { conflict, type HttpMetrics, notFound, unauthorized } from "@careforall/http";
+import { conflict, type HttpMetrics, notFound, type SessionDenylist, unauthorized } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { enqueue, newEvent } from "@careforall/outbox";
-import { and, eq, gt, inArray, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import { SignJWT } from "jose";
 import type { AuthConfig } from "./config";
 import type * as schema from "./db/schema";
@@ -14,6 +14,7 @@ import { outbox, refreshTokens, type UserRow, users } from "./db/schema";
 import { decideRefresh, hashToken, newRefreshToken, normaliseEmail } from "./domain";
 import { loadSigningKeys, type SigningKeys } from "./keys";
 import type { AuthModel } from "./model";
+import { createEndedSessions } from "./sessions";
 
 export type AuthDbSchema = typeof schema;
 /** Drizzle over postgres.js with auth's tables (the type @careforall/outbox's enqueue accepts). */
@@ -39,6 +40,8 @@ export interface AuthServiceDeps {
   metrics?: HttpMetrics;
   /** Called after a transaction that wrote outbox events commits (main.ts: `relay.kick()`). */
   onCommitted?: () => void;
+  /** Where ended sessions are recorded for the verifiers (Redis); absent, access tokens outlive logout. */
+  denylist?: SessionDenylist;
 }
 
 export interface AdminAccount {
@@ -60,6 +63,13 @@ export function toUser(row: UserRow): AuthModel.User {
 export function createAuthService(deps: AuthServiceDeps) {
   const { db, clock, config, log } = deps;
   const onCommitted = deps.onCommitted ?? (() => {});
+  const endedSessions = createEndedSessions({
+    db,
+    clock,
+    log,
+    ...(deps.denylist ? { denylist: deps.denylist } : {}),
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
   const keys = Promise.resolve(
     deps.keys ?? loadSigningKeys({ privateKeyPem: config.JWT_PRIVATE_KEY, publicKeyPem: config.JWT_PUBLIC_KEY }),
   );
@@ -93,10 +103,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     return token;
   }
 
-  async function signAccessToken(user: UserRow): Promise<string> {
+  /** `sid` names the session (the refresh family), so ending the session ends this token too. */
+  async function signAccessToken(user: UserRow, sessionId: string): Promise<string> {
     const { privateKey, kid } = await keys;
     const iat = Math.floor(clock.now() / 1000);
-    return new SignJWT({ email: user.email, name: user.name, role: user.role })
+    return new SignJWT({ email: user.email, name: user.name, role: user.role, sid: sessionId })
       .setProtectedHeader({ alg: "EdDSA", typ: "JWT", kid })
       .setSubject(user.id)
       .setIssuer(config.JWT_ISSUER)
@@ -106,10 +117,10 @@ export function createAuthService(deps: AuthServiceDeps) {
       .sign(privateKey);
   }
 
-  async function session(user: UserRow, refreshToken: string): Promise<AuthModel.Session> {
+  async function session(user: UserRow, refreshToken: string, sessionId: string): Promise<AuthModel.Session> {
     return {
       user: toUser(user),
-      accessToken: await signAccessToken(user),
+      accessToken: await signAccessToken(user, sessionId),
       refreshToken,
       expiresIn: config.ACCESS_TOKEN_TTL_SECONDS,
     };
@@ -134,6 +145,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async register(input: AuthModel.RegisterBody): Promise<AuthModel.Session> {
       const passwordHash = await hashPassword(input.password);
       const now = clock.date();
+      const familyId = Bun.randomUUIDv7();
       let created: { user: UserRow; refreshToken: string };
       try {
         created = await db.transaction(async (tx) => {
@@ -152,7 +164,7 @@ export function createAuthService(deps: AuthServiceDeps) {
           if (!user) throw new Error("insert into auth.users returned no row");
           // Invariant 5: the account and its event commit together.
           await enqueue(tx, outbox, userRegisteredEvent(user));
-          return { user, refreshToken: await insertRefreshToken(tx, user.id, Bun.randomUUIDv7()) };
+          return { user, refreshToken: await insertRefreshToken(tx, user.id, familyId) };
         });
       } catch (err) {
         // The unique constraint decides concurrent registrations of one address.
@@ -165,7 +177,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       onCommitted();
       count("register", "ok");
       log.info({ userId: created.user.id }, "user.registered");
-      return session(created.user, created.refreshToken);
+      return session(created.user, created.refreshToken, familyId);
     },
 
     async login(input: AuthModel.LoginBody): Promise<AuthModel.Session> {
@@ -176,9 +188,10 @@ export function createAuthService(deps: AuthServiceDeps) {
         throw unauthorized(INVALID_CREDENTIALS);
       }
       // A login starts a new token family, independent of the user's other devices.
-      const refreshToken = await insertRefreshToken(db, user.id, Bun.randomUUIDv7());
+      const familyId = Bun.randomUUIDv7();
+      const refreshToken = await insertRefreshToken(db, user.id, familyId);
       count("login", "ok");
-      return session(user, refreshToken);
+      return session(user, refreshToken, familyId);
     },
 
     async refresh(token: string): Promise<AuthModel.Session> {
@@ -202,7 +215,12 @@ export function createAuthService(deps: AuthServiceDeps) {
         if (spent) {
           const [user] = await tx.select().from(users).where(eq(users.id, spent.userId));
           if (!user) return { kind: "invalid" as const };
-          return { kind: "rotate" as const, user, refreshToken: await insertRefreshToken(tx, user.id, spent.familyId) };
+          return {
+            kind: "rotate" as const,
+            user,
+            familyId: spent.familyId,
+            refreshToken: await insertRefreshToken(tx, user.id, spent.familyId),
+          };
         }
         const [row] = await tx.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash));
         if (row && decideRefresh(row, now) === "reuse-detected") {
@@ -217,11 +235,13 @@ export function createAuthService(deps: AuthServiceDeps) {
       switch (outcome.kind) {
         case "rotate":
           count("refresh", "ok");
-          return session(outcome.user, outcome.refreshToken);
+          return session(outcome.user, outcome.refreshToken, outcome.familyId);
         case "reuse-detected":
           // Committed above: the family stays revoked even though this request fails.
           count("refresh", "reuse_detected");
           log.warn({ userId: outcome.userId, familyId: outcome.familyId }, "refresh_token.reuse_detected");
+          // The family's access tokens end with it, the thief's and the owner's alike.
+          await endedSessions.ended([outcome.familyId]);
           throw unauthorized(INVALID_REFRESH);
         case "invalid":
           count("refresh", "invalid");
@@ -229,16 +249,23 @@ export function createAuthService(deps: AuthServiceDeps) {
       }
     },
 
-    /** Revokes the token's whole family; unknown or already revoked tokens are a no-op (idempotent). */
+    /**
+     * Revokes the token's whole family and ends its access tokens; unknown tokens are a no-op. A
+     * token of an already revoked family denylists it again (idempotent), so a client retrying a
+     * logout whose denylist write failed still ends its access tokens.
+     */
     async logout(token: string): Promise<void> {
-      const familyOf = db
+      const [row] = await db
         .select({ familyId: refreshTokens.familyId })
         .from(refreshTokens)
-        .where(eq(refreshTokens.tokenHash, hashToken(token)));
+        .where(eq(refreshTokens.tokenHash, hashToken(token)))
+        .limit(1);
+      if (!row) return;
       await db
         .update(refreshTokens)
         .set({ revokedAt: clock.date() })
-        .where(and(inArray(refreshTokens.familyId, familyOf), isNull(refreshTokens.revokedAt)));
+        .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)));
+      await endedSessions.ended([row.familyId]);
     },
 
     async getUser(id: string): Promise<AuthModel.User> {

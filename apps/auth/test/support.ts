@@ -4,6 +4,7 @@ import { expect } from "bun:test";
 import { join } from "node:path";
 import { type Clock, parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
+import type { SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { createTestKeys, uniqueName } from "@careforall/testkit";
 import { AuthConfigSchema, type AuthModel, authDbSchema, createAuthApp } from "../src/app";
@@ -12,7 +13,7 @@ export const MIGRATIONS = join(import.meta.dir, "../src/db/migrations");
 
 export interface Harness extends Awaited<ReturnType<typeof startAuth>> {}
 
-export async function startAuth(options: { clock?: Clock; onCommitted?: () => void } = {}) {
+export async function startAuth(options: { clock?: Clock; onCommitted?: () => void; denylist?: SessionDenylist } = {}) {
   const database = await createTestDatabase("auth");
   await migrate({ url: database.url, migrationsFolder: MIGRATIONS, schema: "auth" });
   const keys = await createTestKeys();
@@ -26,7 +27,14 @@ export async function startAuth(options: { clock?: Clock; onCommitted?: () => vo
   const db = createDb({ url: database.url, schema: authDbSchema, max: 25, name: "auth-test" });
   const clock = options.clock ?? systemClock;
   const log = silentLogger("auth");
-  const deps = { db, clock, config, log, ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}) };
+  const deps = {
+    db,
+    clock,
+    config,
+    log,
+    ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}),
+    ...(options.denylist ? { denylist: options.denylist } : {}),
+  };
   const app = createAuthApp(deps);
 
   const call = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));

@@ -29,15 +29,17 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 const claims = () => ({ email: session.user.email, name: session.user.name, role: session.user.role });
 
 describe("access tokens", () => {
-  test("verify with the shared verifier and carry sub, email, name, role, iss, iat, exp = iat + 15 min, jti", async () => {
+  test("verify with the shared verifier and carry sub, email, name, role, sid, iss, iat, exp = iat + 15 min, jti", async () => {
     const verifier = createTokenVerifier({ publicKeyPem: h.keys.publicKeyPem, issuer: "careforall-auth" });
+    const payload = decodeJwt(session.accessToken);
+    expect(typeof payload.sid).toBe("string");
     expect(await verifier.verify(session.accessToken)).toEqual({
       id: session.user.id,
       email: session.user.email,
       name: session.user.name,
       role: "donor",
+      sessionId: payload.sid as string,
     });
-    const payload = decodeJwt(session.accessToken);
     expect(payload.iss).toBe("careforall-auth");
     expect(payload.sub).toBe(session.user.id);
     expect(typeof payload.jti).toBe("string");

@@ -5,7 +5,13 @@ import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
 import type { RateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
-import { createTokenVerifier, type HttpMetrics, httpKit, type ReadinessChecks } from "@careforall/http";
+import {
+  createTokenVerifier,
+  type HttpMetrics,
+  httpKit,
+  type ReadinessChecks,
+  type SessionDenylist,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
@@ -50,11 +56,18 @@ export interface GatewayDeps {
   checks?: ReadinessChecks;
   /** The money audit; main.ts shares one with its periodic run so the gauges stay current. */
   auditor?: Auditor;
+  /** Sessions ended at auth (Redis): their access tokens are refused (401). */
+  denylist?: SessionDenylist;
 }
 
 export function createGatewayApp(deps: GatewayDeps) {
   const { clients, snapshots, limiter, config, log, metrics } = deps;
-  const verifier = createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER });
+  const verifier = createTokenVerifier({
+    publicKeyPem: config.JWT_PUBLIC_KEY,
+    issuer: config.JWT_ISSUER,
+    ...(deps.denylist ? { denylist: deps.denylist } : {}),
+    log,
+  });
   const context = gatewayContext(verifier, parseTrustedProxies(config.TRUSTED_PROXIES));
   // /docs/json describes the finished app's routes: the table is filled in once the app is built.
   const table: { routes: readonly RouteLike[] } = { routes: [] };

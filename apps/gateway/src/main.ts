@@ -15,7 +15,14 @@ import {
 import type { CampaignApp } from "@careforall/campaign";
 import { loadConfig, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, dependencyBreaker, guardedFetch, mintRequestId, serve } from "@careforall/http";
+import {
+  createHttpMetrics,
+  createSessionDenylist,
+  dependencyBreaker,
+  guardedFetch,
+  mintRequestId,
+  serve,
+} from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
@@ -99,6 +106,8 @@ if (config.AUDIT_INTERVAL_SECONDS > 0) auditLoop.start();
 
 const app = createGatewayApp({
   auditor,
+  // Read through the Redis breaker: while Redis is away, reads go through and writes get a 503.
+  denylist: createSessionDenylist(cache),
   clients,
   snapshots,
   limiter,

@@ -44,7 +44,14 @@ export const refreshTokens = authSchema.table(
     revokedAt: timestamptz("revoked_at"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
-  (t) => [index("refresh_tokens_family_id_idx").on(t.familyId), index("refresh_tokens_user_id_idx").on(t.userId)],
+  (t) => [
+    index("refresh_tokens_family_id_idx").on(t.familyId),
+    index("refresh_tokens_user_id_idx").on(t.userId),
+    // The denylist resync reads the families revoked in the last access-token lifetime (sessions.ts).
+    index("refresh_tokens_revoked_at_idx")
+      .on(t.revokedAt)
+      .where(sql`${t.revokedAt} is not null`),
+  ],
 );
 
 export const outbox = outboxTable(authSchema);
