@@ -6,7 +6,7 @@
 // logins, Redis's ACL and NATS's users on private servers — with the URLs compose gives each
 // service, so a mismatch between compose.yaml and deploy/ fails here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, createJetStreamBus, deleteStream, type EventEnvelope } from "@careforall/bus";
@@ -268,6 +268,14 @@ describe("./cfa deploy-env", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("--force");
     expect(readFileSync(out, "utf8")).toBe(text);
+  });
+
+  test("--help prints its usage and writes nothing", async () => {
+    const out = join(dir, "help.env");
+    const run = await runCommand([join(ROOT, "cfa"), "deploy-env", "--out", out, "--help"], { cwd: ROOT });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toStartWith("usage: ./cfa deploy-env");
+    expect(existsSync(out)).toBe(false);
   });
 });
 
