@@ -4,7 +4,8 @@
 // (each main.ts exits non-zero before it touches anything).
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ConfigError, DEVELOPMENT_SECRETS, parseConfig, secretKeys, type TObject } from "@careforall/config";
+import { ConfigError, DEVELOPMENT_SECRETS, parseConfig, secretKeys } from "@careforall/config";
+import type { TObject } from "@sinclair/typebox";
 import { AuthConfigSchema } from "../../apps/auth/src/config";
 import { BankConfigSchema } from "../../apps/bank/src/config";
 import { CampaignConfigSchema } from "../../apps/campaign/src/config";
