@@ -11,6 +11,7 @@ import {
   PLEDGE_STATUSES,
   type PledgeMachineEvent,
   type PledgeStatus,
+  RELEASED_REASON,
   TERMINAL_STATUSES,
   UNKNOWN_FAILURE,
 } from "../src/domain";
@@ -26,7 +27,7 @@ const TABLE: Record<PledgeStatus, Record<EventName, Expect>> = {
     "payment.authorized": ["authorized"],
     "payment.captured": ["authorized", "captured"],
     "payment.failed": ["failed"],
-    "payment.released": "ignored",
+    "payment.released": ["authorized", "cancelled"],
     "payment.expired": ["authorized", "expired"],
     "payment.refunded": ["authorized", "captured", "refunded"],
     cancel: ["cancelled"],
@@ -36,7 +37,7 @@ const TABLE: Record<PledgeStatus, Record<EventName, Expect>> = {
     "payment.authorized": "ignored",
     "payment.captured": ["captured"],
     "payment.failed": "ignored",
-    "payment.released": "ignored",
+    "payment.released": ["cancelled"],
     "payment.expired": ["expired"],
     "payment.refunded": ["captured", "refunded"],
     cancel: ["cancelled"],
@@ -156,7 +157,7 @@ describe("properties over the whole table", () => {
 });
 
 describe("details", () => {
-  test("payment.failed carries its reason into failureReason; other transitions carry none", () => {
+  test("payment.failed carries its reason into failureReason; other transitions (but a release) carry none", () => {
     const failed = decide("pending", { type: "payment.failed", reason: "insufficient_funds" });
     expect(failed).toEqual({
       kind: "transition",
@@ -168,6 +169,25 @@ describe("details", () => {
       failureReason: UNKNOWN_FAILURE,
     });
     expect(decide("pending", { type: "payment.captured", reason: "ignored" })).toMatchObject({ failureReason: null });
+  });
+
+  test("payment.released ends the pledge cancelled, saying the payment was released (the donor did not cancel)", () => {
+    expect(decide("authorized", { type: "payment.released", reason: null })).toEqual({
+      kind: "transition",
+      state: "cancelled",
+      steps: ["cancelled"],
+      failureReason: RELEASED_REASON,
+    });
+    // A release that follows the donor's own cancel finds the pledge cancelled already.
+    expect(decide("cancelled", { type: "payment.released" }).kind).toBe("ignored");
+  });
+
+  test("every payment event ends a pending pledge terminal, or takes it a defined step forward", () => {
+    for (const type of PAYMENT_EVENT_TYPES) {
+      const d = decide("pending", { type });
+      expect(d.kind).toBe("transition");
+      expect(isTerminal(d.state) || d.state === "authorized" || d.state === "captured").toBe(true);
+    }
   });
 
   test("captured before authorized: both steps, in order, once", () => {
