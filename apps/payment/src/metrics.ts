@@ -38,7 +38,7 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
     ),
     webhookMismatches: metrics.counter(
       "payment_webhook_mismatches_total",
-      "Signed bank webhooks whose hold, amount or currency did not fit their payment (ignored)",
+      "Signed bank webhooks that did not fit their payment or that the bank's records did not bear out (ignored)",
     ),
     reconcilerActions: metrics.counter("payment_reconciler_actions_total", "Reconciler decisions by action", [
       "action",
