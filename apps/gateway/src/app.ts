@@ -47,6 +47,7 @@ export interface GatewayDeps {
     | "JWT_PUBLIC_KEY"
     | "JWT_ISSUER"
     | "RATE_LIMIT_AUTH"
+    | "RATE_LIMIT_LOGIN_PER_ACCOUNT"
     | "RATE_LIMIT_DEMO_ACCOUNTS"
     | "RATE_LIMIT_PLEDGES"
     | "TRUSTED_PROXIES"
@@ -74,7 +75,16 @@ export function createGatewayApp(deps: GatewayDeps) {
   const app = new Elysia()
     .use(httpKit({ service: "gateway", log, metrics, ...(deps.checks ? { checks: deps.checks } : {}) }))
     .use(docsRoutes(table))
-    .use(authRoutes({ auth: clients.auth, limiter, limitPerMinute: config.RATE_LIMIT_AUTH, log, context }))
+    .use(
+      authRoutes({
+        auth: clients.auth,
+        limiter,
+        limitPerMinute: config.RATE_LIMIT_AUTH,
+        loginFailuresPerAccount: config.RATE_LIMIT_LOGIN_PER_ACCOUNT,
+        log,
+        context,
+      }),
+    )
     .use(campaignRoutes({ campaign: clients.campaign, snapshots, log, context }))
     .use(
       pledgeRoutes({

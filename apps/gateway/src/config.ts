@@ -15,6 +15,12 @@ export const GatewayConfigSchema = T.Object({
   BANK_URL: T.String({ default: "http://127.0.0.1:3105" }),
   UPSTREAM_TIMEOUT_MS: T.Integer({ minimum: 100, default: 10_000 }),
   RATE_LIMIT_AUTH: T.Integer({ minimum: 0, default: 20 }),
+  /**
+   * Failed logins a minute for one email from one IP address (RATE_LIMIT_AUTH bounds the failures
+   * of each IP address across all emails). There is no per-email limit: anyone could spend it to
+   * lock the owner out. 0 turns it off, and so does RATE_LIMIT_AUTH=0.
+   */
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: T.Integer({ minimum: 0, default: 5 }),
   RATE_LIMIT_DEMO_ACCOUNTS: T.Integer({ minimum: 0, default: 10 }),
   RATE_LIMIT_PLEDGES: T.Integer({ minimum: 0, default: 30 }),
   /** Comma-separated peer addresses allowed to set X-Forwarded-For. */

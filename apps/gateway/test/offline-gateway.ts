@@ -36,6 +36,7 @@ export async function offlineGateway() {
       JWT_PUBLIC_KEY: keys.publicKeyPem,
       JWT_ISSUER: "careforall-auth",
       RATE_LIMIT_AUTH: 0,
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
       RATE_LIMIT_DEMO_ACCOUNTS: 0,
       RATE_LIMIT_PLEDGES: 0,
       TRUSTED_PROXIES: "",

@@ -22,6 +22,13 @@ export function createFailoverRateLimiter({
 }): FailoverRateLimiter {
   return {
     degraded: () => breaker.state() === "open",
+    async release(key) {
+      try {
+        await breaker.run(() => primary.release(key));
+      } catch {
+        await fallback.release(key);
+      }
+    },
     async hit(key, limit, windowSeconds): Promise<RateLimitResult> {
       try {
         return await breaker.run(() => primary.hit(key, limit, windowSeconds));

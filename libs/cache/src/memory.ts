@@ -45,6 +45,10 @@ export function createMemoryCache(clock: Clock = systemClock): Cache {
 export function createMemoryRateLimiter(clock: Clock = systemClock): RateLimiter {
   const windows = new Map<string, { count: number; resetAt: number }>();
   return {
+    async release(key) {
+      const w = windows.get(key);
+      if (w && w.resetAt > clock.now() && w.count > 0) w.count -= 1;
+    },
     async hit(key, limit, windowSeconds) {
       if (limit <= 0) return { allowed: true, remaining: Number.POSITIVE_INFINITY, retryAfterSeconds: 0 };
       const now = clock.now();

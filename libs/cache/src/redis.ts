@@ -83,8 +83,17 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 return {n, ttl}`;
 
+// DECR only a counter that exists and is above zero, so a release never creates a key without a TTL.
+const RELEASE_SCRIPT = `
+local n = tonumber(redis.call('GET', KEYS[1]))
+if n and n > 0 then redis.call('DECR', KEYS[1]) end
+return 0`;
+
 export function createRedisRateLimiter(redis: Redis, prefix: string): RateLimiter {
   return {
+    async release(key) {
+      await redis.eval(RELEASE_SCRIPT, 1, `${prefix}rl:${key}`);
+    },
     async hit(key, limit, windowSeconds) {
       if (limit <= 0) return { allowed: true, remaining: Number.POSITIVE_INFINITY, retryAfterSeconds: 0 };
       const [count, ttl] = (await redis.eval(HIT_SCRIPT, 1, `${prefix}rl:${key}`, windowSeconds)) as [number, number];

@@ -23,4 +23,10 @@ export interface RateLimitResult {
 export interface RateLimiter {
   /** Counts one hit on `key` in a fixed window; `limit` 0 disables the limit. */
   hit(key: string, limit: number, windowSeconds: number): Promise<RateLimitResult>;
+  /**
+   * Gives one hit on `key` back, for an attempt that turned out not to count (a login that
+   * succeeded: only failures are limited). Counting first and releasing after keeps concurrent
+   * attempts from all passing a check made before any was counted. Never below zero.
+   */
+  release(key: string): Promise<void>;
 }

@@ -61,6 +61,17 @@ export function cacheContract(
       expect(results.filter((r) => r.allowed)).toHaveLength(10);
     });
 
+    test("a released hit is given back, never below zero", async () => {
+      const { limiter } = make();
+      const key = `rlr:${crypto.randomUUID()}`;
+      await limiter.release(key); // nothing to give back: no negative credit
+      expect((await limiter.hit(key, 2, 60)).remaining).toBe(1);
+      await limiter.release(key);
+      expect((await limiter.hit(key, 2, 60)).remaining).toBe(1);
+      expect((await limiter.hit(key, 2, 60)).allowed).toBe(true);
+      expect((await limiter.hit(key, 2, 60)).allowed).toBe(false);
+    });
+
     test("limit 0 turns the limit off", async () => {
       const { limiter } = make();
       for (let i = 0; i < 5; i++) expect((await limiter.hit("off", 0, 60)).allowed).toBe(true);

@@ -1,5 +1,6 @@
-// /api/auth/* and /api/me: validated here, rate limited per IP and per email in Redis, then
-// forwarded to the auth service through its Eden client.
+// /api/auth/* and /api/me: validated here, rate limited in Redis (register per IP and per email,
+// login failures per IP and per IP + email, refresh per IP), then forwarded to the auth service
+// through its Eden client.
 import type { AuthApp } from "@careforall/auth";
 import { AuthModel } from "@careforall/auth";
 import type { RateLimiter } from "@careforall/cache";
@@ -9,22 +10,29 @@ import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
 import { examples } from "../openapi/examples";
 import { operation } from "../openapi/operation";
-import { enforceLimits } from "../rate-limit";
-import { call, upstreamHeaders } from "../upstream";
+import { enforceLimitSet, enforceLimits, loginLimits, releaseLimits } from "../rate-limit";
+import { call, UpstreamProblem, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
 const LIMITED =
   "Rate limited per IP address and per email (`RATE_LIMIT_AUTH` a minute): past it, `429` with `Retry-After`.";
+const LOGIN_LIMITED =
+  "Failed logins are limited per IP address (`RATE_LIMIT_AUTH` a minute, across all emails) and per IP address " +
+  "and email together (`RATE_LIMIT_LOGIN_PER_ACCOUNT`, default 5); a successful login does not count. Past " +
+  "either, `429` with `Retry-After`, even for the right password. There is no limit per email alone, so someone " +
+  "failing logins for your email from their address cannot lock you out of yours.";
 
 export interface AuthRoutesDeps {
   auth: Treaty.Create<AuthApp>;
   limiter: RateLimiter;
   limitPerMinute: number;
+  /** Failed logins a minute for one email from one IP address. */
+  loginFailuresPerAccount: number;
   log: Logger;
   context: GatewayContext;
 }
 
-export function authRoutes({ auth, limiter, limitPerMinute, log, context }: AuthRoutesDeps) {
+export function authRoutes({ auth, limiter, limitPerMinute, loginFailuresPerAccount, log, context }: AuthRoutesDeps) {
   const limit = (keys: string[]) => enforceLimits(limiter, log, keys, limitPerMinute);
   const email = (e: string) => e.trim().toLowerCase();
 
@@ -57,9 +65,17 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
     .post(
       "/api/auth/login",
       async ({ body, requestId, ip }) => {
-        await limit([`auth:login:ip:${ip}`, `auth:login:email:${email(body.email)}`]);
-        const res = await call(log, "auth", auth.auth.login.post(body, { headers: upstreamHeaders(requestId) }));
-        return res.data as AuthModel.Session;
+        const limits = loginLimits(ip, email(body.email), limitPerMinute, loginFailuresPerAccount);
+        await enforceLimitSet(limiter, log, limits);
+        try {
+          const res = await call(log, "auth", auth.auth.login.post(body, { headers: upstreamHeaders(requestId) }));
+          await releaseLimits(limiter, log, limits);
+          return res.data as AuthModel.Session;
+        } catch (err) {
+          // Only wrong credentials stay counted; an outage is not the client's failure.
+          if (!(err instanceof UpstreamProblem && err.status === 401)) await releaseLimits(limiter, log, limits);
+          throw err;
+        }
       },
       {
         body: AuthModel.LoginBody,
@@ -70,7 +86,7 @@ export function authRoutes({ auth, limiter, limitPerMinute, log, context }: Auth
           summary: "Sign in with email and password",
           description:
             "Answers a session: an access token for 15 minutes and a single-use refresh token. A wrong password " +
-            `and an unknown email get the same \`401\`. ${LIMITED}`,
+            `and an unknown email get the same \`401\`. ${LOGIN_LIMITED}`,
           access: "public",
           requestExample: examples.login,
           responseExample: examples.session,

@@ -50,6 +50,7 @@ export function useStack(env: Record<string, string> = {}, options: { label?: st
         NODE_ENV: "test",
         LOG_LEVEL: "warn",
         RATE_LIMIT_AUTH: "1000",
+        RATE_LIMIT_LOGIN_PER_ACCOUNT: "1000",
         PASSWORD_HASH_MEMORY_KIB: "4096",
         ADMIN_EMAIL: ADMIN.email,
         ADMIN_PASSWORD: ADMIN.password,
