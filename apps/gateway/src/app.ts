@@ -18,6 +18,7 @@ import type { PledgeApp } from "@careforall/pledge";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia } from "elysia";
 import { createBankAccounts } from "./bank-accounts";
+import { cacheControl } from "./cache-control";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
 import type { RouteLike } from "./openapi/document";
@@ -74,6 +75,7 @@ export function createGatewayApp(deps: GatewayDeps) {
   const table: { routes: readonly RouteLike[] } = { routes: [] };
   const app = new Elysia()
     .use(httpKit({ service: "gateway", log, metrics, ...(deps.checks ? { checks: deps.checks } : {}) }))
+    .use(cacheControl(table))
     .use(docsRoutes(table))
     .use(
       authRoutes({
