@@ -51,6 +51,7 @@ export interface GatewayDeps {
     | "RATE_LIMIT_LOGIN_PER_ACCOUNT"
     | "RATE_LIMIT_DEMO_ACCOUNTS"
     | "RATE_LIMIT_PLEDGES"
+    | "RATE_LIMIT_TEST_ACCOUNT_PLEDGES"
     | "TRUSTED_PROXIES"
   >;
   log: Logger;
@@ -94,6 +95,7 @@ export function createGatewayApp(deps: GatewayDeps) {
         accounts: createBankAccounts(clients.bank),
         limiter,
         limitPerMinute: config.RATE_LIMIT_PLEDGES,
+        testAccountLimitPerMinute: config.RATE_LIMIT_TEST_ACCOUNT_PLEDGES,
         log,
         context,
       }),

@@ -23,6 +23,11 @@ export const GatewayConfigSchema = T.Object({
   RATE_LIMIT_LOGIN_PER_ACCOUNT: T.Integer({ minimum: 0, default: 5 }),
   RATE_LIMIT_DEMO_ACCOUNTS: T.Integer({ minimum: 0, default: 10 }),
   RATE_LIMIT_PLEDGES: T.Integer({ minimum: 0, default: 30 }),
+  /**
+   * Pledges a minute from each fixed test account (acct_test_*), whoever sends them: anyone may
+   * pay from those, so each is limited on its own. 0 turns it off, and so does RATE_LIMIT_PLEDGES=0.
+   */
+  RATE_LIMIT_TEST_ACCOUNT_PLEDGES: T.Integer({ minimum: 0, default: 10 }),
   /** Comma-separated peer addresses allowed to set X-Forwarded-For. */
   TRUSTED_PROXIES: T.String({ default: "" }),
   /** How long an in-process snapshot is served before it is re-checked against Redis/origin. */

@@ -39,6 +39,7 @@ export async function offlineGateway() {
       RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
       RATE_LIMIT_DEMO_ACCOUNTS: 0,
       RATE_LIMIT_PLEDGES: 0,
+      RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
       TRUSTED_PROXIES: "",
     },
     log,

@@ -2,6 +2,7 @@
 // and rate limited here, then forwarded to the pledge service through its Eden client. For a
 // signed-in donor the gateway looks up their own bank account (the bank knows it by owner) and
 // passes it on, so the pledge service can ask the bank for an owner's grant.
+import { TEST_ACCOUNTS } from "@careforall/bank";
 import type { RateLimiter } from "@careforall/cache";
 import { conflict, IdParams, Problem } from "@careforall/http";
 import type { Logger } from "@careforall/log";
@@ -16,6 +17,9 @@ import { enforceLimits } from "../rate-limit";
 import { call, upstreamHeaders } from "../upstream";
 import type { GatewayContext } from "./context";
 
+/** The fixed test accounts anyone may pay from (secret "test"): each has its own pledge limit. */
+const TEST_ACCOUNT_IDS: ReadonlySet<string> = new Set(Object.values(TEST_ACCOUNTS));
+
 /** The gateway's own headers for a pledge: the pledge service's internal ones are set here, never by clients. */
 const CreatePledgeHeaders = t.Object(
   { authorization: t.Optional(t.String()), "idempotency-key": PledgeModel.IdempotencyKey },
@@ -27,26 +31,44 @@ export interface PledgeRoutesDeps {
   accounts: BankAccounts;
   limiter: RateLimiter;
   limitPerMinute: number;
+  /** Pledges a minute paid from each fixed test account, whoever sends them (0: off; off too when limitPerMinute is 0). */
+  testAccountLimitPerMinute: number;
   log: Logger;
   context: GatewayContext;
 }
 
-export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, context }: PledgeRoutesDeps) {
+export function pledgeRoutes({
+  pledge,
+  accounts,
+  limiter,
+  limitPerMinute,
+  testAccountLimitPerMinute,
+  log,
+  context,
+}: PledgeRoutesDeps) {
   const guestKey = (email: string) => email.trim().toLowerCase();
+  /** The limit of a pledge's source when it is a fixed test account (none otherwise, or while pledge limits are off). */
+  const testAccountLimit = (source: string | undefined): Promise<void> | null =>
+    source !== undefined && limitPerMinute > 0 && TEST_ACCOUNT_IDS.has(source)
+      ? enforceLimits(limiter, log, [`pledge:test-account:${source}`], testAccountLimitPerMinute)
+      : null;
 
   return new Elysia({ name: "gateway-pledge-routes" })
     .use(context)
     .post(
       "/api/campaigns/:id/pledges",
       async ({ params, body, headers, viewer, ip, requestId, set, status }) => {
-        await enforceLimits(
-          limiter,
-          log,
-          viewer
-            ? [`pledge:user:${viewer.id}`]
-            : [`pledge:guest:${guestKey(body.donor?.email ?? "")}`, `pledge:ip:${ip}`],
-          limitPerMinute,
-        );
+        await Promise.all([
+          enforceLimits(
+            limiter,
+            log,
+            viewer
+              ? [`pledge:user:${viewer.id}`]
+              : [`pledge:guest:${guestKey(body.donor?.email ?? "")}`, `pledge:ip:${ip}`],
+            limitPerMinute,
+          ),
+          testAccountLimit(body.source?.bankAccountId),
+        ]);
         const forwarded: Record<string, string> = {
           ...upstreamHeaders(requestId, headers.authorization),
           "idempotency-key": headers["idempotency-key"],
@@ -108,7 +130,10 @@ export function pledgeRoutes({ pledge, accounts, limiter, limitPerMinute, log, c
             "`202` comes before the bank has answered: follow the pledge with `GET /api/pledges/{id}` (guests send " +
             "the `receiptToken`, shown once, as `X-Receipt-Token`). Refusals: a wrong secret → `402`; a currency " +
             "other than the campaign's → `422`; a closed campaign → `409` (`campaign-closed`), and so is one whose " +
-            "`endsAt` has been reached, even before it reads `closed` (`campaign-ended`); an unknown one → `404`.",
+            "`endsAt` has been reached, even before it reads `closed` (`campaign-ended`); an unknown one → `404`.\n\n" +
+            "Rate limited per donor (`RATE_LIMIT_PLEDGES` a minute; guests per email and per IP address), and " +
+            "paying from a fixed test account (`acct_test_*`) also per account, whoever pays " +
+            "(`RATE_LIMIT_TEST_ACCOUNT_PLEDGES` a minute): past either, `429` with `Retry-After`.",
           access: "optional",
           requestExample: examples.guestPledge,
           responseExample: examples.createdPledge,

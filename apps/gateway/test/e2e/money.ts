@@ -37,6 +37,7 @@ export function moneyEnv(extra: Record<string, string> = {}): Record<string, str
     RATE_LIMIT_AUTH: "0",
     RATE_LIMIT_PLEDGES: "0",
     RATE_LIMIT_DEMO_ACCOUNTS: "0",
+    RATE_LIMIT_TEST_ACCOUNT_PLEDGES: "0",
     WEBHOOK_SECRET,
     ...extra,
   };
