@@ -109,7 +109,8 @@ export function authRoutes({ auth, limiter, limitPerMinute, loginFailuresPerAcco
           summary: "Trade a refresh token for a new session",
           description:
             "Each refresh token works once and answers the next one. A token used twice means it was stolen: the " +
-            "whole family is revoked and both holders must sign in again (`401`). Rate limited per IP address.",
+            "whole family is revoked, its access tokens get `401` at once, and both holders must sign in again. " +
+            "Rate limited per IP address.",
           access: "public",
           requestExample: examples.refresh,
           responseExample: examples.session,
@@ -130,8 +131,8 @@ export function authRoutes({ auth, limiter, limitPerMinute, loginFailuresPerAcco
           tag: "auth",
           summary: "Sign out: revoke a refresh token's family",
           description:
-            "Always `204`, also for an unknown or already revoked token, so it reveals nothing. The access token " +
-            "keeps working until it expires (at most 15 minutes): drop it on the client.",
+            "Always `204`, also for an unknown or already revoked token, so it reveals nothing. The session's access " +
+            "tokens end with it: from now on they get `401` everywhere. The user's other sessions keep working.",
           access: "public",
           requestExample: examples.refresh,
         }),
