@@ -49,6 +49,24 @@ describe("logout", () => {
     );
     expect(list.body.items).toHaveLength(0);
   });
+
+  test("a donation with the ended session's token → 401, nothing accepted", async () => {
+    const owner = await register(e2e.gw);
+    const campaign = await createCampaign(e2e.gw, owner.token);
+    const donor = await register(e2e.gw);
+    await call(e2e.gw, "POST", "/api/auth/logout", { refreshToken: donor.session.refreshToken });
+    const key = Bun.randomUUIDv7();
+    const pledge = { amountMinor: 1_000, currency: "BDT" };
+    const headers = { "idempotency-key": key };
+    expectProblem(
+      await call(e2e.gw, "POST", `/api/campaigns/${campaign.id}/pledges`, pledge, { token: donor.token, headers }),
+      401,
+    );
+    const mine = await call<{ items: unknown[] }>(e2e.gw, "GET", "/api/me/pledges", undefined, {
+      token: (await login(e2e.gw, donor.email, PASSWORD)).accessToken,
+    });
+    expect(mine.body.items).toHaveLength(0);
+  });
 });
 
 describe("refresh-token reuse", () => {
