@@ -227,7 +227,8 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
           summary: "Change a campaign's title, story, goal or end",
           description:
             "Its owner or an admin (anyone else: `403`). Send only the fields to change; `endsAt: null` removes " +
-            "the end. A closed campaign cannot change (`409`). The currency never changes.",
+            "the end. A closed campaign cannot change (`409`), nor one whose `endsAt` has been reached, even before " +
+            "it reads `closed` (`409`, `campaign-ended`): an end cannot be moved once passed. The currency never changes.",
           access: "bearer",
           requestExample: examples.updateCampaign,
           responseExample: examples.campaign,
