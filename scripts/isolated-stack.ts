@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { deleteStream } from "@careforall/bus";
 import { createRedisClient } from "@careforall/cache";
 import { createTestDatabase } from "@careforall/db";
+import { generateServiceKeySet, type ServiceKeySet } from "@careforall/http";
 import { createTestKeys, TEST_NATS_URL, TEST_REDIS_URL, uniqueName } from "@careforall/testkit";
 import { freePorts, type ServiceName, type Stack, startStack } from "./stack";
 
@@ -26,7 +27,7 @@ export interface IsolatedStackOptions {
 
 export interface IsolatedStack {
   stack: Stack;
-  keys: { privateKeyPem: string; publicKeyPem: string };
+  keys: { privateKeyPem: string; publicKeyPem: string; services: ServiceKeySet };
   databaseUrl: string;
   databaseName: string;
   redisPrefix: string;
@@ -76,7 +77,7 @@ export async function startIsolatedStack(options: IsolatedStackOptions): Promise
   const busPrefix = uniqueName(options.label);
   const logsDir = mkdtempSync(join(tmpdir(), `cfa-${options.label}-`));
   const db = await createTestDatabase(options.label, options.databaseServerUrl);
-  const keys = await createTestKeys();
+  const keys = { ...(await createTestKeys()), services: await generateServiceKeySet() };
   let stack: Stack | undefined;
 
   async function cleanup({ keepLogs = false } = {}): Promise<string[]> {

@@ -3,7 +3,7 @@
 // command, the end-to-end tests and the benchmarks, so all three run the same topology.
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "@careforall/http";
+import { freePort, type ServiceKeySet, trustedKeysJson } from "@careforall/http";
 
 export const ROOT = join(import.meta.dir, "..");
 
@@ -51,7 +51,8 @@ export interface StackOptions {
   redisPrefix: string;
   natsUrl: string;
   busPrefix: string;
-  keys: { privateKeyPem: string; publicKeyPem: string };
+  /** Auth's JWT key pair, and one service-identity key pair per service. */
+  keys: { privateKeyPem: string; publicKeyPem: string; services: ServiceKeySet };
   ports?: Partial<Record<ServiceName, number>>;
   /** Extra environment for every service (e.g. RATE_LIMIT_AUTH, LOG_LEVEL). */
   env?: Record<string, string>;
@@ -131,6 +132,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     BUS_PREFIX: options.busPrefix,
     JWT_PRIVATE_KEY: options.keys.privateKeyPem,
     JWT_PUBLIC_KEY: options.keys.publicKeyPem,
+    // Every service trusts every service's key; each route names which of them it accepts.
+    SERVICE_TRUSTED_KEYS: trustedKeysJson(options.keys.services),
     AUTH_URL: urls.auth,
     CAMPAIGN_URL: urls.campaign,
     PLEDGE_URL: urls.pledge,
@@ -152,7 +155,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const flags = (process.env.CFA_BUN_FLAGS ?? "").split(" ").filter(Boolean);
     const proc = Bun.spawn([...priorityPrefix(name), "bun", ...flags, join(ROOT, "apps", name, "src", "main.ts")], {
       cwd: ROOT,
-      env: { ...env, ...serviceEnv[name], PORT: String(ports[name]) },
+      env: {
+        ...env,
+        SERVICE_PRIVATE_KEY: options.keys.services[name].privateKeyPem,
+        ...serviceEnv[name],
+        PORT: String(ports[name]),
+      },
       stdout: out,
       stderr: out,
     });

@@ -2,7 +2,7 @@
 // migrations applied by each service at start, demo data seeded through the gateway.
 import { join } from "node:path";
 import { ensureDatabase } from "@careforall/db";
-import { ensureDevKeys } from "./dev-keys";
+import { ensureDevKeys, ensureDevServiceKeys } from "./dev-keys";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT, startStack } from "./stack";
 
@@ -12,10 +12,12 @@ const admin = {
   email: env.ADMIN_EMAIL ?? "admin@careforall.local",
   password: env.ADMIN_PASSWORD ?? "admin-dev-password",
 };
-const keys =
-  env.JWT_PRIVATE_KEY && env.JWT_PUBLIC_KEY
+const keys = {
+  ...(env.JWT_PRIVATE_KEY && env.JWT_PUBLIC_KEY
     ? { privateKeyPem: env.JWT_PRIVATE_KEY, publicKeyPem: env.JWT_PUBLIC_KEY }
-    : await ensureDevKeys(join(ROOT, ".data", "keys"));
+    : await ensureDevKeys(join(ROOT, ".data", "keys"))),
+  services: await ensureDevServiceKeys(join(ROOT, ".data", "keys")),
+};
 
 await ensureDatabase(databaseUrl);
 const gatewayPort = Number(env.PORT ?? DEFAULT_PORTS.gateway);

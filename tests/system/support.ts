@@ -2,7 +2,7 @@
 // separate processes on fresh ports, a fresh database, its own Redis prefix and bus stream, torn
 // down afterwards; plus small HTTP helpers and the service logs' tails for a failing run.
 import { afterAll, beforeAll } from "bun:test";
-import { uniqueName } from "@careforall/testkit";
+import { internalCallHeaders, registerStack, uniqueName } from "@careforall/testkit";
 import { type IsolatedStack, startIsolatedStack } from "../../scripts/isolated-stack";
 import type { ServiceName, Stack } from "../../scripts/stack";
 
@@ -76,6 +76,8 @@ export function useSystem(options: SystemOptions): System {
       ...(options.natsUrl ? { natsUrl: options.natsUrl } : {}),
     });
     const { stack, logsDir, databaseUrl, logTails } = iso;
+    // Direct calls to the internal services carry what their platform caller would send.
+    registerStack({ urls: iso.stack.urls, keys: iso.keys });
     process.once("exit", killAll);
     Object.assign(ctx, {
       stack,
@@ -119,6 +121,8 @@ export interface Reply<T = unknown> {
 export interface CallOptions {
   token?: string | undefined;
   headers?: Record<string, string>;
+  /** false: send no service credential to an internal service (tests of the caller check). */
+  internal?: boolean;
   timeoutMs?: number;
 }
 
@@ -130,7 +134,12 @@ export async function call<T = unknown>(
   body?: unknown,
   options: CallOptions = {},
 ): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  // An internal service answers its platform callers only: the call carries that caller's credential
+  // (and an administrator's token on operator routes) unless `internal: false` asks for none.
+  const headers: Record<string, string> = {
+    ...(options.internal === false ? {} : await internalCallHeaders(base, path, { asAdmin: !options.token })),
+    ...options.headers,
+  };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(base + path, {

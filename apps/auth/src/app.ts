@@ -7,6 +7,7 @@ import {
   createTokenVerifier,
   type HttpMetrics,
   httpKit,
+  type ServiceIdentity,
   type SessionDenylist,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
@@ -27,6 +28,8 @@ export interface AuthDeps {
   clock: Clock;
   config: AuthServiceConfig;
   log: Logger;
+  /** Who auth is to its callers; every route names the services it accepts. */
+  identity: ServiceIdentity;
   /** Pre-loaded signing keys; imported from config.JWT_PRIVATE_KEY / JWT_PUBLIC_KEY when omitted. */
   keys?: SigningKeys | Promise<SigningKeys>;
   metrics?: HttpMetrics;
@@ -46,7 +49,15 @@ export function createAuthApp(deps: AuthDeps) {
     log: deps.log,
   });
   return new Elysia()
-    .use(httpKit({ service: "auth", log: deps.log, metrics, checks: { postgres: () => deps.db.ping() } }))
+    .use(
+      httpKit({
+        service: "auth",
+        log: deps.log,
+        metrics,
+        checks: { postgres: () => deps.db.ping() },
+        trust: deps.identity,
+      }),
+    )
     .use(authGuard(verifier))
     .use(authRoutes(service))
     .use(userRoutes(service, verifier))
@@ -57,7 +68,7 @@ export type AuthApp = ReturnType<typeof createAuthApp>;
 
 /** Start-up step: the configured admin account exists with role admin (idempotent). */
 export function ensureAdmin(
-  deps: Omit<AuthDeps, "keys" | "metrics">,
+  deps: Omit<AuthDeps, "keys" | "metrics" | "identity">,
   admin: AdminAccount,
 ): ReturnType<ReturnType<typeof createAuthService>["ensureAdmin"]> {
   return createAuthService({ ...deps, db: deps.db.db }).ensureAdmin(admin);

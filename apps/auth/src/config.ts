@@ -8,11 +8,13 @@ import {
   redisConfig,
   Secret,
   type Static,
+  serviceIdentityConfig,
   T,
 } from "@careforall/config";
 
 export const AuthConfigSchema = T.Object({
   ...commonConfig,
+  ...serviceIdentityConfig,
   ...databaseConfig,
   ...natsConfig,
   /** The ended-session denylist every token verifier reads (auth writes it on logout and refresh-token reuse). */

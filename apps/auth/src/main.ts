@@ -5,7 +5,7 @@ import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptio
 import { createRedisCache, createRedisClient } from "@careforall/cache";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, createSessionDenylist, serve } from "@careforall/http";
+import { createHttpMetrics, createSessionDenylist, identityFromConfig, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -46,7 +46,7 @@ try {
   const deps = { db, clock: systemClock, config, log, denylist, onCommitted: () => relay.kick() };
   await ensureAdmin(deps, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD, name: config.ADMIN_NAME });
 
-  const app = createAuthApp({ ...deps, keys, metrics });
+  const app = createAuthApp({ ...deps, keys, metrics, identity: await identityFromConfig("auth", config) });
   const endedSessions = createEndedSessions({
     db: db.db,
     clock: systemClock,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from "bun:test";
+import { serviceHeaders } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import type { AuthApp } from "../src/app";
 import { type Harness, newEmail, startAuth } from "./support";
@@ -14,7 +15,8 @@ afterAll(async () => {
 
 describe("typed Eden client (what the gateway compiles against)", () => {
   test("register, me, lookup, refresh and logout through treaty with inferred types", async () => {
-    const api = treaty<AuthApp>(h.app);
+    // As the gateway calls auth: with its service credential.
+    const api = treaty<AuthApp>(h.app, { headers: await serviceHeaders("auth") });
     const email = newEmail("eden");
     const registered = await api.auth.register.post({ email, password: "correct horse battery", name: "Eden" });
     expect(registered.status).toBe(201);
@@ -28,7 +30,9 @@ describe("typed Eden client (what the gateway compiles against)", () => {
     const me = await api.me.get({ headers: { authorization: `Bearer ${session.accessToken}` } });
     expect(me.data?.email).toBe(email);
 
-    const byId = await api.users({ id: session.user.id }).get();
+    const byId = await api.users({ id: session.user.id }).get({
+      headers: { authorization: `Bearer ${await h.adminToken()}` },
+    });
     expect(byId.data).toEqual(session.user);
 
     const duplicate = await api.auth.register.post({ email, password: "correct horse battery", name: "Eden" });

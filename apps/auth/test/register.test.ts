@@ -176,7 +176,7 @@ describe("input validation → 400 problem+json", () => {
   });
 
   test("a malformed user id → 400 naming the parameter", async () => {
-    const res = await problem(await h.get("/users/not-a-uuid"), 400);
+    const res = await problem(await h.get("/users/not-a-uuid", await h.adminToken()), 400);
     expect(res.errors?.[0]?.path).toBe("id");
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { manualClock } from "@careforall/config";
+import { serviceHeaders } from "@careforall/testkit";
 import { eq } from "drizzle-orm";
 import { authDbSchema, createAuthApp } from "../src/app";
 import { hashToken } from "../src/domain";
@@ -124,18 +125,19 @@ describe("POST /auth/refresh", () => {
   test("an expired token → 401, without revoking anything", async () => {
     const clock = manualClock(Date.now());
     const app = createAuthApp({ ...h.deps, clock });
+    const asGateway = await serviceHeaders("auth");
     const post = (body: unknown) =>
       app.handle(
         new Request("http://localhost/auth/refresh", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...asGateway },
           body: JSON.stringify(body),
         }),
       );
     const register = await app.handle(
       new Request("http://localhost/auth/register", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...asGateway },
         body: JSON.stringify({ email: newEmail("exp"), password: "long enough", name: "E" }),
       }),
     );

@@ -6,7 +6,13 @@ import { type Clock, parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import { createTestKeys, uniqueName } from "@careforall/testkit";
+import {
+  accessTokenSigner,
+  createTestKeys,
+  serviceHeaders,
+  testServiceIdentity,
+  uniqueName,
+} from "@careforall/testkit";
 import { AuthConfigSchema, type AuthModel, authDbSchema, createAuthApp } from "../src/app";
 
 export const MIGRATIONS = join(import.meta.dir, "../src/db/migrations");
@@ -32,12 +38,24 @@ export async function startAuth(options: { clock?: Clock; onCommitted?: () => vo
     clock,
     config,
     log,
+    identity: await testServiceIdentity("auth"),
     ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}),
     ...(options.denylist ? { denylist: options.denylist } : {}),
   };
   const app = createAuthApp(deps);
+  const signToken = await accessTokenSigner(keys.privateKeyPem);
+  /** An administrator's access token (operator routes such as GET /users/:id). */
+  const adminToken = () =>
+    signToken({ id: crypto.randomUUID(), email: "admin@example.org", name: "Admin", role: "admin" });
 
-  const call = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
+  /** Calls auth as the gateway does (its service credential); `init.headers` may override it. */
+  const call = async (path: string, init: RequestInit = {}) =>
+    app.handle(
+      new Request(`http://localhost${path}`, {
+        ...init,
+        headers: { ...(await serviceHeaders("auth")), ...(init.headers as Record<string, string> | undefined) },
+      }),
+    );
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     call(path, {
       method: "POST",
@@ -61,6 +79,7 @@ export async function startAuth(options: { clock?: Clock; onCommitted?: () => vo
     deps,
     config,
     keys,
+    adminToken,
     call,
     post,
     get,

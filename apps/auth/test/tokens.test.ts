@@ -122,13 +122,18 @@ describe("GET /me", () => {
 
 describe("GET /users/:id", () => {
   test("→ the User for a known id", async () => {
-    const res = await h.get(`/users/${session.user.id}`);
+    const res = await h.get(`/users/${session.user.id}`, await h.adminToken());
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(session.user);
   });
 
   test("→ 404 problem for an unknown id", async () => {
-    await problem(await h.get(`/users/${Bun.randomUUIDv7()}`), 404);
+    await problem(await h.get(`/users/${Bun.randomUUIDv7()}`, await h.adminToken()), 404);
+  });
+
+  test("→ 401 without an administrator's token, 403 for a donor: nobody else reads emails by id", async () => {
+    await problem(await h.get(`/users/${session.user.id}`), 401);
+    await problem(await h.get(`/users/${session.user.id}`, session.accessToken), 403);
   });
 });
 

@@ -4,9 +4,9 @@ import { expect } from "bun:test";
 import { join } from "node:path";
 import { manualClock, parseConfig } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, type ServiceName } from "@careforall/http";
+import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import { accessTokenSigner, createTestKeys, serviceHeaders, testServiceIdentity } from "@careforall/testkit";
+import { accessTokenSigner, bankCallHeaders, createTestKeys, testServiceIdentity } from "@careforall/testkit";
 import { eq, sql } from "drizzle-orm";
 import { createBankApp } from "../src/app";
 import { BankConfigSchema, demoBankOn } from "../src/config";
@@ -21,16 +21,6 @@ export interface BankTestOptions {
   onCommitted?: () => void;
   /** Replaces the short real sleep (e.g. a gate that holds the slow account's answer open). */
   sleep?: (ms: number) => Promise<unknown>;
-}
-
-const PAYMENT_PATHS = /^\/bank\/(authorize|capture|release|refund|holds)\b/;
-const OPERATOR_PATHS = /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/;
-
-/** The service that calls a bank path in the platform. */
-export function callerOf(path: string): ServiceName {
-  if (PAYMENT_PATHS.test(path)) return "payment";
-  if (path.startsWith("/bank/grants")) return "pledge";
-  return "gateway";
 }
 
 /** A random source that returns `values` in order, then `fallback` forever. */
@@ -104,8 +94,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
   }
   /** The credentials the platform's caller of `path` sends: its service token, and an admin's token on operator routes. */
   async function headersFor(path: string): Promise<Record<string, string>> {
-    const admin = OPERATOR_PATHS.test(path) ? { authorization: `Bearer ${adminToken}` } : {};
-    return { ...(await serviceHeaders("bank", callerOf(path))), ...admin };
+    return bankCallHeaders(path, adminToken);
   }
 
   async function json<T>(method: string, path: string, body?: unknown, status = 200): Promise<T> {

@@ -1,7 +1,14 @@
 // The campaign service as an Elysia app built from explicit dependencies; no I/O at import time.
 // main.ts wires real ones; tests and the single-process profile build it in-process.
 import type { Clock } from "@careforall/config";
-import { authGuard, createTokenVerifier, type HttpMetrics, httpKit, type ReadinessChecks } from "@careforall/http";
+import {
+  authGuard,
+  createTokenVerifier,
+  type HttpMetrics,
+  httpKit,
+  type ReadinessChecks,
+  type ServiceIdentity,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
@@ -16,6 +23,8 @@ export interface CampaignAppDeps {
   clock: Clock;
   config: Pick<CampaignConfig, "JWT_PUBLIC_KEY" | "JWT_ISSUER">;
   log: Logger;
+  /** Who campaign is to its callers; every route names the services it accepts. */
+  identity: ServiceIdentity;
   /** Called after each committed write that produced events; main wires it to relay.kick(). */
   onCommitted?: () => void;
   /** Extra /ready checks (main adds the bus); postgres is always checked. */
@@ -35,6 +44,7 @@ export function createCampaignApp(deps: CampaignAppDeps) {
         log,
         ...(deps.metrics ? { metrics: deps.metrics } : {}),
         checks: { postgres: () => db.execute(sql`select 1`), ...deps.checks },
+        trust: deps.identity,
       }),
     )
     .use(campaignRoutes({ service, guard }))

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, serve } from "@careforall/http";
+import { createHttpMetrics, identityFromConfig, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -37,6 +37,7 @@ exportOutboxLag(metrics, relay);
 exportBusMetrics(metrics, bus);
 
 const app = createCampaignApp({
+  identity: await identityFromConfig(SERVICE, config),
   db: database.db,
   clock: systemClock,
   config,

@@ -2,6 +2,7 @@
 // do what, and the outbox event each write commits with it (invariants 5 and 6).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CampaignSnapshot } from "@careforall/events";
+import { serviceHeaders } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import { Value } from "@sinclair/typebox/value";
 import { asc, eq, sql } from "drizzle-orm";
@@ -127,7 +128,7 @@ describe("get", () => {
 
   test("is typed end to end through an Eden client", async () => {
     const c = await createCampaign();
-    const api = treaty(h.app);
+    const api = treaty(h.app, { headers: await serviceHeaders("campaign") });
     const { data, status } = await api.campaigns({ id: c.id }).get();
     expect(status).toBe(200);
     expect(data?.title).toBe(c.title);

@@ -11,6 +11,7 @@ import {
   inProcessCaller,
   TEST_ISSUER,
   type TestPrincipal,
+  testServiceIdentity,
 } from "@careforall/testkit";
 import { createCampaignApp } from "../src/app";
 import { schema } from "../src/db/schema";
@@ -38,6 +39,7 @@ export async function startCampaignTestApp(options: { onCommitted?: () => void; 
   const clock = manualClock(Date.now());
   let commits = 0;
   const app = createCampaignApp({
+    identity: await testServiceIdentity("campaign"),
     db: handle.db,
     clock,
     config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: ISSUER },
@@ -50,7 +52,7 @@ export async function startCampaignTestApp(options: { onCommitted?: () => void; 
 
   const tokenFor = await accessTokenSigner(keys.privateKeyPem);
 
-  const call = inProcessCaller(app, tokenFor);
+  const call = inProcessCaller(app, tokenFor, "campaign");
 
   return {
     app,

@@ -75,7 +75,10 @@ export function createGatewayApp(deps: GatewayDeps) {
   // /docs/json describes the finished app's routes: the table is filled in once the app is built.
   const table: { routes: readonly RouteLike[] } = { routes: [] };
   const app = new Elysia()
-    .use(httpKit({ service: "gateway", log, metrics, ...(deps.checks ? { checks: deps.checks } : {}) }))
+    // The public origin: it authenticates users itself, and no service calls it.
+    .use(
+      httpKit({ service: "gateway", log, metrics, trust: "public", ...(deps.checks ? { checks: deps.checks } : {}) }),
+    )
     .use(cacheControl(table))
     .use(docsRoutes(table))
     .use(

@@ -1,12 +1,22 @@
 // The gateway's environment schema: public port, upstream service URLs, shared infrastructure,
 // rate limits (per minute; 0 turns one off) and the hot-path cache timings.
-import { commonConfig, jwtVerifyConfig, natsConfig, redisConfig, type Static, T } from "@careforall/config";
+import {
+  commonConfig,
+  jwtVerifyConfig,
+  natsConfig,
+  redisConfig,
+  type Static,
+  serviceIdentityConfig,
+  T,
+} from "@careforall/config";
 
 export const GatewayConfigSchema = T.Object({
   ...commonConfig,
   ...redisConfig,
   ...natsConfig,
   ...jwtVerifyConfig,
+  // The gateway only calls: its own key signs its calls; it accepts no service's calls.
+  SERVICE_PRIVATE_KEY: serviceIdentityConfig.SERVICE_PRIVATE_KEY,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3000 }),
   AUTH_URL: T.String({ default: "http://127.0.0.1:3101" }),
   CAMPAIGN_URL: T.String({ default: "http://127.0.0.1:3102" }),

@@ -20,8 +20,11 @@ import {
   createSessionDenylist,
   dependencyBreaker,
   guardedFetch,
+  identityFromConfig,
   mintRequestId,
+  type ServiceName,
   serve,
+  serviceFetch,
 } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import type { PaymentApp } from "@careforall/payment";
@@ -59,12 +62,18 @@ exportBusMetrics(metrics, bus);
 // Upstream calls time out rather than hang a client forever, and each service sits behind its own
 // breaker: after UPSTREAM_BREAKER_FAILURES failed calls in a row (refused, reset, timed out) the
 // gateway answers 503 at once for UPSTREAM_RETRY_MS instead of making every client wait.
-const upstream = (service: string) =>
-  guardedFetch(service, log, {
-    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-    openMs: config.UPSTREAM_RETRY_MS,
-    failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
-  });
+// Every call carries the gateway's service credential for that service.
+const identity = await identityFromConfig("gateway", config, { trustsOthers: false });
+const upstream = (service: ServiceName) =>
+  serviceFetch(
+    identity,
+    service,
+    guardedFetch(service, log, {
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      openMs: config.UPSTREAM_RETRY_MS,
+      failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
+    }),
+  );
 const clients: GatewayClients = {
   auth: treaty<AuthApp>(config.AUTH_URL, { fetcher: upstream("auth"), parseDate: false }),
   campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher: upstream("campaign"), parseDate: false }),

@@ -3,7 +3,15 @@
 // single-process profile build it in-process around the same service.
 import { verifyWebhookSignature } from "@careforall/bank";
 import type { Clock } from "@careforall/config";
-import { createHttpMetrics, type HttpMetrics, httpKit, type ReadinessChecks } from "@careforall/http";
+import {
+  authGuard,
+  createHttpMetrics,
+  createTokenVerifier,
+  type HttpMetrics,
+  httpKit,
+  type ReadinessChecks,
+  type ServiceIdentity,
+} from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
@@ -17,8 +25,10 @@ export interface PaymentAppDeps {
   db: PaymentDb;
   bank: BankClient;
   clock: Clock;
-  config: Pick<PaymentConfig, "WEBHOOK_SECRET" | "RETRY_BACKOFF_MS">;
+  config: Pick<PaymentConfig, "WEBHOOK_SECRET" | "RETRY_BACKOFF_MS" | "JWT_PUBLIC_KEY" | "JWT_ISSUER">;
   log: Logger;
+  /** Who payment is to its callers; every route names the services it accepts. */
+  identity: ServiceIdentity;
   /** Pass one to share /metrics with the workers (main does). */
   metrics?: HttpMetrics;
   /** Called after each committed change that queued events (main: relay.kick()). */
@@ -32,7 +42,7 @@ export interface PaymentAppDeps {
 }
 
 /** The service the app and the workers share: build it once in main and pass it to both. */
-export function buildPaymentService(deps: Omit<PaymentAppDeps, "checks" | "service">): PaymentService {
+export function buildPaymentService(deps: Omit<PaymentAppDeps, "checks" | "service" | "identity">): PaymentService {
   const metrics = deps.metrics ?? createHttpMetrics("payment");
   return createPaymentService({
     db: deps.db,
@@ -59,9 +69,17 @@ export function createPaymentApp(deps: PaymentAppDeps) {
         log,
         metrics,
         checks: { postgres: () => db.execute(sql`select 1`), ...deps.checks },
+        trust: deps.identity,
       }),
     )
-    .use(paymentRoutes(service));
+    .use(
+      paymentRoutes({
+        service,
+        guard: authGuard(
+          createTokenVerifier({ publicKeyPem: deps.config.JWT_PUBLIC_KEY, issuer: deps.config.JWT_ISSUER }),
+        ),
+      }),
+    );
 }
 
 export type PaymentApp = ReturnType<typeof createPaymentApp>;

@@ -5,7 +5,15 @@
 //   unknown  — timeout, 5xx or a dropped connection: the bank may or may not have done it, so
 //              retry with the same idempotency key or ask the bank (the reconciler does).
 import type { BankApp, BankModel } from "@careforall/bank";
-import { breakerFetch, type EdenAnswer, fetchWithTimeout, isUnknownStatus, readOutcome } from "@careforall/http";
+import {
+  breakerFetch,
+  type EdenAnswer,
+  fetchWithTimeout,
+  isUnknownStatus,
+  readOutcome,
+  type ServiceIdentity,
+  serviceFetch,
+} from "@careforall/http";
 import type { Breaker } from "@careforall/resilience";
 import { treaty } from "@elysiajs/eden";
 
@@ -158,9 +166,12 @@ export function createBankClient({
   url,
   timeoutMs,
   breaker,
+  identity,
 }: {
   url: string;
   timeoutMs: number;
+  /** Payment's identity: every call carries its credential for the bank. */
+  identity?: ServiceIdentity;
   /**
    * While open, calls fail at once (no request sent) as unknown outcomes: a bank that is down or
    * hung costs timeoutMs to the first few calls only, not to every batch and reconciler pass.
@@ -168,7 +179,8 @@ export function createBankClient({
   breaker?: Breaker;
 }): BankClient {
   const timed = fetchWithTimeout(timeoutMs);
+  const guarded = breaker ? breakerFetch(timed, breaker) : timed;
   return createEdenBankClient(
-    treaty<BankApp>(url, { parseDate: false, fetcher: breaker ? breakerFetch(timed, breaker) : timed }),
+    treaty<BankApp>(url, { parseDate: false, fetcher: identity ? serviceFetch(identity, "bank", guarded) : guarded }),
   );
 }

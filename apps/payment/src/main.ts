@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, dependencyBreaker, serve } from "@careforall/http";
+import { createHttpMetrics, dependencyBreaker, identityFromConfig, serve } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -33,7 +33,9 @@ try {
   const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
   const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
   const relay = createOutboxRelay({ db: database.db, table: outbox, bus, log });
+  const identity = await identityFromConfig(SERVICE, config);
   const bank = createBankClient({
+    identity,
     url: config.BANK_URL,
     timeoutMs: config.BANK_TIMEOUT_MS,
     breaker: dependencyBreaker("bank", log, {
@@ -56,7 +58,12 @@ try {
     onCommitted: () => relay.kick(),
   };
   const service = buildPaymentService(deps);
-  const app = createPaymentApp({ ...deps, service, checks: { nats: { check: () => bus.ping(), optional: true } } });
+  const app = createPaymentApp({
+    ...deps,
+    identity,
+    service,
+    checks: { nats: { check: () => bus.ping(), optional: true } },
+  });
 
   relay.start();
   const pledgeCreatedBatch = createPledgeCreatedBatch({ ...deps, service });

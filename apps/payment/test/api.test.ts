@@ -1,10 +1,11 @@
 // The payment internal API over HTTP (docs/money-path.md "Payment internal API"): reads, the
 // operator pushes — each idempotent and driving the same steps as the workers — and /metrics.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { serviceHeaders } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import type { PaymentModel } from "../src/model";
 import type { FakeBank } from "./fake-bank";
-import { type PaymentTestApp, pledgeCreated, startPaymentTestApp } from "./support";
+import { adminToken, type PaymentTestApp, pledgeCreated, startPaymentTestApp } from "./support";
 
 let h: PaymentTestApp;
 let bank: FakeBank;
@@ -44,7 +45,10 @@ describe("reads", () => {
   test("the Eden type PaymentApp reaches the routes in-process", async () => {
     bank.reset();
     const row = (await h.service.handlePledgeCreated(pledgeCreated()))!;
-    const client = treaty(h.app);
+    // As the gateway calls it: its service credential and an administrator's token.
+    const client = treaty(h.app, {
+      headers: { ...(await serviceHeaders("payment")), authorization: `Bearer ${adminToken}` },
+    });
     const { data, error } = await client.payments({ id: row.id }).get();
     expect(error).toBeNull();
     expect(data?.status).toBe("captured");

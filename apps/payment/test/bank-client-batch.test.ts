@@ -19,6 +19,7 @@ import { parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
 import { createBreaker } from "@careforall/resilience";
+import { accessTokenSigner, bankTestFetch, createTestKeys, testServiceIdentity } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import {
   type AuthorizeRequest,
@@ -37,6 +38,14 @@ const NO_FAULTS: Faults = {
   webhookDropRate: 0,
 };
 
+// The bank verifies administrators' tokens on its operator routes (faults): it trusts this key.
+const jwtKeys = await createTestKeys();
+const adminToken = await (await accessTokenSigner(jwtKeys.privateKeyPem))({
+  id: crypto.randomUUID(),
+  email: "admin@test.local",
+  name: "Admin",
+  role: "admin",
+});
 let database: TestDatabase;
 let handle: DbHandle<Record<string, never>>;
 let server: ReturnType<typeof Bun.serve>;
@@ -52,10 +61,21 @@ beforeAll(async () => {
   await migrate({ url: database.url, migrationsFolder: join(bankSrc, "db", "migrations"), schema: "bank" });
   handle = createDb({ url: database.url, schema: {}, max: 12, name: "bank-for-client-test" });
   const db = handle.db as unknown as Parameters<typeof createBankApp>[0]["db"];
-  const config = parseConfig("bank", BankConfigSchema, { NODE_ENV: "test", SLOW_ACCOUNT_DELAY_MS: "10" });
+  const config = parseConfig("bank", BankConfigSchema, {
+    JWT_PUBLIC_KEY: jwtKeys.publicKeyPem,
+    NODE_ENV: "test",
+    SLOW_ACCOUNT_DELAY_MS: "10",
+  });
   faults = createFaultStore({ db, initial: NO_FAULTS });
   await ensureFixedAccounts(db, systemClock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
-  const app = createBankApp({ db, clock: systemClock, config, log: silentLogger("bank-for-client"), faults });
+  const app = createBankApp({
+    identity: await testServiceIdentity("bank"),
+    db,
+    clock: systemClock,
+    config,
+    log: silentLogger("bank-for-client"),
+    faults,
+  });
   server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -64,8 +84,12 @@ beforeAll(async () => {
       return app.fetch(req);
     },
   });
-  api = treaty<BankApp>(`http://127.0.0.1:${server.port}`, { parseDate: false });
-  client = createBankClient({ url: `http://127.0.0.1:${server.port}`, timeoutMs: 3000 });
+  api = treaty<BankApp>(`http://127.0.0.1:${server.port}`, { parseDate: false, fetcher: bankTestFetch(adminToken) });
+  client = createBankClient({
+    identity: await testServiceIdentity("payment"),
+    url: `http://127.0.0.1:${server.port}`,
+    timeoutMs: 3000,
+  });
 });
 beforeEach(async () => {
   await faults.replace(NO_FAULTS);
@@ -165,7 +189,11 @@ describe("authorizeBatch", () => {
     const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
     const port = probe.port;
     probe.stop(true);
-    const away = createBankClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+    const away = createBankClient({
+      identity: await testServiceIdentity("payment"),
+      url: `http://127.0.0.1:${port}`,
+      timeoutMs: 1000,
+    });
     expect(kinds(await away.authorizeBatch!([authorizeRequest(a), authorizeRequest(a)]))).toEqual([
       "unknown",
       "unknown",
@@ -185,7 +213,12 @@ describe("authorizeBatch", () => {
     });
     try {
       const breaker = createBreaker({ name: "bank", openMs: 60_000, failureThreshold: 2 });
-      const guarded = createBankClient({ url: `http://127.0.0.1:${hung.port}`, timeoutMs: 100, breaker });
+      const guarded = createBankClient({
+        identity: await testServiceIdentity("payment"),
+        url: `http://127.0.0.1:${hung.port}`,
+        timeoutMs: 100,
+        breaker,
+      });
       for (let i = 0; i < 2; i++) expect((await guarded.authorize(authorizeRequest(a))).kind).toBe("unknown");
       expect(breaker.state()).toBe("open");
       const refused = await guarded.capture({ idempotencyKey: crypto.randomUUID(), holdId: crypto.randomUUID() });

@@ -19,7 +19,14 @@ import {
 import { parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
-import { waitFor } from "@careforall/testkit";
+import {
+  accessTokenSigner,
+  bankTestFetch,
+  createTestKeys,
+  serviceHeaders,
+  testServiceIdentity,
+  waitFor,
+} from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import { eq } from "drizzle-orm";
 import { type BankClient, createBankClient } from "../src/bank-client";
@@ -35,6 +42,14 @@ const NO_FAULTS: Faults = {
   webhookDropRate: 0,
 };
 
+// The bank verifies administrators' tokens on its operator routes (faults): it trusts this key.
+const jwtKeys = await createTestKeys();
+const adminToken = await (await accessTokenSigner(jwtKeys.privateKeyPem))({
+  id: crypto.randomUUID(),
+  email: "admin@test.local",
+  name: "Admin",
+  role: "admin",
+});
 let bankDatabase: TestDatabase;
 let bankDb: DbHandle<Record<string, never>>;
 let bankServer: ReturnType<typeof Bun.serve>;
@@ -57,11 +72,26 @@ beforeAll(async () => {
   // Payment first, so the bank's webhooks have somewhere to go.
   const bankPort = await freePort();
   h = await startPaymentTestApp<BankClient>({
-    bank: createBankClient({ url: `http://127.0.0.1:${bankPort}`, timeoutMs: 3000 }),
+    bank: createBankClient({
+      identity: await testServiceIdentity("payment"),
+      url: `http://127.0.0.1:${bankPort}`,
+      timeoutMs: 3000,
+    }),
   });
-  paymentServer = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: h.app.fetch });
+  // The bank's webhooks reach payment through the gateway in the platform: this stand-in forwards
+  // them with the gateway's credential, as /api/webhooks/bank does.
+  paymentServer = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: async (request) => {
+      const headers = new Headers(request.headers);
+      for (const [k, v] of Object.entries(await serviceHeaders("payment"))) headers.set(k, v);
+      return h.app.handle(new Request(request, { headers }));
+    },
+  });
 
   const config = parseConfig("bank", BankConfigSchema, {
+    JWT_PUBLIC_KEY: jwtKeys.publicKeyPem,
     NODE_ENV: "test",
     WEBHOOK_URL: `http://127.0.0.1:${paymentServer.port}/payments/webhook`,
     WEBHOOK_SECRET,
@@ -72,10 +102,18 @@ beforeAll(async () => {
   const faults = createFaultStore({ db, initial: NO_FAULTS });
   await ensureFixedAccounts(db, systemClock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR });
   sender = createWebhookSender({ db, clock: systemClock, log, faults, random: Math.random, config });
-  const bankApp = createBankApp({ db, clock: systemClock, config, log, faults, onCommitted: () => sender.kick() });
+  const bankApp = createBankApp({
+    identity: await testServiceIdentity("bank"),
+    db,
+    clock: systemClock,
+    config,
+    log,
+    faults,
+    onCommitted: () => sender.kick(),
+  });
   bankServer = Bun.serve({ port: bankPort, hostname: "127.0.0.1", fetch: bankApp.fetch });
   sender.start();
-  bankApi = treaty<BankApp>(`http://127.0.0.1:${bankPort}`, { parseDate: false });
+  bankApi = treaty<BankApp>(`http://127.0.0.1:${bankPort}`, { parseDate: false, fetcher: bankTestFetch(adminToken) });
 });
 
 afterAll(async () => {

@@ -9,6 +9,13 @@ import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { PledgeChange, PledgeCreated } from "@careforall/events";
 import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
+import {
+  accessTokenSigner,
+  createTestKeys,
+  serviceHeaders,
+  TEST_ISSUER,
+  testServiceIdentity,
+} from "@careforall/testkit";
 import { asc, eq } from "drizzle-orm";
 import { buildPaymentService, createPaymentApp } from "../src/app";
 import type { BankClient } from "../src/bank-client";
@@ -19,15 +26,32 @@ import { FakeBank } from "./fake-bank";
 
 export const WEBHOOK_SECRET = "test-webhook-secret-0123456789";
 
+const keys = await createTestKeys();
+/** An administrator's access token: the operator routes act for one. */
+export const adminToken = await (await accessTokenSigner(keys.privateKeyPem))({
+  id: crypto.randomUUID(),
+  email: "admin@test.local",
+  name: "Admin",
+  role: "admin",
+});
+
 export const TEST_CONFIG = {
   WEBHOOK_SECRET,
+  JWT_PUBLIC_KEY: keys.publicKeyPem,
+  JWT_ISSUER: TEST_ISSUER,
   RETRY_BACKOFF_MS: "100,200,400",
   RECONCILE_AFTER_MS: 5000,
   RECONCILE_INTERVAL_MS: 50,
   BANK_TIMEOUT_MS: 2000,
 } satisfies Pick<
   PaymentConfig,
-  "WEBHOOK_SECRET" | "RETRY_BACKOFF_MS" | "RECONCILE_AFTER_MS" | "RECONCILE_INTERVAL_MS" | "BANK_TIMEOUT_MS"
+  | "WEBHOOK_SECRET"
+  | "RETRY_BACKOFF_MS"
+  | "RECONCILE_AFTER_MS"
+  | "RECONCILE_INTERVAL_MS"
+  | "BANK_TIMEOUT_MS"
+  | "JWT_PUBLIC_KEY"
+  | "JWT_ISSUER"
 >;
 
 export async function startPaymentTestApp<B extends BankClient = FakeBank>(options: { bank?: B } = {}) {
@@ -55,11 +79,15 @@ export async function startPaymentTestApp<B extends BankClient = FakeBank>(optio
     },
   };
   const service = buildPaymentService(deps);
-  const app = createPaymentApp({ ...deps, service });
+  const app = createPaymentApp({ ...deps, service, identity: await testServiceIdentity("payment") });
   const reconciler = createReconciler({ db: handle.db, service, clock, config: TEST_CONFIG, log });
 
+  /** Calls payment as the gateway does: its service credential, and an admin's token on operator routes. */
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const init: RequestInit = { method, headers: { ...headers } };
+    const admin: Record<string, string> = path.startsWith("/payments/webhook")
+      ? {}
+      : { authorization: `Bearer ${adminToken}` };
+    const init: RequestInit = { method, headers: { ...(await serviceHeaders("payment")), ...admin, ...headers } };
     if (body !== undefined) {
       init.body = typeof body === "string" ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] ??= "application/json";

@@ -4,6 +4,7 @@
 // ones never backwards (invariants 1, 5).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signWebhook } from "@careforall/bank";
+import { serviceHeaders } from "@careforall/testkit";
 import { eq } from "drizzle-orm";
 import { inbox } from "../src/db/schema";
 import { type FakeBank, INSUFFICIENT_ACCOUNT } from "./fake-bank";
@@ -77,7 +78,7 @@ describe("signature", () => {
       // Odd spacing on purpose: a parse-and-reserialise would break the signature.
       const body = webhookBody("hold.captured", row.id, holdId).replace(":", ":  ");
       const signature = signWebhook(WEBHOOK_SECRET, body, h.nowSeconds());
-      const headers: Record<string, string> = { "bank-signature": signature };
+      const headers: Record<string, string> = { "bank-signature": signature, ...(await serviceHeaders("payment")) };
       if (contentType) headers["content-type"] = contentType;
       const res = await h.app.handle(
         new Request("http://localhost/payments/webhook", { method: "POST", headers, body }),

@@ -8,6 +8,7 @@ import {
   type HttpMetrics,
   httpKit,
   type ReadinessChecks,
+  type ServiceIdentity,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
@@ -28,6 +29,8 @@ export interface PledgeAppDeps {
   clock: Clock;
   config: PledgeServiceConfig & Pick<PledgeConfig, "JWT_PUBLIC_KEY" | "JWT_ISSUER">;
   log: Logger;
+  /** Who pledge is to its callers; every route names the services it accepts. */
+  identity: ServiceIdentity;
   /** Pass one to share /metrics with main's gauges (outbox lag); otherwise the app makes its own. */
   metrics?: HttpMetrics;
   /** Called after each committed write that produced events; main wires it to relay.kick(). */
@@ -80,11 +83,12 @@ export function createPledgeApp(deps: PledgeAppDeps) {
         log,
         metrics,
         checks: { postgres: () => db.execute(sql`select 1`), ...deps.checks },
+        trust: deps.identity,
       }),
     )
     .use(pledgeRoutes({ service, guard }))
     .use(adminRoutes({ service, guard }))
-    .use(internalRoutes({ service }));
+    .use(internalRoutes({ service, guard }));
 }
 
 export type PledgeApp = ReturnType<typeof createPledgeApp>;

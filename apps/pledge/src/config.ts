@@ -9,6 +9,7 @@ import {
   natsConfig,
   Secret,
   type Static,
+  serviceIdentityConfig,
   T,
 } from "@careforall/config";
 
@@ -17,10 +18,9 @@ export const PledgeConfigSchema = T.Object({
   ...databaseConfig,
   ...natsConfig,
   ...jwtVerifyConfig,
+  ...serviceIdentityConfig,
   PORT: T.Integer({ minimum: 1, maximum: 65535, default: 3103 }),
   ...bankClientConfig,
-  /** How long a bank grant for the same (account, secret or owner) is reused; 0 asks the bank every time. */
-  GRANT_CACHE_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   /**
    * Keys the HMAC that turns a guest's email into their donor key (and idempotency scope), so the
    * key cannot be recomputed from a guessed address. Changing it makes returning guests new donors.
@@ -29,6 +29,8 @@ export const PledgeConfigSchema = T.Object({
     development: DEVELOPMENT_SECRETS.DONOR_KEY_SECRET,
     description: "HMAC key of guests' donor keys",
   }),
+  /** How long a bank grant for the same (account, secret or owner) is reused; 0 asks the bank every time. */
+  GRANT_CACHE_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 300 }),
   /** How long a finished Idempotency-Key keeps its answer (the contract promises at least 24 hours). */
   IDEMPOTENCY_TTL_HOURS: T.Integer({ minimum: 24, maximum: 24 * 30, default: 24 }),
   /**

@@ -6,7 +6,7 @@ import type { BankApp } from "@careforall/bank";
 import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
 import { loadConfig, systemClock } from "@careforall/config";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, guardedFetch, serve } from "@careforall/http";
+import { createHttpMetrics, guardedFetch, identityFromConfig, serve, serviceFetch } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
 import { initTelemetry } from "@careforall/telemetry";
@@ -44,6 +44,7 @@ try {
   });
 
   const metrics = createHttpMetrics(SERVICE);
+  const identity = await identityFromConfig(SERVICE, config);
   exportOutboxLag(metrics, relay);
   exportBusMetrics(metrics, bus);
 
@@ -53,11 +54,15 @@ try {
       // BANK_BREAKER_FAILURES failed calls in a row, new sources get 503 at once for BANK_RETRY_MS.
       treaty<BankApp>(config.BANK_URL, {
         parseDate: false,
-        fetcher: guardedFetch("bank", log, {
-          timeoutMs: config.BANK_TIMEOUT_MS,
-          openMs: config.BANK_RETRY_MS,
-          failureThreshold: config.BANK_BREAKER_FAILURES,
-        }),
+        fetcher: serviceFetch(
+          identity,
+          "bank",
+          guardedFetch("bank", log, {
+            timeoutMs: config.BANK_TIMEOUT_MS,
+            openMs: config.BANK_RETRY_MS,
+            failureThreshold: config.BANK_BREAKER_FAILURES,
+          }),
+        ),
       }),
       log,
     ),
@@ -65,6 +70,7 @@ try {
   );
   const onCommitted = () => relay.kick();
   const app = createPledgeApp({
+    identity,
     db: database.db,
     verifier,
     clock: systemClock,

@@ -17,9 +17,10 @@ import {
 import { manualClock, parseConfig } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import type { UserRegisteredEvent } from "@careforall/events";
-import { fetchWithTimeout } from "@careforall/http";
+import { fetchWithTimeout, serviceFetch } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
+import { createTestKeys, serviceHeaders, testServiceIdentity } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import { eq, sql } from "drizzle-orm";
 import { createEdenSourceVerifier } from "../src/bank-client";
@@ -36,7 +37,10 @@ let h: PledgeTestApp;
 let campaignId: string;
 const bankClock = manualClock(Date.now());
 const log = silentLogger("pledge-bank-integration");
-const bankConfig = parseConfig("bank", BankConfigSchema, { NODE_ENV: "test" });
+const bankConfig = parseConfig("bank", BankConfigSchema, {
+  NODE_ENV: "test",
+  JWT_PUBLIC_KEY: (await createTestKeys()).publicKeyPem,
+});
 
 beforeAll(async () => {
   bankDatabase = await createTestDatabase("pledge_bank");
@@ -48,12 +52,21 @@ beforeAll(async () => {
   // plain database handle is the same at run time.
   bankDb = bankHandle.db as unknown as BankAppDeps["db"];
   await ensureFixedAccounts(bankDb, bankClock, { demoBalanceMinor: bankConfig.DEMO_BALANCE_MINOR });
-  const bank: BankApp = createBankApp({ db: bankDb, clock: bankClock, config: bankConfig, log });
+  const bank: BankApp = createBankApp({
+    identity: await testServiceIdentity("bank"),
+    db: bankDb,
+    clock: bankClock,
+    config: bankConfig,
+    log,
+  });
   server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (request) => bank.handle(request) });
   bankUrl = `http://127.0.0.1:${server.port}`;
 
   const verifier = createEdenSourceVerifier(
-    treaty<BankApp>(bankUrl, { parseDate: false, fetcher: fetchWithTimeout(2_000) }),
+    treaty<BankApp>(bankUrl, {
+      parseDate: false,
+      fetcher: serviceFetch(await testServiceIdentity("pledge"), "bank", fetchWithTimeout(2_000)),
+    }),
     log,
   );
   h = await startPledgeTestApp({ verifier });
@@ -70,7 +83,7 @@ afterAll(async () => {
 async function demoAccount(): Promise<{ bankAccountId: string; accountSecret: string }> {
   const res = await fetch(`${bankUrl}/bank/accounts`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(await serviceHeaders("bank")) },
     body: "{}",
   });
   expect(res.status).toBe(201);
@@ -129,7 +142,9 @@ describe("against the real bank", () => {
       bankClock,
     );
     await consumers.onUserRegistered(registered);
-    const owned = await fetch(`${bankUrl}/bank/accounts/by-owner/user/${alice.id}`);
+    const owned = await fetch(`${bankUrl}/bank/accounts/by-owner/user/${alice.id}`, {
+      headers: await serviceHeaders("bank"),
+    });
     expect(owned.status).toBe(200);
     const { bankAccountId } = (await owned.json()) as { bankAccountId: string };
 
@@ -152,7 +167,13 @@ describe("against the real bank", () => {
       const problem = await expectProblem(await guest(account, "outage-key"), 503);
       expect(problem.detail).toContain("same Idempotency-Key");
     } finally {
-      const bank = createBankApp({ db: bankDb, clock: bankClock, config: bankConfig, log });
+      const bank = createBankApp({
+        identity: await testServiceIdentity("bank"),
+        db: bankDb,
+        clock: bankClock,
+        config: bankConfig,
+        log,
+      });
       server = Bun.serve({ port, hostname: "127.0.0.1", fetch: (request) => bank.handle(request) });
     }
     const retry = await guest(account, "outage-key");

@@ -3,6 +3,7 @@
 // each of which leaves no pledge and no event behind (invariants 1 and 5).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PledgeCreated } from "@careforall/events";
+import { serviceHeaders } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import { Value } from "@sinclair/typebox/value";
 import { eq, sql } from "drizzle-orm";
@@ -166,7 +167,7 @@ describe("signed-in donors", () => {
 
   test("is typed end to end through an Eden client", async () => {
     const fay = h.withAccount(user("fay"));
-    const api = treaty(h.app);
+    const api = treaty(h.app, { headers: await serviceHeaders("pledge") });
     const { data, status, response } = await api.campaigns({ id: campaignId }).pledges.post(
       { amountMinor: 2_000, currency: "BDT" },
       {

@@ -2,6 +2,7 @@
 // and the admin list with cursors, the ledger the audit uses, the internal captured list, and the
 // business gauges on /metrics.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { serviceHeaders } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import type { PledgeModel } from "../src/model";
 import { expectProblem, type PledgeTestApp, startPledgeTestApp, user } from "./support";
@@ -58,9 +59,10 @@ describe("GET /pledges/:id", () => {
   test("is typed end to end through an Eden client", async () => {
     const p = await h.createPledge(alice, campaignId);
     const api = treaty(h.app);
-    const { data, status } = await api
-      .pledges({ id: p.id })
-      .get({ headers: { authorization: `Bearer ${await h.tokenFor(alice)}` } });
+    const { data, status } = await api.pledges({ id: p.id }).get({
+      // As the gateway calls: its service credential, and the donor's token.
+      headers: { authorization: `Bearer ${await h.tokenFor(alice)}`, ...(await serviceHeaders("pledge")) },
+    });
     expect(status).toBe(200);
     expect(data?.id).toBe(p.id);
   });
@@ -168,7 +170,9 @@ describe("GET /campaigns/:id/captured (internal)", () => {
     const items: PledgeModel.CapturedPledge[] = [];
     let cursor: string | null = null;
     do {
-      const res = await h.call("GET", `/campaigns/${c}/captured?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const res = await h.call("GET", `/campaigns/${c}/captured?limit=2${cursor ? `&cursor=${cursor}` : ""}`, {
+        as: root,
+      });
       expect(res.status).toBe(200);
       const page = (await res.json()) as PledgeModel.CapturedPage;
       items.push(...page.items);
@@ -183,6 +187,13 @@ describe("GET /campaigns/:id/captured (internal)", () => {
       amountMinor: 1_000,
     });
     expect(items.every((i) => typeof i.capturedAt === "string")).toBe(true);
+  });
+
+  test("donors' names and keys are an operator's read: the gateway alone, for an administrator", async () => {
+    const c = (await h.campaign()).id;
+    await expectProblem(await h.call("GET", `/campaigns/${c}/captured`), 401);
+    await expectProblem(await h.call("GET", `/campaigns/${c}/captured`, { as: alice }), 403);
+    await expectProblem(await h.call("GET", `/campaigns/${c}/captured`, { as: root, caller: "payment" }), 403);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   inProcessCaller,
   TEST_ISSUER,
   type TestPrincipal,
+  testServiceIdentity,
 } from "@careforall/testkit";
 import { asc, eq } from "drizzle-orm";
 import { createPledgeApp } from "../src/app";
@@ -121,7 +122,16 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
   const verifier =
     options.verifier ??
     (options.cacheGrants ? cachingSourceVerifier(bank, { ttlMs: 300_000, now: () => clock.now() }) : bank);
-  const app = createPledgeApp({ db: handle.db, verifier, clock, config, log, metrics, onCommitted });
+  const app = createPledgeApp({
+    identity: await testServiceIdentity("pledge"),
+    db: handle.db,
+    verifier,
+    clock,
+    config,
+    log,
+    metrics,
+    onCommitted,
+  });
   /** The same use cases without HTTP, for what main runs on timers (the key sweeper). */
   const service = createPledgeService({ db: handle.db, verifier, clock, log, config });
   const paymentHandler = createPaymentEventHandler({ db: handle.db, clock, log, onCommitted });
@@ -129,7 +139,7 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
 
   const tokenFor = await accessTokenSigner(keys.privateKeyPem);
 
-  const call = inProcessCaller(app, tokenFor);
+  const call = inProcessCaller(app, tokenFor, "pledge");
 
   /** A campaign in the read model, as if campaign.created had arrived. */
   async function campaign(overrides: Partial<CampaignSnapshot> = {}): Promise<CampaignSnapshot> {

@@ -40,6 +40,7 @@ const app = new Elysia()
     httpKit({
       service: "test",
       log: silentLogger(),
+      trust: "public",
       metrics,
       checks: { db: async () => dbUp, cache: { check: async () => cacheUp, optional: true } },
     }),
@@ -98,7 +99,7 @@ async function expectProblem(res: Response, status: number) {
 
 describe("validation messages name the answer, never echo the input", () => {
   const v = new Elysia()
-    .use(httpKit({ service: "messages", log: silentLogger() }))
+    .use(httpKit({ service: "messages", log: silentLogger(), trust: "public" }))
     .get("/list", ({ query }) => query, { query: t.Object({ status: t.Optional(t.UnionEnum(["active", "closed"])) }) })
     .post("/give", ({ body }) => body, {
       headers: t.Object({ "idempotency-key": t.String({ minLength: 1, description: "One key per donation attempt" }) }),
@@ -295,7 +296,7 @@ describe("JWT guard", () => {
   const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
   test("a missing token is refused before the body is validated (401, not 400)", async () => {
     const guarded = new Elysia()
-      .use(httpKit({ service: "order", log: silentLogger() }))
+      .use(httpKit({ service: "order", log: silentLogger(), trust: "public" }))
       .use(authGuard(createTokenVerifier({ publicKeyPem, issuer })))
       .post("/x", ({ body }) => body, { auth: true, body: t.Object({ n: Int() }) });
     const res = await guarded.handle(new Request("http://localhost/x", json({ n: "bad" })));
@@ -351,7 +352,7 @@ describe("request logs", () => {
   const log = createLogger({ service: "logged", destination: { write: (s: string) => lines.push(JSON.parse(s)) } });
   const accessLog = createAccessLog({ service: "logged", level: "info", sink: (c) => chunks.push(c) });
   const logged = new Elysia()
-    .use(httpKit({ service: "logged", log, accessLog }))
+    .use(httpKit({ service: "logged", log, accessLog, trust: "public" }))
     .get("/work/:id", async ({ params }) => {
       await Bun.sleep(1);
       log.info({ step: "deep" }, "work.done"); // the service's own logger, not a request-scoped one

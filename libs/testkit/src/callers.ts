@@ -147,3 +147,34 @@ export async function schemaFingerprint(
   }
   return parts.join(",");
 }
+
+const BANK_PAYMENT_PATHS = /^\/bank\/(authorize|capture|release|refund|holds)\b/;
+const BANK_OPERATOR_PATHS = /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/;
+
+/** The service that calls a bank path in the platform: payment for holds, pledge for grants, else the gateway. */
+export function bankCallerOf(path: string): ServiceName {
+  if (BANK_PAYMENT_PATHS.test(path)) return "payment";
+  if (path.startsWith("/bank/grants")) return "pledge";
+  return "gateway";
+}
+
+/**
+ * The credentials the platform's caller of a bank `path` sends: its service token, and an
+ * administrator's access token on the operator routes (when `adminToken` is given).
+ */
+export async function bankCallHeaders(path: string, adminToken?: string): Promise<Record<string, string>> {
+  const admin: Record<string, string> =
+    adminToken && BANK_OPERATOR_PATHS.test(path) ? { authorization: `Bearer ${adminToken}` } : {};
+  return { ...(await serviceHeaders("bank", bankCallerOf(path))), ...admin };
+}
+
+/** A fetch for tests that set a bank up over HTTP: each call carries what its real caller sends. */
+export function bankTestFetch(adminToken?: string): typeof fetch {
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+    for (const [k, v] of Object.entries(await bankCallHeaders(path, adminToken)))
+      if (!headers.has(k)) headers.set(k, v);
+    return fetch(input, { ...init, headers });
+  }) as typeof fetch;
+}

@@ -192,3 +192,4 @@ export async function forgeServiceToken(options: {
     .sign(key);
 }
 export * from "./callers";
+export * from "./stack-credentials";

@@ -1,6 +1,6 @@
 // Session routes: register, login, refresh and logout. The gateway maps /api/auth/* here and
 // applies the rate limits; this layer only validates and delegates to the service.
-import { Problem } from "@careforall/http";
+import { Problem, serviceCallers } from "@careforall/http";
 import { Elysia, t } from "elysia";
 import { AuthModel } from "../model";
 import type { AuthService } from "../service";
@@ -8,7 +8,10 @@ import type { AuthService } from "../service";
 const tags = ["auth"];
 
 export function authRoutes(service: AuthService) {
+  // Only the gateway (the public origin, which rate-limits these) starts and ends sessions.
   return new Elysia({ prefix: "/auth" })
+    .use(serviceCallers)
+    .guard({ callers: ["gateway"] })
     .post("/register", async ({ body, status }) => status(201, await service.register(body)), {
       body: AuthModel.RegisterBody,
       response: { 201: AuthModel.Session, 400: Problem, 409: Problem },

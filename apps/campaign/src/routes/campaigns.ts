@@ -1,6 +1,6 @@
 // Campaign routes (internal paths; the gateway maps /api/campaigns/... here through Eden).
 // Each route declares its input and every response status, so Eden and OpenAPI see them all.
-import { type authGuard, IdParams, Problem } from "@careforall/http";
+import { type authGuard, IdParams, Problem, serviceCallers } from "@careforall/http";
 import { Elysia } from "elysia";
 import { CampaignModel } from "../model";
 import type { CampaignService } from "../service";
@@ -14,7 +14,10 @@ export interface CampaignRoutesDeps {
 const detail = (summary: string) => ({ tags: ["campaigns"], summary });
 
 export function campaignRoutes({ service, guard }: CampaignRoutesDeps) {
+  // Only the gateway calls: the public API is its /api/campaigns.
   return new Elysia({ prefix: "/campaigns" })
+    .use(serviceCallers)
+    .guard({ callers: ["gateway"] })
     .use(guard)
     .get("", ({ query }) => service.list(query), {
       query: CampaignModel.ListCampaignsQuery,

@@ -1,6 +1,6 @@
 // Donations read model routes: the public list of captured donations, and the admin rebuild
 // that resets a campaign's totals from the pledge records.
-import { type authGuard, IdParams, Problem } from "@careforall/http";
+import { type authGuard, IdParams, Problem, serviceCallers } from "@careforall/http";
 import { Elysia } from "elysia";
 import { CampaignModel, DonationModel } from "../model";
 import type { TotalsService } from "../totals";
@@ -8,7 +8,10 @@ import type { TotalsService } from "../totals";
 const detail = (summary: string) => ({ tags: ["campaigns"], summary });
 
 export function donationRoutes({ totals, guard }: { totals: TotalsService; guard: ReturnType<typeof authGuard> }) {
+  // Only the gateway calls (the rebuild for an administrator).
   return new Elysia({ prefix: "/campaigns" })
+    .use(serviceCallers)
+    .guard({ callers: ["gateway"] })
     .use(guard)
     .get("/:id/donations", ({ params, query }) => totals.listDonations(params.id, query), {
       params: IdParams,

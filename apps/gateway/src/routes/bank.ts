@@ -96,8 +96,9 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
     )
     .get(
       "/api/admin/bank/faults",
-      async ({ requestId }) =>
-        (await call(log, "bank", bank.bank.faults.get({ headers: upstreamHeaders(requestId) })))
+      // The bank checks the administrator itself: the admin's token goes along.
+      async ({ requestId, headers }) =>
+        (await call(log, "bank", bank.bank.faults.get({ headers: upstreamHeaders(requestId, headers.authorization) })))
           .data as BankModel.Faults,
       {
         admin: true,
@@ -116,9 +117,14 @@ export function bankRoutes({ bank, payment, limiter, demoAccountsPerMinute, log,
     )
     .put(
       "/api/admin/bank/faults",
-      async ({ body, requestId }) =>
-        (await call(log, "bank", bank.bank.faults.put(body, { headers: upstreamHeaders(requestId) })))
-          .data as BankModel.Faults,
+      async ({ body, requestId, headers }) =>
+        (
+          await call(
+            log,
+            "bank",
+            bank.bank.faults.put(body, { headers: upstreamHeaders(requestId, headers.authorization) }),
+          )
+        ).data as BankModel.Faults,
       {
         admin: true,
         body: BankModel.FaultsPatch,

@@ -2,7 +2,7 @@
 // list paging and filters, owner/admin changes and closing, and the event path that keeps the
 // gateway's snapshots fresh when a change bypasses the gateway.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { uniqueName, waitFor } from "@careforall/testkit";
+import { internalCallHeaders, uniqueName, waitFor } from "@careforall/testkit";
 import {
   type Account,
   ADMIN,
@@ -292,7 +292,10 @@ describe("event path", () => {
     // Straight to the service: the gateway's own write path (and its snapshot apply) is bypassed.
     const direct = await fetch(`${e2e.stack.urls.campaign}/campaigns/${c.id}/close`, {
       method: "POST",
-      headers: { authorization: `Bearer ${owner.token}` },
+      headers: {
+        authorization: `Bearer ${owner.token}`,
+        ...(await internalCallHeaders(e2e.stack.urls.campaign, `/campaigns/${c.id}/close`)),
+      },
     });
     expect(direct.status).toBe(200);
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import type { AuthModel } from "@careforall/auth";
 import type { CampaignModel } from "@careforall/campaign";
-import { uniqueName } from "@careforall/testkit";
+import { internalCallHeaders, registerStack, uniqueName } from "@careforall/testkit";
 import { exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from "jose";
 import { type IsolatedStack, startIsolatedStack } from "../../../../scripts/isolated-stack";
 import type { Stack } from "../../../../scripts/stack";
@@ -59,6 +59,8 @@ export function useStack(env: Record<string, string> = {}, options: { label?: st
       },
     });
     const { stack, keys, logsDir, databaseUrl } = iso;
+    // Direct calls to the internal services carry what their platform caller would send.
+    registerStack({ urls: iso.stack.urls, keys: iso.keys });
     Object.assign(ctx, { stack, gw: stack.urls.gateway, keys, logsDir, databaseUrl });
   }, 60_000);
 
@@ -81,6 +83,8 @@ export interface Reply<T = unknown> {
 export interface CallOptions {
   token?: string | undefined;
   headers?: Record<string, string>;
+  /** false: send no service credential to an internal service (tests of the caller check). */
+  internal?: boolean;
   /** Sent as-is (no JSON.stringify), e.g. malformed JSON. */
   raw?: string;
 }
@@ -93,7 +97,12 @@ export async function call<T = unknown>(
   body?: unknown,
   options: CallOptions = {},
 ): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  // An internal service answers its platform callers only: the call carries that caller's credential
+  // (and an administrator's token on operator routes) unless `internal: false` asks for none.
+  const headers: Record<string, string> = {
+    ...(options.internal === false ? {} : await internalCallHeaders(base, path, { asAdmin: !options.token })),
+    ...options.headers,
+  };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let payload: string | undefined;
   if (options.raw !== undefined) payload = options.raw;

@@ -1,6 +1,6 @@
 // Admin routes: every pledge by status, and the ledger the audit compares with campaign totals
 // and the bank (not a hot path: it aggregates pledge rows on request).
-import { Problem } from "@careforall/http";
+import { Problem, serviceCallers } from "@careforall/http";
 import { Elysia } from "elysia";
 import { PledgeModel } from "../model";
 import type { PledgeRoutesDeps } from "./pledges";
@@ -9,6 +9,8 @@ const detail = (summary: string) => ({ tags: ["admin"], summary });
 
 export function adminRoutes({ service, guard }: PledgeRoutesDeps) {
   return new Elysia({ prefix: "/admin" })
+    .use(serviceCallers)
+    .guard({ callers: ["gateway"] })
     .use(guard)
     .get("/pledges", ({ query }) => service.listAll(query), {
       admin: true,

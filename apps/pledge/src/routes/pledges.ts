@@ -1,6 +1,6 @@
 // Donor-facing pledge routes (internal paths; the gateway maps /api/... here through Eden).
 // Each route declares its input and every response status, so Eden and OpenAPI see them all.
-import { type authGuard, IdParams, Problem } from "@careforall/http";
+import { type authGuard, IdParams, Problem, serviceCallers } from "@careforall/http";
 import { Elysia } from "elysia";
 import { PledgeModel } from "../model";
 import type { PledgeService } from "../service";
@@ -18,7 +18,10 @@ const detail = (summary: string, description?: string) => ({
 });
 
 export function pledgeRoutes({ service, guard }: PledgeRoutesDeps) {
+  // Only the gateway calls: it alone sets the x-donor-* headers, from the token it verified.
   return new Elysia()
+    .use(serviceCallers)
+    .guard({ callers: ["gateway"] })
     .use(guard)
     .post(
       "/campaigns/:id/pledges",
