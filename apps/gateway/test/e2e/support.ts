@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import type { AuthModel } from "@careforall/auth";
 import type { CampaignModel } from "@careforall/campaign";
+import type { ServiceKeySet } from "@careforall/http";
 import { internalCallHeaders, registerStack, uniqueName } from "@careforall/testkit";
 import { exportPKCS8, generateKeyPair, importPKCS8, SignJWT } from "jose";
 import { type IsolatedStack, startIsolatedStack } from "../../../../scripts/isolated-stack";
@@ -28,7 +29,8 @@ export interface E2E {
   stack: Stack;
   /** The gateway's base URL, the only public origin. */
   gw: string;
-  keys: { privateKeyPem: string; publicKeyPem: string };
+  /** Auth's JWT key pair and every service's identity key pair, as the stack runs with them. */
+  keys: { privateKeyPem: string; publicKeyPem: string; services: ServiceKeySet };
   logsDir: string;
   /** The stack's database, for asserting what did (not) happen behind the gateway. */
   databaseUrl: string;
