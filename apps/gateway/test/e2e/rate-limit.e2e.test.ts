@@ -1,6 +1,8 @@
-// Rate limits on the auth routes in a stack started with RATE_LIMIT_AUTH=3 (per minute, per IP
-// and per email) and no trusted proxies: the 4th attempt is a 429 with Retry-After, and a
-// forged X-Forwarded-For cannot buy a fresh allowance. Tests share counters, so order matters.
+// Rate limits on the auth routes in a stack started with RATE_LIMIT_AUTH=3 (per minute: register per
+// IP and per email, failed logins per IP, refresh per IP) and no trusted proxies: the 4th attempt is
+// a 429 with Retry-After, and a forged X-Forwarded-For cannot buy a fresh allowance. Tests share
+// counters, so order matters. The login rule itself (per IP + email, no per-email lock-out) is
+// login-limits.e2e.test.ts.
 import { beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { type Account, call, expectProblem, PASSWORD, type Reply, register, uniqueEmail, useStack } from "./support";
@@ -28,7 +30,7 @@ function expectRateLimited(reply: Reply) {
 }
 
 describe("login", () => {
-  test("the 4th login for one email within a minute → 429, even with the right password", async () => {
+  test("after 3 failed logins from one IP, the 4th → 429, even with the right password", async () => {
     for (let i = 0; i < 3; i++) {
       const wrong = await call(e2e.gw, "POST", "/api/auth/login", { email: victim.email, password: `guess-${i}` });
       expect(wrong.status).toBe(401);
@@ -36,7 +38,7 @@ describe("login", () => {
     expectRateLimited(await call(e2e.gw, "POST", "/api/auth/login", { email: victim.email, password: PASSWORD }));
   });
 
-  test("the email limit ignores case", async () => {
+  test("a differently cased email does not reset it", async () => {
     expectRateLimited(
       await call(e2e.gw, "POST", "/api/auth/login", { email: victim.email.toUpperCase(), password: PASSWORD }),
     );
