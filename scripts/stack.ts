@@ -4,6 +4,7 @@
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, type ServiceKeySet, trustedKeysJson } from "@careforall/http";
+import { prettyStream } from "@careforall/log";
 
 export const ROOT = join(import.meta.dir, "..");
 
@@ -58,8 +59,12 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Extra environment for one service only, on top of `env` (e.g. a test-only switch). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** Where each service's stdout/stderr goes; "inherit" streams to this terminal. */
-  logs?: "inherit" | { dir: string };
+  /**
+   * Where each service's stdout/stderr goes: "inherit" streams the JSON lines to this terminal,
+   * "pretty" rewrites them for a person (one line each, a colour per service), a dir keeps one file
+   * per service.
+   */
+  logs?: "inherit" | "pretty" | { dir: string };
   services?: readonly ServiceName[];
   readyTimeoutMs?: number;
 }
@@ -111,6 +116,24 @@ export async function waitReady(url: string, timeoutMs: number, proc?: RunningSe
   throw new Error(`${url} not ready after ${timeoutMs} ms: ${last}`);
 }
 
+/** Copies one output stream of a service to `out`, each JSON line made readable (prettyStream). */
+async function prettyPump(
+  name: ServiceName,
+  stream: ReadableStream<Uint8Array>,
+  out: (text: string) => void,
+  colour: boolean,
+): Promise<void> {
+  const lines = prettyStream(name, out, { colour });
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    lines.write(decoder.decode(value, { stream: true }));
+  }
+  lines.end();
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const ports = { ...DEFAULT_PORTS, ...options.ports };
   const urls = Object.fromEntries(SERVICES.map((s) => [s, `http://127.0.0.1:${ports[s]}`])) as Record<
@@ -120,7 +143,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const wanted = options.services ?? SERVICES;
   const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = { ...options.serviceEnv };
   const services = new Map<ServiceName, RunningService>();
-  if (options.logs && options.logs !== "inherit") mkdirSync(options.logs.dir, { recursive: true });
+  if (typeof options.logs === "object") mkdirSync(options.logs.dir, { recursive: true });
 
   const env: Record<string, string> = {
     ...RUNTIME_ENV,
@@ -148,9 +171,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const out =
       options.logs === "inherit"
         ? "inherit"
-        : options.logs
-          ? openSync(join(options.logs.dir, `${name}.log`), "a")
-          : "ignore";
+        : options.logs === "pretty"
+          ? "pipe"
+          : options.logs
+            ? openSync(join(options.logs.dir, `${name}.log`), "a")
+            : "ignore";
     // CFA_BUN_FLAGS (e.g. "--cpu-prof-md --cpu-prof-dir=/tmp/prof") goes to every service's bun: profiling a bench.
     const flags = (process.env.CFA_BUN_FLAGS ?? "").split(" ").filter(Boolean);
     const proc = Bun.spawn([...priorityPrefix(name), "bun", ...flags, join(ROOT, "apps", name, "src", "main.ts")], {
@@ -164,6 +189,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stdout: out,
       stderr: out,
     });
+    if (options.logs === "pretty") {
+      const colour = Boolean(process.stdout.isTTY);
+      void prettyPump(name, proc.stdout as ReadableStream<Uint8Array>, (text) => process.stdout.write(text), colour);
+      void prettyPump(name, proc.stderr as ReadableStream<Uint8Array>, (text) => process.stderr.write(text), colour);
+    }
     const svc = { name, url: urls[name], proc };
     services.set(name, svc);
     return svc;

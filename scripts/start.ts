@@ -2,6 +2,7 @@
 // migrations applied by each service at start, demo data seeded through the gateway.
 import { join } from "node:path";
 import { ensureDatabase } from "@careforall/db";
+import { wantsPrettyLogs } from "@careforall/log";
 import { ensureDevKeys, ensureDevServiceKeys } from "./dev-keys";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT, startStack } from "./stack";
@@ -30,7 +31,8 @@ const stack = await startStack({
   keys,
   ports: { gateway: gatewayPort },
   env: { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password, LOG_LEVEL: env.LOG_LEVEL ?? "info" },
-  logs: "inherit",
+  // For a person at a terminal, one readable line per log record; JSON otherwise (LOG_FORMAT=json forces it).
+  logs: wantsPrettyLogs(env, process.stdout.isTTY) ? "pretty" : "inherit",
   readyTimeoutMs: 60_000,
 });
 

@@ -5,6 +5,7 @@ import pino, { type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
 export { type AccessLog, accessLogFor, createAccessLog } from "./access";
+export { type PrettyOptions, prettyLine, prettyStream, wantsPrettyLogs } from "./pretty";
 
 /** What every line logged while handling one request carries, in whichever module logs it. */
 export interface LogContext {
