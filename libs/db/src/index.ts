@@ -101,10 +101,11 @@ export async function migrate({
     await client.unsafe(
       `create table if not exists ${journal} (id serial primary key, hash text not null, created_at bigint)`,
     );
-    const [last] = await client.unsafe(`select created_at from ${journal} order by created_at desc limit 1`);
-    const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
-    if (pending.length === 0) return;
     await client.begin(async (tx) => {
+      // Read inside the transaction: on the embedded database every connection shares one session,
+      // so the advisory lock above excludes nothing there, but transactions never overlap.
+      const [last] = await tx.unsafe(`select created_at from ${journal} order by created_at desc limit 1`);
+      const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
       for (const migration of pending) {
         for (const statement of migration.sql) {
           if (statement.trim() === "") continue;
@@ -225,4 +226,9 @@ export function isStatementError(err: unknown): boolean {
   return cause !== undefined && cause !== err ? isStatementError(cause) : false;
 }
 
+export {
+  createEmbeddedDatabase,
+  type EmbeddedDatabase,
+  type EmbeddedDatabaseOptions,
+} from "./embedded";
 export { createGroupCommit, type GroupCommit, type GroupCommitOptions } from "./group-commit";
