@@ -7,6 +7,7 @@ import {
   createTokenVerifier,
   type HttpMetrics,
   httpKit,
+  type ReadinessChecks,
   type ServiceIdentity,
   type SessionDenylist,
 } from "@careforall/http";
@@ -37,6 +38,8 @@ export interface AuthDeps {
   onCommitted?: () => void;
   /** Ended sessions, written on logout and refresh-token reuse, read by every verifier (Redis in main.ts). */
   denylist?: SessionDenylist;
+  /** Extra /ready checks (main adds the bus); postgres is always checked. */
+  checks?: ReadinessChecks;
 }
 
 export function createAuthApp(deps: AuthDeps) {
@@ -54,7 +57,7 @@ export function createAuthApp(deps: AuthDeps) {
         service: "auth",
         log: deps.log,
         metrics,
-        checks: { postgres: () => deps.db.ping() },
+        checks: { postgres: () => deps.db.ping(), ...deps.checks },
         trust: deps.identity,
       }),
     )
@@ -68,7 +71,7 @@ export type AuthApp = ReturnType<typeof createAuthApp>;
 
 /** Start-up step: the configured admin account exists with role admin (idempotent). */
 export function ensureAdmin(
-  deps: Omit<AuthDeps, "keys" | "metrics" | "identity">,
+  deps: Omit<AuthDeps, "keys" | "metrics" | "identity" | "checks">,
   admin: AdminAccount,
 ): ReturnType<ReturnType<typeof createAuthService>["ensureAdmin"]> {
   return createAuthService({ ...deps, db: deps.db.db }).ensureAdmin(admin);

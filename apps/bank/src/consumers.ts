@@ -91,14 +91,13 @@ export function createBankConsumers({ db, clock, log, config, onCommitted }: Ban
    * Durable consumers shared by every bank replica, one per event family: a server that takes one
    * filter subject per consumer (nats-server 2.9) would send a consumer of both every event of the stream.
    */
-  async function subscribe(bus: Bus): Promise<Record<string, Subscription>> {
+  async function subscribe(bus: Bus): Promise<Subscription[]> {
     const subscribeTo = (durable: string, type: string) => bus.subscribe({ durable, types: [type], handler: handle });
-    const [users, campaigns] = await Promise.all([
+    // Each subscription carries its durable name, the label of its lag gauge.
+    return Promise.all([
       subscribeTo(CONSUMER, UserRegistered.type),
       subscribeTo(CAMPAIGNS_CONSUMER, CampaignCreated.type),
     ]);
-    // Keyed by durable name, the label its lag gauge carries.
-    return { [CONSUMER]: users, [CAMPAIGNS_CONSUMER]: campaigns };
   }
 
   return { onUserRegistered, onCampaignCreated, handle, subscribe };

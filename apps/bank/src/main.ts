@@ -1,14 +1,8 @@
-// The bank process: validate config, migrate, connect PostgreSQL and JetStream, ensure the system
-// and test accounts, start the outbox relay, the consumers, the expiry sweeper and the webhook
-// sender, listen, and shut down in order (server, workers, bus, pool).
+// The bank process: the shared boot (config, PostgreSQL, JetStream, relay, metrics, listen,
+// ordered stop) around the bank's own parts — the fault knobs, the system and test accounts,
+// the consumers, the expiry sweeper and the webhook sender.
 import { join } from "node:path";
-import { createJetStreamBus, exportBusMetrics, exportConsumerLag, jetStreamOptions } from "@careforall/bus";
-import { loadConfig, systemClock } from "@careforall/config";
-import { createDb, ensureDatabase, migrate } from "@careforall/db";
-import { createHttpMetrics, identityFromConfig, serve } from "@careforall/http";
-import { createLogger } from "@careforall/log";
-import { createOutboxRelay, exportOutboxLag } from "@careforall/outbox";
-import { initTelemetry } from "@careforall/telemetry";
+import { defineService, runService } from "@careforall/boot";
 import { createBankApp } from "./app";
 import { BankConfigSchema, demoBankOn } from "./config";
 import { createBankConsumers } from "./consumers";
@@ -20,95 +14,48 @@ import { bankMetrics } from "./metrics";
 import { createExpirySweeper } from "./workers/expiry-sweeper";
 import { createWebhookSender } from "./workers/webhook-sender";
 
-const SERVICE = "bank";
+export const bankService = defineService({
+  name: "bank",
+  config: BankConfigSchema,
+  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop }) {
+    const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    const outboxRelay = relay({ db, table: outbox });
 
-const config = loadConfig(SERVICE, BankConfigSchema);
-const log = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
-const telemetry = initTelemetry({ service: SERVICE, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+    // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.
+    const faults = createFaultStore({ db, initial: faultsFromConfig(config) });
+    await faults.replace(faultsFromConfig(config));
+    faults.startSync(config.FAULTS_SYNC_MS, log);
+    onStop("fault-sync", () => faults.stop());
+    await ensureFixedAccounts(db, clock, { demoBalanceMinor: config.DEMO_BALANCE_MINOR, demoBank: demoBankOn(config) });
 
-try {
-  const identity = await identityFromConfig(SERVICE, config);
-  await ensureDatabase(config.DATABASE_URL);
-  await migrate({
-    url: config.DATABASE_URL,
-    migrationsFolder: join(import.meta.dir, "db", "migrations"),
-    schema: SERVICE,
-  });
-  const database = createDb({ url: config.DATABASE_URL, schema, max: config.DATABASE_POOL_MAX, name: SERVICE });
-  const db = database.db;
-  const bus = await createJetStreamBus({ ...jetStreamOptions(config), log, name: SERVICE });
-  const relay = createOutboxRelay({ db, table: outbox, bus, log });
+    const sender = createWebhookSender({
+      db,
+      clock,
+      log,
+      faults,
+      random: Math.random,
+      metrics: bankMetrics(metrics, db),
+      config,
+    });
+    const onCommitted = () => {
+      outboxRelay.kick();
+      sender.kick();
+    };
+    const sweeper = createExpirySweeper({
+      db,
+      clock,
+      log,
+      intervalMs: config.SWEEP_INTERVAL_MS,
+      onCommitted: () => sender.kick(),
+    });
+    sender.start();
+    sweeper.start();
+    onStop("expiry-sweeper", () => sweeper.stop());
+    onStop("webhook-sender", () => sender.stop());
+    consume(await createBankConsumers({ db, clock, log, config, onCommitted }).subscribe(bus));
 
-  const metrics = createHttpMetrics(SERVICE);
-  exportOutboxLag(metrics, relay);
-  exportBusMetrics(metrics, bus);
+    return createBankApp({ identity, db, clock, config, log, metrics, faults, onCommitted, checks });
+  },
+});
 
-  // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.
-  const faults = createFaultStore({ db, initial: faultsFromConfig(config) });
-  await faults.replace(faultsFromConfig(config));
-  faults.startSync(config.FAULTS_SYNC_MS, log);
-
-  await ensureFixedAccounts(db, systemClock, {
-    demoBalanceMinor: config.DEMO_BALANCE_MINOR,
-    demoBank: demoBankOn(config),
-  });
-
-  const sender = createWebhookSender({
-    db,
-    clock: systemClock,
-    log,
-    faults,
-    random: Math.random,
-    metrics: bankMetrics(metrics, db),
-    config,
-  });
-  const onCommitted = () => {
-    relay.kick();
-    sender.kick();
-  };
-  const sweeper = createExpirySweeper({
-    db,
-    clock: systemClock,
-    log,
-    intervalMs: config.SWEEP_INTERVAL_MS,
-    onCommitted: () => sender.kick(),
-  });
-  const consumers = createBankConsumers({ db, clock: systemClock, log, config, onCommitted });
-
-  const app = createBankApp({
-    identity,
-    db,
-    clock: systemClock,
-    config,
-    log,
-    metrics,
-    faults,
-    onCommitted,
-    checks: { nats: { check: () => bus.ping(), optional: true } },
-  });
-
-  relay.start();
-  sender.start();
-  sweeper.start();
-  const subscriptions = await consumers.subscribe(bus);
-  exportConsumerLag(metrics, subscriptions);
-
-  serve(app, {
-    port: config.PORT,
-    hostname: config.HOST,
-    log,
-    onShutdown: [
-      () => Promise.all(Object.values(subscriptions).map((s) => s.stop())),
-      () => sweeper.stop(),
-      () => sender.stop(),
-      () => faults.stop(),
-      () => relay.stop(),
-      () => bus.close(),
-      () => database.close(),
-      () => telemetry.shutdown(),
-    ],
-  });
-} catch (err) {
-  log.fatal({ err }, "service.start_failed");
-  process.exit(1);
-}
+if (import.meta.main) await runService(bankService);

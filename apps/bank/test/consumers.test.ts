@@ -31,7 +31,7 @@ beforeAll(async () => {
     config: h.config,
     onCommitted: () => relay.kick(),
   });
-  subscriptions = Object.values(await consumers.subscribe(bus));
+  subscriptions = await consumers.subscribe(bus);
   await bus.subscribe({
     types: ["bank.account_opened"],
     handler: async (event) => {

@@ -254,6 +254,7 @@ class JetStreamBus implements Bus {
     this.#running.add(running);
     const durableName = durable === undefined ? undefined : consumerName(this.prefix, durable);
     return {
+      durable,
       stop: async () => {
         await running.stop();
         this.#running.delete(running);

@@ -165,6 +165,7 @@ class MemoryBus implements Bus {
     }
     let stopped: Promise<void> | undefined;
     const subscription: Subscription = {
+      durable: options.durable,
       stop: () => {
         stopped ??= (async () => {
           group.members = group.members.filter((m) => m !== member);

@@ -34,9 +34,15 @@ export interface GaugeHost {
 
 /**
  * Exports each durable consumer's lag (events not yet acknowledged) as
- * `bus_consumer_pending{consumer="…"}`, read from the bus at scrape time.
+ * `bus_consumer_pending{consumer="<durable name>"}`, read from the bus at scrape time. Each
+ * subscription labels itself with its own durable name, so no label can name the wrong consumer;
+ * broadcasts (no durable, no lag) are left out. The collection is read at every scrape, so
+ * subscriptions added to it later are exported too.
  */
-export function exportConsumerLag(metrics: GaugeHost, subscriptions: Record<string, Pick<Subscription, "pending">>) {
+export function exportConsumerLag(
+  metrics: GaugeHost,
+  subscriptions: Iterable<Pick<Subscription, "durable" | "pending">>,
+): void {
   new Gauge({
     name: "bus_consumer_pending",
     help: "Events waiting for a durable consumer (not yet acknowledged): consumer lag",
@@ -44,9 +50,10 @@ export function exportConsumerLag(metrics: GaugeHost, subscriptions: Record<stri
     registers: [metrics.registry],
     async collect() {
       await Promise.all(
-        Object.entries(subscriptions).map(async ([consumer, sub]) => {
+        [...subscriptions].map(async (sub) => {
+          if (sub.durable === undefined) return;
           try {
-            this.set({ consumer }, await sub.pending());
+            this.set({ consumer: sub.durable }, await sub.pending());
           } catch {
             // The bus being unreachable shows on /ready; keep the last value rather than failing the scrape.
           }

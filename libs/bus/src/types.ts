@@ -128,6 +128,8 @@ export interface SubscribeBatchOptions {
 }
 
 export interface Subscription {
+  /** The durable consumer's name as subscribed (no bus prefix); undefined for a broadcast. Labels its lag. */
+  readonly durable: string | undefined;
   /** Stops fetching; waits for in-flight handlers to finish. */
   stop(): Promise<void>;
   /** Consumer lag: events matching this subscription not yet acknowledged (0 for broadcasts). */

@@ -91,12 +91,15 @@ export function busContract(name: string, open: OpenNamespace): void {
           handled++;
         },
       });
+      // A subscription names its durable (the label of its lag gauge); a broadcast has none.
+      expect(sub.durable).toBe("lag");
       for (let i = 0; i < 3; i++) await bus.publish(makeEvent("lag.tested", { i }));
       await waitFor(async () => (await sub.pending()) === 3);
       release();
       await waitFor(() => handled === 3);
       await waitFor(async () => (await sub.pending()) === 0);
       const broadcast = await bus.subscribe({ types: ["lag.tested"], handler: async () => {} });
+      expect(broadcast.durable).toBeUndefined();
       expect(await broadcast.pending()).toBe(0);
     });
 
@@ -381,6 +384,7 @@ export function busContract(name: string, open: OpenNamespace): void {
           maxBatch: 8,
           handleBatch: async (items) => void batches.push(ids(items)),
         });
+        expect(sub.durable).toBe("batched");
         for (let i = 0; i < 30; i++) await publish();
         await waitFor(() => bus.stats().handled === 60);
         // Acked, not merely handled: nothing is left for a redelivery.

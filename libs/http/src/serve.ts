@@ -20,9 +20,22 @@ export interface ServeOptions {
 // biome-ignore lint/suspicious/noExplicitAny: the app's generic parameters are irrelevant here
 type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 
-export function serve(app: AnyElysia, { port, hostname, log, onShutdown = [] }: ServeOptions) {
+/**
+ * Starts accepting on `port` (0: any free one) and logs `service.listening`; returns the port bound.
+ * No signal handlers: stopping is the caller's (`app.stop(false)` lets in-flight requests finish).
+ */
+export function listen(
+  app: AnyElysia,
+  { port, hostname, log }: Pick<ServeOptions, "port" | "hostname" | "log">,
+): number {
   app.listen({ port, hostname, maxRequestBodySize: HARD_BODY_LIMIT_BYTES, idleTimeout: 30 });
-  log.info({ port, hostname }, "service.listening");
+  const bound = app.server?.port ?? port;
+  log.info({ port: bound, hostname }, "service.listening");
+  return bound;
+}
+
+export function serve(app: AnyElysia, { port, hostname, log, onShutdown = [] }: ServeOptions) {
+  listen(app, { port, hostname, log });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
