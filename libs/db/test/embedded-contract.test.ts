@@ -304,7 +304,13 @@ describe("embedded PGlite only", () => {
     async () => {
       const dir = await freshDataDir();
       const child = Bun.spawn(
-        ["bun", join(import.meta.dir, "fixtures", "embedded-commit-then-die.ts"), dir.dataDir, "100", dir.seedFrom],
+        [
+          process.execPath,
+          join(import.meta.dir, "fixtures", "embedded-commit-then-die.ts"),
+          dir.dataDir,
+          "100",
+          dir.seedFrom,
+        ],
         { stdout: "pipe", stderr: "inherit" },
       );
       const reader = child.stdout.getReader();
