@@ -14,8 +14,12 @@ export const DATABASE_SERVICES = ["auth", "campaign", "pledge", "payment", "bank
 /** The services with a Redis user (deploy/redis/users.acl). */
 export const REDIS_SERVICES = ["gateway", "auth"] as const;
 
-/** 32 random bytes as hex: URL-safe (the passwords go into DATABASE_URL and the like) and ≥ 32 characters. */
-const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+/**
+ * 32 random bytes as hex, after a letter: URL-safe (the passwords go into DATABASE_URL and the like)
+ * and ≥ 32 characters. The letter matters: nats-server parses a `$VAR` reference as a config value,
+ * so a password that starts with a digit is read as a number and the server refuses to start.
+ */
+export const secret = () => `s${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex")}`;
 
 /** Every variable compose.yaml reads, freshly generated. */
 export async function generateDeployEnv(): Promise<Record<string, string>> {

@@ -251,7 +251,7 @@ describe("./cfa deploy-env", () => {
     expect(Object.keys(written).sort()).toEqual(Object.keys(env).sort());
 
     const secrets = Object.entries(written).filter(([k]) => /PASSWORD|SECRET/.test(k));
-    for (const [key, value] of secrets) expect([key, value]).toEqual([key, expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    for (const [key, value] of secrets) expect([key, value]).toEqual([key, expect.stringMatching(/^s[0-9a-f]{64}$/)]);
     expect(new Set(secrets.map(([, v]) => v)).size).toBe(secrets.length);
     // A second run draws other values.
     const other = renderEnvFile(await generateDeployEnv());
@@ -281,16 +281,51 @@ describe("./cfa deploy-env", () => {
 
 // ── The servers' set-up, run for real ─────────────────────────────────────────────────────────────
 
+class ServerExited extends Error {
+  constructor(
+    readonly code: number,
+    output: string,
+  ) {
+    super(`exited with ${code}: ${output.slice(-800)}`);
+  }
+}
+
+async function outputOf(proc: Subprocess): Promise<string> {
+  const read = (stream: unknown) =>
+    stream instanceof ReadableStream ? new Response(stream).text().catch(() => "") : Promise.resolve("");
+  return (await Promise.all([read(proc.stdout), read(proc.stderr)])).join("\n").trim();
+}
+
+/**
+ * Starts a server on a port picked right now, and again on another one if it exits before it
+ * listens (another process may take a free port between the pick and the bind).
+ */
+async function startOnFreePort(launch: (port: number) => Subprocess): Promise<{ proc: Subprocess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = freePort();
+    const proc = launch(port);
+    try {
+      await waitForPort(port, proc);
+      return { proc, port };
+    } catch (err) {
+      proc.kill("SIGKILL");
+      if (attempt >= 3 || !(err instanceof ServerExited)) throw err;
+    }
+  }
+}
+
 async function waitForPort(port: number, proc?: Subprocess): Promise<void> {
-  await waitFor(
+  const outcome = await waitFor(
     async () => {
-      if (proc && proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}`);
+      // A server that exited will never listen: stop waiting (and say what it said).
+      if (proc && proc.exitCode !== null) return "exited" as const;
       const s = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
       s.end();
-      return true;
+      return "listening" as const;
     },
     { what: `port ${port}` },
   );
+  if (outcome === "exited" && proc) throw new ServerExited(proc.exitCode ?? -1, await outputOf(proc));
 }
 
 describe("deploy/postgres", () => {
@@ -415,7 +450,8 @@ describe("deploy/postgres", () => {
 
 describe("deploy/redis", () => {
   const dir = mkdtempSync(join(tmpdir(), "cfa-redis-acl-"));
-  const port = freePort();
+  // Picked when the server starts (startOnFreePort), not when the file loads.
+  let port = 0;
   let proc: Subprocess;
   const clients: Redis[] = [];
   const start = (extraEnv: Record<string, string | undefined>) =>
@@ -446,8 +482,10 @@ describe("deploy/redis", () => {
   };
 
   beforeAll(async () => {
-    proc = start(environmentOf("redis", env));
-    await waitForPort(port, proc);
+    ({ proc, port } = await startOnFreePort((picked) => {
+      port = picked;
+      return start(environmentOf("redis", env));
+    }));
   });
   afterAll(async () => {
     for (const c of clients) c.disconnect();
@@ -515,7 +553,8 @@ describe("deploy/redis", () => {
 
 describe("deploy/nats", () => {
   const dir = mkdtempSync(join(tmpdir(), "cfa-nats-users-"));
-  const port = freePort();
+  // Picked when the server starts (startOnFreePort), not when the file loads.
+  let port = 0;
   let proc: Subprocess;
   const buses: Bus[] = [];
   const natsUrl = (app: string) => retarget(environmentOf(app, env).NATS_URL as string, port);
@@ -550,8 +589,10 @@ describe("deploy/nats", () => {
     );
 
   beforeAll(async () => {
-    proc = start(environmentOf("nats", env));
-    await waitForPort(port, proc);
+    ({ proc, port } = await startOnFreePort((picked) => {
+      port = picked;
+      return start(environmentOf("nats", env));
+    }));
   }, 20_000);
   afterAll(async () => {
     await Promise.all(buses.map((b) => b.close().catch(() => {})));
@@ -635,4 +676,16 @@ test("renderEnvFile round-trips PEMs and JSON through compose's .env quoting", a
   expect(parseEnvFile(readFileSync(file, "utf8"))).toEqual(
     Object.fromEntries(Object.entries(generated).map(([k, v]) => [k, v.includes("\n") ? v.trim() : v])),
   );
+});
+
+// nats-server reads a `$VAR` password as a config value: one starting with a digit parses as a
+// number and the server refuses to start (it did, at random, in CI). Every generated password
+// starts with a letter.
+test("generated passwords start with a letter, so nats-server reads each as a string", async () => {
+  for (let round = 0; round < 20; round++) {
+    const generated = await generateDeployEnv();
+    for (const [key, value] of Object.entries(generated))
+      if (key.endsWith("_PASSWORD"))
+        expect({ key, value: /^[a-z][0-9a-f]{64}$/.test(value) }).toEqual({ key, value: true });
+  }
 });
