@@ -440,3 +440,62 @@ function isAlive(pid: number): boolean {
     return (err as { code?: string }).code === "EPERM";
   }
 }
+
+export interface EmbeddedDatabaseThread {
+  /** As EmbeddedDatabase.url. */
+  url: string;
+  /** Closes the database (files flushed) and ends the thread. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded database served from a worker thread: PGlite's WASM then runs beside this
+ * thread's event loop instead of on it, so the services' own work (HTTP, consumers) can use a
+ * second core while the database works. Same options, same URL, same contract tests. Measured
+ * with the database alone (benches/lib/db-tx-rate.ts, 2 cores): no clear difference in rate or
+ * timer lateness either way, run to run noise (±30 %) larger than the gap; whether it pays with
+ * the whole platform in the process is for the embedded profile's donate bench to say.
+ */
+export async function createEmbeddedDatabaseThread(
+  options: EmbeddedDatabaseOptions = {},
+): Promise<EmbeddedDatabaseThread> {
+  const { onConnectionError, dataDir, seedFrom, host, port, idleInTransactionTimeoutMs } = options;
+  // Only data crosses to the thread (the callback stays here).
+  const rest = { dataDir, seedFrom, host, port, idleInTransactionTimeoutMs };
+  const worker = new Worker(new URL("./embedded-worker.ts", import.meta.url).href);
+  type Reply = { type: "opened"; url: string } | { type: "closed" } | { type: "failed"; message: string };
+  const replies: Array<(reply: Reply) => void> = [];
+  const ended = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve(), { once: true }));
+  worker.addEventListener("message", (event: MessageEvent) => {
+    const data = event.data as Reply | { type: "connection-error"; message: string };
+    if (data.type === "connection-error") onConnectionError?.(new Error(data.message));
+    else replies.shift()?.(data);
+  });
+  worker.addEventListener("error", (event) => {
+    const failure: Reply = { type: "failed", message: `embedded database thread: ${event.message}` };
+    for (const reply of replies.splice(0)) reply(failure);
+  });
+  const ask = (request: unknown) =>
+    new Promise<Reply>((resolve) => {
+      replies.push(resolve);
+      worker.postMessage(request);
+    });
+  const opened = await ask({ type: "open", options: rest });
+  if (opened.type !== "opened") {
+    worker.terminate();
+    throw new Error(opened.type === "failed" ? opened.message : "embedded database thread: did not open");
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: opened.url,
+    close() {
+      closing ??= (async () => {
+        const reply = await ask({ type: "close" });
+        worker.terminate();
+        await ended;
+        if (reply.type === "failed") throw new Error(reply.message);
+      })();
+      return closing;
+    },
+  };
+}

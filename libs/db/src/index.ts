@@ -228,7 +228,9 @@ export function isStatementError(err: unknown): boolean {
 
 export {
   createEmbeddedDatabase,
+  createEmbeddedDatabaseThread,
   type EmbeddedDatabase,
   type EmbeddedDatabaseOptions,
+  type EmbeddedDatabaseThread,
 } from "./embedded";
 export { createGroupCommit, type GroupCommit, type GroupCommitOptions } from "./group-commit";

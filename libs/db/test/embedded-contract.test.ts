@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   createDb,
   createEmbeddedDatabase,
+  createEmbeddedDatabaseThread,
   createGroupCommit,
   createTestDatabase,
   type DbHandle,
@@ -82,6 +83,20 @@ const targets: Array<[string, () => Promise<Target>]> = [
     async () => {
       const dir = await freshDataDir();
       const e = await createEmbeddedDatabase(dir);
+      return {
+        url: e.url,
+        async close() {
+          await e.close();
+          await dir.remove();
+        },
+      };
+    },
+  ],
+  [
+    "embedded PGlite in a worker thread",
+    async () => {
+      const dir = await freshDataDir();
+      const e = await createEmbeddedDatabaseThread(dir);
       return {
         url: e.url,
         async close() {
@@ -288,7 +303,8 @@ describe("embedded PGlite only", () => {
       await first.close();
       await first.close(); // idempotent
 
-      const second = await createEmbeddedDatabase({ dataDir });
+      // Reopened in a worker thread: the same files, whichever way they are served.
+      const second = await createEmbeddedDatabaseThread({ dataDir });
       const b = createDb({ url: second.url, schema: {}, max: 4 });
       const [r] = await b.client`select count(*)::int as n, sum(amount)::int as total from keep.pledges`;
       expect(r).toEqual({ n: 50, total: 127_500 });
@@ -345,6 +361,9 @@ describe("embedded PGlite only", () => {
       const first = await createEmbeddedDatabase(dir);
       const err = await createEmbeddedDatabase({ dataDir }).catch((e: Error) => e);
       expect(String(err)).toContain("already open");
+      // From a worker thread too (same process, same lock), and the refusal reaches the caller.
+      const fromThread = await createEmbeddedDatabaseThread({ dataDir }).catch((e: Error) => e);
+      expect(String(fromThread)).toContain("already open");
       await first.close();
       const again = await createEmbeddedDatabase({ dataDir });
       await again.close();
