@@ -8,14 +8,7 @@ import { defineService, runService } from "@careforall/boot";
 import { breakerCache, createFailoverRateLimiter, createMemoryRateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
 import type { CampaignSnapshot } from "@careforall/events";
-import {
-  createSessionDenylist,
-  dependencyBreaker,
-  guardedFetch,
-  mintRequestId,
-  type ServiceName,
-  serviceFetch,
-} from "@careforall/http";
+import { createSessionDenylist, dependencyBreaker, mintRequestId } from "@careforall/http";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import { createPollingLoop } from "@careforall/worker";
@@ -30,7 +23,7 @@ export const gatewayService = defineService({
   config: GatewayConfigSchema,
   // Nobody calls the gateway with a service credential: it trusts no other service's key.
   trustsOthers: false,
-  async start({ config, log, clock, bus, metrics, identity, checks, cache, consume, onStop }) {
+  async start({ config, log, clock, bus, metrics, checks, cache, consume, onStop, upstream }) {
     // Redis is not on the critical path: behind one breaker, rate limits fall back to per-process
     // memory and snapshot reads to the in-process tier and the campaign service while it is away.
     const shared = await cache();
@@ -48,23 +41,23 @@ export const gatewayService = defineService({
     // Upstream calls time out rather than hang a client forever, and each service sits behind its own
     // breaker: after UPSTREAM_BREAKER_FAILURES failed calls in a row (refused, reset, timed out) the
     // gateway answers 503 at once for UPSTREAM_RETRY_MS instead of making every client wait.
-    // Every call carries the gateway's service credential for that service.
-    const upstream = (service: ServiceName) =>
-      serviceFetch(
-        identity,
-        service,
-        guardedFetch(service, log, {
-          timeoutMs: config.UPSTREAM_TIMEOUT_MS,
-          openMs: config.UPSTREAM_RETRY_MS,
-          failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
-        }),
-      );
+    // Every call carries the gateway's service credential for that service (ctx.upstream).
+    const guard = {
+      timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      openMs: config.UPSTREAM_RETRY_MS,
+      failureThreshold: config.UPSTREAM_BREAKER_FAILURES,
+    };
+    const auth = upstream("auth", guard);
+    const campaign = upstream("campaign", guard);
+    const pledge = upstream("pledge", guard);
+    const payment = upstream("payment", guard);
+    const bank = upstream("bank", guard);
     const clients: GatewayClients = {
-      auth: treaty<AuthApp>(config.AUTH_URL, { fetcher: upstream("auth"), parseDate: false }),
-      campaign: treaty<CampaignApp>(config.CAMPAIGN_URL, { fetcher: upstream("campaign"), parseDate: false }),
-      pledge: treaty<PledgeApp>(config.PLEDGE_URL, { fetcher: upstream("pledge"), parseDate: false }),
-      payment: treaty<PaymentApp>(config.PAYMENT_URL, { fetcher: upstream("payment"), parseDate: false }),
-      bank: treaty<BankApp>(config.BANK_URL, { fetcher: upstream("bank"), parseDate: false }),
+      auth: treaty<AuthApp>(auth.url, { fetcher: auth.fetch, parseDate: false }),
+      campaign: treaty<CampaignApp>(campaign.url, { fetcher: campaign.fetch, parseDate: false }),
+      pledge: treaty<PledgeApp>(pledge.url, { fetcher: pledge.fetch, parseDate: false }),
+      payment: treaty<PaymentApp>(payment.url, { fetcher: payment.fetch, parseDate: false }),
+      bank: treaty<BankApp>(bank.url, { fetcher: bank.fetch, parseDate: false }),
     };
 
     const snapshots = createSnapshotStore({

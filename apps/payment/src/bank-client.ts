@@ -167,8 +167,11 @@ export function createBankClient({
   timeoutMs,
   breaker,
   identity,
+  fetch: base,
 }: {
   url: string;
+  /** What reaches the bank (default the network; in one process, the bank's app in-process). */
+  fetch?: typeof fetch;
   timeoutMs: number;
   /** Payment's identity: every call carries its credential for the bank. */
   identity?: ServiceIdentity;
@@ -178,7 +181,7 @@ export function createBankClient({
    */
   breaker?: Breaker;
 }): BankClient {
-  const timed = fetchWithTimeout(timeoutMs);
+  const timed = fetchWithTimeout(timeoutMs, base);
   const guarded = breaker ? breakerFetch(timed, breaker) : timed;
   return createEdenBankClient(
     treaty<BankApp>(url, { parseDate: false, fetcher: identity ? serviceFetch(identity, "bank", guarded) : guarded }),

@@ -15,12 +15,14 @@ import { createReconciler } from "./workers/reconciler";
 export const paymentService = defineService({
   name: "payment",
   config: PaymentConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop }) {
+  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop, connect }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
     const outboxRelay = relay({ db, table: outbox });
+    const bankConnection = connect("bank");
     const bank = createBankClient({
       identity,
-      url: config.BANK_URL,
+      url: bankConnection.url,
+      fetch: bankConnection.fetch,
       timeoutMs: config.BANK_TIMEOUT_MS,
       breaker: dependencyBreaker("bank", log, {
         openMs: config.BANK_RETRY_MS,

@@ -4,7 +4,6 @@
 import { join } from "node:path";
 import type { BankApp } from "@careforall/bank";
 import { defineService, runService } from "@careforall/boot";
-import { guardedFetch, serviceFetch } from "@careforall/http";
 import { treaty } from "@elysiajs/eden";
 import { createPledgeApp } from "./app";
 import { cachingSourceVerifier, createEdenSourceVerifier } from "./bank-client";
@@ -18,7 +17,7 @@ import { startPaymentConsumer } from "./workers/payment-events";
 export const pledgeService = defineService({
   name: "pledge",
   config: PledgeConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop }) {
+  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop, upstream }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
     const outboxRelay = relay({
       db,
@@ -28,24 +27,15 @@ export const pledgeService = defineService({
     });
     const onCommitted = () => outboxRelay.kick();
 
+    // A bank that stops answering costs BANK_TIMEOUT_MS for the first few donors only: after
+    // BANK_BREAKER_FAILURES failed calls in a row, new sources get 503 at once for BANK_RETRY_MS.
+    const bank = upstream("bank", {
+      timeoutMs: config.BANK_TIMEOUT_MS,
+      openMs: config.BANK_RETRY_MS,
+      failureThreshold: config.BANK_BREAKER_FAILURES,
+    });
     const verifier = cachingSourceVerifier(
-      createEdenSourceVerifier(
-        // A bank that stops answering costs BANK_TIMEOUT_MS for the first few donors only: after
-        // BANK_BREAKER_FAILURES failed calls in a row, new sources get 503 at once for BANK_RETRY_MS.
-        treaty<BankApp>(config.BANK_URL, {
-          parseDate: false,
-          fetcher: serviceFetch(
-            identity,
-            "bank",
-            guardedFetch("bank", log, {
-              timeoutMs: config.BANK_TIMEOUT_MS,
-              openMs: config.BANK_RETRY_MS,
-              failureThreshold: config.BANK_BREAKER_FAILURES,
-            }),
-          ),
-        }),
-        log,
-      ),
+      createEdenSourceVerifier(treaty<BankApp>(bank.url, { parseDate: false, fetcher: bank.fetch }), log),
       { ttlMs: config.GRANT_CACHE_SECONDS * 1000 },
     );
 

@@ -8,12 +8,14 @@ import { type Clock, parseConfig, type Static, systemClock } from "@careforall/c
 import type { Database } from "@careforall/db";
 import {
   createHttpMetrics,
+  guardedFetch,
   type HttpMetrics,
   identityFromConfig,
   listen,
   type ReadinessChecks,
   type ServiceIdentity,
   type ServiceName,
+  serviceFetch,
 } from "@careforall/http";
 import { createLogger, type Logger } from "@careforall/log";
 import {
@@ -78,6 +80,25 @@ export interface Infrastructure {
   bus(ctx: InfraContext): Promise<Bus>;
   cache(ctx: InfraContext): Promise<SharedCache>;
   telemetry(ctx: InfraContext): { shutdown(): Promise<void> };
+  /**
+   * How the service reaches `target`: a base URL and the fetch that carries a request there
+   * (servers: the `<TARGET>_URL` setting and the network; one process: the target's app in-process).
+   */
+  connect(ctx: InfraContext, target: ServiceName): Connection;
+}
+
+/** A way to reach another service: what an Eden client (`treaty(url, { fetcher })`) takes. */
+export interface Connection {
+  url: string;
+  fetch: typeof fetch;
+}
+
+/** The timeout and breaker every call to another service goes through. */
+export interface UpstreamGuard {
+  timeoutMs: number;
+  /** How long the breaker stays open after `failureThreshold` failed calls in a row. */
+  openMs: number;
+  failureThreshold: number;
 }
 
 export interface RelaySettings {
@@ -109,6 +130,14 @@ export interface BootContext<C> {
   consume<S extends Subscription | readonly Subscription[]>(subscriptions: S): S;
   /** A worker's stop, run at shutdown after the consumers, in the order registered. */
   onStop(name: string, step: () => unknown): void;
+  /**
+   * How this service calls `target`: its URL, and a fetch that times out, sits behind its own
+   * breaker and carries this service's credential for `target` — over the network or in-process,
+   * as the infrastructure connects them.
+   */
+  upstream(target: ServiceName, guard: UpstreamGuard): Connection;
+  /** The bare connection to `target` (no credential, timeout or breaker): for a client that adds its own. */
+  connect(target: ServiceName): Connection;
 }
 
 export interface ServiceDefinition<S extends TObject> {
@@ -246,6 +275,13 @@ export async function bootService<S extends TObject>(
       },
       onStop(name, run) {
         workers.push({ name, run });
+      },
+      upstream(target, guard) {
+        const { url, fetch } = infra.connect(infraCtx, target);
+        return { url, fetch: serviceFetch(identity, target, guardedFetch(target, log, guard, fetch)) };
+      },
+      connect(target) {
+        return infra.connect(infraCtx, target);
       },
     };
 

@@ -7,6 +7,7 @@ export {
   type BootedService,
   type BootOptions,
   bootService,
+  type Connection,
   type DatabaseSpec,
   defineService,
   type InfraContext,
@@ -15,6 +16,14 @@ export {
   type RelaySettings,
   type ServiceDefinition,
   type SharedCache,
+  type UpstreamGuard,
 } from "./boot";
+export {
+  type EmbeddedInfrastructure,
+  type EmbeddedInfrastructureOptions,
+  embeddedInfrastructure,
+  inProcessFetch,
+  inProcessUrl,
+} from "./embedded";
 export { runService } from "./process";
 export { serversInfrastructure } from "./servers";

@@ -40,6 +40,13 @@ export function serversInfrastructure(): Infrastructure {
       const cache = createRedisCache(redis, prefix);
       return { cache, limiter: createRedisRateLimiter(redis, prefix), close: () => cache.close() };
     },
+    connect(ctx, target) {
+      // The network, looked up per call (so a test that swaps the global fetch still sees it).
+      return {
+        url: setting<string>(ctx, `${target.toUpperCase()}_URL`),
+        fetch: ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)) as typeof fetch,
+      };
+    },
     telemetry(ctx) {
       return initTelemetry({
         service: ctx.service,

@@ -77,6 +77,7 @@ function recordingInfrastructure(order: string[], overrides: Partial<Infrastruct
       };
     },
     telemetry: () => ({ shutdown: async () => void order.push("telemetry") }),
+    connect: (ctx, target) => servers.connect(ctx, target),
     ...overrides,
   };
 }

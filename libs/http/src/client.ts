@@ -104,10 +104,14 @@ export function breakerFetch(fetcher: typeof fetch, breaker: Breaker): typeof fe
   return ((input: RequestInfo | URL, init?: RequestInit) => breaker.run(() => fetcher(input, init))) as typeof fetch;
 }
 
-/** A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang). */
-export function fetchWithTimeout(timeoutMs: number): typeof fetch {
+/**
+ * A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang).
+ * `base` is what reaches the other side (default the network; the embedded profile passes an
+ * in-process one).
+ */
+export function fetchWithTimeout(timeoutMs: number, base?: typeof fetch): typeof fetch {
   return ((input: RequestInfo | URL, init?: RequestInit) =>
-    fetch(input, {
+    (base ?? fetch)(input, {
       ...init,
       headers: withRequestId(init?.headers),
       signal: AbortSignal.timeout(timeoutMs),
@@ -136,6 +140,7 @@ export function guardedFetch(
   name: string,
   log: Logger,
   { timeoutMs, openMs, failureThreshold }: { timeoutMs: number; openMs: number; failureThreshold: number },
+  base?: typeof fetch,
 ): typeof fetch {
-  return breakerFetch(fetchWithTimeout(timeoutMs), dependencyBreaker(name, log, { openMs, failureThreshold }));
+  return breakerFetch(fetchWithTimeout(timeoutMs, base), dependencyBreaker(name, log, { openMs, failureThreshold }));
 }

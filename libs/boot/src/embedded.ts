@@ -1,0 +1,138 @@
+// The embedded profile's infrastructure: every service of one process on ONE embedded PostgreSQL
+// (PGlite behind a local socket; one schema per service, migrated as on the servers), ONE
+// in-memory bus and ONE in-memory cache, telemetry set up once, and services reaching each other
+// in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
+import { mkdirSync } from "node:fs";
+import { type Bus, createMemoryBus } from "@careforall/bus";
+import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
+import { createDb, createEmbeddedDatabase, type EmbeddedDatabase, migrate } from "@careforall/db";
+import type { ServiceName } from "@careforall/http";
+import type { Logger } from "@careforall/log";
+import { initTelemetry } from "@careforall/telemetry";
+import type { AnyElysia, Connection, InfraContext, Infrastructure } from "./boot";
+
+export interface EmbeddedInfrastructureOptions {
+  /** The database's directory (created when missing); undefined: in memory, gone at close. */
+  dataDir?: string;
+  /** A closed data directory copied into a missing `dataDir` instead of initialising one (see createEmbeddedDatabase). */
+  seedFrom?: string;
+  /** The platform's own log (the bus and the database's connection faults). */
+  log: Logger;
+  /** Connections per service pool (default 4: the one backend runs one transaction at a time anyway). */
+  poolMax?: number;
+}
+
+export interface EmbeddedInfrastructure extends Infrastructure {
+  /** `postgres://…` of the shared embedded database (every service's DATABASE_URL). */
+  databaseUrl: string;
+  /** A booted service's app, reachable in-process from now on (`connect`). */
+  register(service: ServiceName, app: AnyElysia): void;
+  /** The service is no longer reachable (calls to it fail like a refused connection). */
+  unregister(service: ServiceName): void;
+  /** Closes what the services share (bus, cache, database, telemetry), after every service stopped. */
+  close(): Promise<void>;
+}
+
+/** The base URL a service is reached at in-process (never resolved: no socket is opened). */
+export const inProcessUrl = (service: ServiceName) => `http://${service}.in-process`;
+
+/**
+ * A fetch that hands the request to the service's app in this process. An aborted signal (the
+ * caller's timeout) rejects as a network fetch would; a service not running rejects like a refused
+ * connection, so breakers and unknown outcomes behave as they do over the network.
+ */
+export function inProcessFetch(service: ServiceName, appOf: (service: ServiceName) => AnyElysia | undefined) {
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const app = appOf(service);
+    if (!app) throw Object.assign(new Error(`${service} is not running in this process`), { code: "ECONNREFUSED" });
+    const request = new Request(input, init);
+    const signal = init?.signal;
+    if (!signal) return app.handle(request);
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([app.handle(request), aborted]);
+    } finally {
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+    }
+  }) as typeof fetch;
+}
+
+export async function embeddedInfrastructure(options: EmbeddedInfrastructureOptions): Promise<EmbeddedInfrastructure> {
+  const { log } = options;
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const database: EmbeddedDatabase = await createEmbeddedDatabase({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.seedFrom ? { seedFrom: options.seedFrom } : {}),
+    onConnectionError: (err) => log.warn({ err }, "embedded_database.connection_dropped"),
+  });
+  const bus = createMemoryBus({ log });
+  const cache = createMemoryCache();
+  const limiter = createMemoryRateLimiter();
+  const apps = new Map<ServiceName, AnyElysia>();
+  let telemetry: { shutdown(): Promise<void> } | undefined;
+  const poolMax = options.poolMax ?? 4;
+  let closed: Promise<void> | undefined;
+
+  return {
+    databaseUrl: database.url,
+    async database(ctx: InfraContext, spec) {
+      // One database, one schema per service named after it, migrated under the same lock as on the servers.
+      await migrate({ url: database.url, migrationsFolder: spec.migrationsFolder, schema: ctx.service });
+      return createDb({ url: database.url, schema: spec.schema, max: poolMax, name: ctx.service });
+    },
+    // Shared by every service: a service's stop must not close it under the others (close() does).
+    async bus(): Promise<Bus> {
+      return {
+        publish: (event, publishOptions) => bus.publish(event, publishOptions),
+        subscribe: (subscribeOptions) => bus.subscribe(subscribeOptions),
+        subscribeBatch: (subscribeOptions) => bus.subscribeBatch(subscribeOptions),
+        ping: () => bus.ping(),
+        stats: () => bus.stats(),
+        close: async () => {},
+      };
+    },
+    async cache() {
+      return { cache, limiter, close: async () => {} };
+    },
+    telemetry(ctx) {
+      telemetry ??= initTelemetry({
+        service: "careforall",
+        endpoint: ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined,
+      });
+      return { shutdown: async () => {} };
+    },
+    connect(_ctx, target): Connection {
+      return { url: inProcessUrl(target), fetch: inProcessFetch(target, (s) => apps.get(s)) };
+    },
+    register(service, app) {
+      apps.set(service, app);
+    },
+    unregister(service) {
+      apps.delete(service);
+    },
+    close() {
+      closed ??= (async () => {
+        apps.clear();
+        const steps: Array<[string, () => Promise<unknown>]> = [
+          ["bus", () => bus.close()],
+          ["cache", () => cache.close()],
+          ["database", () => database.close()],
+          ["telemetry", async () => telemetry?.shutdown()],
+        ];
+        for (const [step, run] of steps) {
+          try {
+            await run();
+          } catch (err) {
+            log.error({ err, step }, "platform.shutdown_failed");
+          }
+        }
+      })();
+      return closed;
+    },
+  };
+}
