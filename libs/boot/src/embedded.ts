@@ -74,6 +74,9 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
   const cache = createMemoryCache();
   const limiter = createMemoryRateLimiter();
   const apps = new Map<ServiceName, AnyElysia>();
+  // Flushed at close only when it exports: the provider is the process's, and without an exporter
+  // there is nothing to flush (and a shut-down provider would stop trace ids for whatever else
+  // shares the process, e.g. other suites of a test run).
   let telemetry: { shutdown(): Promise<void> } | undefined;
   const poolMax = options.poolMax ?? 4;
   let closed: Promise<void> | undefined;
@@ -100,10 +103,9 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
       return { cache, limiter, close: async () => {} };
     },
     telemetry(ctx) {
-      telemetry ??= initTelemetry({
-        service: "careforall",
-        endpoint: ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined,
-      });
+      const endpoint = ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined;
+      const started = initTelemetry({ service: "careforall", endpoint });
+      if (endpoint) telemetry ??= started;
       return { shutdown: async () => {} };
     },
     connect(_ctx, target): Connection {
