@@ -92,6 +92,9 @@ export function createLogger({ service, level = "info", destination }: CreateLog
     formatters: { level: (label) => ({ level: label }), log: (object) => redact(object) },
     // The request a line belongs to, wherever it is logged from (see enterLogContext).
     mixin: () => logContext.getStore() ?? NO_CONTEXT,
+    // pino's default merge writes the line's fields INTO the mixin's object: that is the shared
+    // context (or NO_CONTEXT), so every field would stick to every later line. A fresh object each line.
+    mixinMergeStrategy: (fields, context) => ({ ...context, ...fields }),
     // Child bindings do not pass through formatters.log; top-level serializers reach them too.
     serializers: Object.fromEntries([...REDACT_KEYS].map((key) => [key, () => CENSOR])),
   };

@@ -72,6 +72,23 @@ describe("log context", () => {
       ["outside", undefined, undefined],
     ]);
   });
+
+  test("one line's fields never stick to the lines after it, inside a context or outside", async () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: "auth", destination });
+    log.info({ userId: "u1" }, "admin.created");
+    log.info("next");
+    await withLogContext({ requestId: "req-7" }, async () => {
+      log.info({ port: 1 }, "first");
+      log.info("second");
+    });
+    expect(lines.map(({ msg, userId, port, requestId }) => ({ msg, userId, port, requestId }))).toEqual([
+      { msg: "admin.created", userId: "u1", port: undefined, requestId: undefined },
+      { msg: "next", userId: undefined, port: undefined, requestId: undefined },
+      { msg: "first", userId: undefined, port: 1, requestId: "req-7" },
+      { msg: "second", userId: undefined, port: undefined, requestId: "req-7" },
+    ]);
+  });
 });
 
 describe("access log", () => {
