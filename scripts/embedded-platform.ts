@@ -35,7 +35,7 @@ export interface EmbeddedPlatformOptions {
   /** Where the JWT and service keys live (generated once, as `./cfa start` does). Default `.data/keys`. */
   keysDir?: string;
   /** Each service's logger (default JSON on stdout at LOG_LEVEL). */
-  createLog?: (service: ServiceName, level: string) => Logger;
+  createLog?: (service: string, level: string) => Logger;
 }
 
 export interface EmbeddedPlatform {
@@ -72,7 +72,8 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
   const serviceKeys = await ensureDevServiceKeys(keysDir);
   const gatewayPort = options.gatewayPort || freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const platformLog = createLogger({ service: "platform", level: baseEnv.LOG_LEVEL ?? "info" });
+  const level = baseEnv.LOG_LEVEL ?? "info";
+  const platformLog = options.createLog?.("platform", level) ?? createLogger({ service: "platform", level });
 
   const infra: EmbeddedInfrastructure = await embeddedInfrastructure({
     dataDir: options.dataDir,
