@@ -34,6 +34,8 @@ export interface EmbeddedPlatformOptions {
   env?: Record<string, string | undefined>;
   /** Where the JWT and service keys live (generated once, as `./cfa start` does). Default `.data/keys`. */
   keysDir?: string;
+  /** How long a stop waits for the events in the in-memory bus to be handled (default DRAIN_MS). */
+  drainMs?: number;
   /** Each service's logger (default JSON on stdout at LOG_LEVEL). */
   createLog?: (service: string, level: string) => Logger;
 }
@@ -44,6 +46,9 @@ export interface EmbeddedPlatform {
   /** Gateway first, then the others in reverse start order, then what they share. Idempotent. */
   stop(reason?: string): Promise<void>;
 }
+
+/** How long a stop waits by default for the bus to empty (the in-memory bus is gone after it). */
+export const DRAIN_MS = 10_000;
 
 /** One service's boot, whatever its config type. */
 interface Boot {
@@ -91,10 +96,16 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
 
   const services = new Map<ServiceName, BootedService<unknown>>();
   const started: ServiceName[] = [];
-  const stopAll = async (reason: string) => {
+  const stopAll = async (reason: string, drainMs = 0) => {
     for (const name of started.splice(0).reverse()) {
       await services.get(name)?.stop(reason);
       infra.unregister(name);
+      // The gateway is closed: let the pipeline finish what is in the bus (which a restart would not
+      // have), while every other service still runs.
+      if (name === "gateway" && drainMs > 0) {
+        const left = await infra.drain(drainMs);
+        if (left > 0) platformLog.warn({ events: left }, "platform.stopped_with_undelivered_events");
+      }
     }
     await infra.close();
   };
@@ -127,7 +138,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
     gatewayUrl,
     services,
     stop(reason = "stop") {
-      stopping ??= stopAll(reason);
+      stopping ??= stopAll(reason, options.drainMs ?? DRAIN_MS);
       return stopping;
     },
   };

@@ -3,7 +3,7 @@
 // in-memory bus and ONE in-memory cache, telemetry set up once, and services reaching each other
 // in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
 import { mkdirSync } from "node:fs";
-import { type Bus, createMemoryBus } from "@careforall/bus";
+import { type Bus, createMemoryBus, type Subscription } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { createDb, createEmbeddedDatabase, type EmbeddedDatabase, migrate } from "@careforall/db";
 import type { ServiceName } from "@careforall/http";
@@ -29,6 +29,12 @@ export interface EmbeddedInfrastructure extends Infrastructure {
   register(service: ServiceName, app: AnyElysia): void;
   /** The service is no longer reachable (calls to it fail like a refused connection). */
   unregister(service: ServiceName): void;
+  /**
+   * Waits until no running consumer has an event left (twice in a row, `intervalMs` apart) or the
+   * deadline passes; returns the events still pending then. The in-memory bus keeps nothing across
+   * a restart, so a stop drains it first: what the outboxes hold is durable, what sits in the bus is not.
+   */
+  drain(timeoutMs: number, intervalMs?: number): Promise<number>;
   /** Closes what the services share (bus, cache, database, telemetry), after every service stopped. */
   close(): Promise<void>;
 }
@@ -74,6 +80,20 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
   const cache = createMemoryCache();
   const limiter = createMemoryRateLimiter();
   const apps = new Map<ServiceName, AnyElysia>();
+  // The subscriptions not stopped yet (drain waits for these only).
+  const live = new Set<Subscription>();
+  const track = async (subscribing: Promise<Subscription>): Promise<Subscription> => {
+    const sub = await subscribing;
+    live.add(sub);
+    return {
+      durable: sub.durable,
+      pending: () => sub.pending(),
+      stop: () => {
+        live.delete(sub);
+        return sub.stop();
+      },
+    };
+  };
   // Flushed at close only when it exports: the provider is the process's, and without an exporter
   // there is nothing to flush (and a shut-down provider would stop trace ids for whatever else
   // shares the process, e.g. other suites of a test run).
@@ -92,8 +112,8 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     async bus(): Promise<Bus> {
       return {
         publish: (event, publishOptions) => bus.publish(event, publishOptions),
-        subscribe: (subscribeOptions) => bus.subscribe(subscribeOptions),
-        subscribeBatch: (subscribeOptions) => bus.subscribeBatch(subscribeOptions),
+        subscribe: (subscribeOptions) => track(bus.subscribe(subscribeOptions)),
+        subscribeBatch: (subscribeOptions) => track(bus.subscribeBatch(subscribeOptions)),
         ping: () => bus.ping(),
         stats: () => bus.stats(),
         close: async () => {},
@@ -116,6 +136,18 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     },
     unregister(service) {
       apps.delete(service);
+    },
+    async drain(timeoutMs, intervalMs = 50) {
+      const deadline = Date.now() + timeoutMs;
+      let quiet = 0;
+      for (;;) {
+        const counts = await Promise.all([...live].map((sub) => sub.pending().catch(() => 0)));
+        const left = counts.reduce((sum, n) => sum + n, 0);
+        // Twice in a row: a consumer's commit is published by its relay a moment later.
+        quiet = left === 0 ? quiet + 1 : 0;
+        if (quiet >= 2 || Date.now() >= deadline) return left;
+        await Bun.sleep(intervalMs);
+      }
     },
     close() {
       closed ??= (async () => {

@@ -105,4 +105,42 @@ describe("embeddedInfrastructure", () => {
     expect(seen).toEqual([id]);
     await sub.stop();
   });
+
+  test("drain waits until the running consumers handled what is in the bus; a stopped consumer does not hold it", async () => {
+    const bus = await infra.bus({ service: "pledge", config: {}, log });
+    const event = (type: string) => {
+      const id = Bun.randomUUIDv7();
+      return { id, type, occurredAt: new Date().toISOString(), aggregateId: id, data: {} };
+    };
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handled: string[] = [];
+    const slow = await bus.subscribe({
+      durable: "drain-slow",
+      types: ["drain.happened"],
+      handler: async (e) => {
+        await gate;
+        handled.push(e.id);
+      },
+    });
+    const events = [event("drain.happened"), event("drain.happened"), event("drain.happened")];
+    for (const e of events) await bus.publish(e);
+    // The deadline passes with the events still unhandled: they are counted.
+    expect(await infra.drain(30, 10)).toBe(3);
+    release();
+    expect(await infra.drain(5_000, 10)).toBe(0);
+    expect(handled.sort()).toEqual(events.map((e) => e.id).sort());
+    await slow.stop();
+
+    const stopped = await bus.subscribe({
+      durable: "drain-stopped",
+      types: ["drain.ignored"],
+      handler: async () => {},
+    });
+    await stopped.stop();
+    await bus.publish(event("drain.ignored"));
+    expect(await infra.drain(5_000, 10)).toBe(0);
+  });
 });
