@@ -44,8 +44,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-await seed({ gatewayUrl: platform.gatewayUrl, admin });
-console.log(`
+try {
+  await seed({ gatewayUrl: platform.gatewayUrl, admin });
+} catch (err) {
+  // Stopped while seeding (Ctrl-C at once): the stop under way ends the process.
+  if (!stopping) throw err;
+}
+if (!stopping)
+  console.log(`
 CareForAll is up (embedded profile: every service in this process, data in ${dataDir}).
   gateway   ${platform.gatewayUrl}   (API under /api, docs at /docs)
   admin     ${admin.email} / ${admin.password}
