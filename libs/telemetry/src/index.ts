@@ -21,11 +21,30 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOffSampler, BatchSpanProcessor, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  BatchSpanProcessor,
+  type Sampler,
+  SamplingDecision,
+  type SpanProcessor,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 
 export { SpanKind, type Context, type Span };
 
 let provider: TracerProvider | undefined;
+/**
+ * Whether spans are recorded. Nothing receives spans without an endpoint: recording none saves the
+ * attributes, events and end processing of every request and message, while trace ids are still
+ * minted and propagated, so a donation's trace id follows it through logs and headers at almost
+ * no cost. Switched on by the first initTelemetry that exports or asks for spans, whichever call
+ * installed the provider — so several users of one process (the embedded profile's services, the
+ * suites of one test run) cannot turn recording off for one another by coming first.
+ */
+let recording = false;
+const sampler: Sampler = {
+  shouldSample: () => ({ decision: recording ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD }),
+  toString: () => "CareForAllSampler",
+};
 let contextManager: AsyncLocalStorageContextManager | undefined;
 
 export interface TelemetryOptions {
@@ -38,6 +57,7 @@ export interface TelemetryOptions {
 
 /** Installs the global tracer provider, context manager and propagator once per process. */
 export function initTelemetry({ service, endpoint, recordSpans }: TelemetryOptions): { shutdown(): Promise<void> } {
+  if (recordSpans ?? Boolean(endpoint)) recording = true;
   if (!provider) {
     const spanProcessors: SpanProcessor[] = [];
     if (endpoint) {
@@ -50,10 +70,7 @@ export function initTelemetry({ service, endpoint, recordSpans }: TelemetryOptio
     provider = new TracerProvider({
       resource: resourceFromAttributes({ "service.name": service }),
       spanProcessors,
-      // Nothing receives spans without an endpoint: record none (no attributes, events or end
-      // processing on every request and message), but still mint and propagate trace ids, so a
-      // donation's trace id follows it through logs and headers at almost no cost.
-      ...((recordSpans ?? Boolean(endpoint)) ? {} : { sampler: new AlwaysOffSampler() }),
+      sampler,
     });
     contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
