@@ -7,13 +7,14 @@ import {
   createTokenVerifier,
   type HttpMetrics,
   httpKit,
+  normalisePem,
   type ReadinessChecks,
   type ServiceIdentity,
   type SessionDenylist,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { Elysia } from "elysia";
-import { normalisePem, type SigningKeys } from "./keys";
+import type { SigningKeys } from "./keys";
 import { authRoutes, jwksRoutes, userRoutes } from "./routes";
 import { type AdminAccount, type AuthDatabase, type AuthServiceConfig, createAuthService } from "./service";
 

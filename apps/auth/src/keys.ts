@@ -1,6 +1,6 @@
 // Auth's Ed25519 signing key pair: the private half mints access tokens (invariant 6: only
 // auth can), the public half is published as a JWK Set for every verifier.
-import { JWT_ALG } from "@careforall/http";
+import { JWT_ALG, normalisePem } from "@careforall/http";
 import { CompactSign, calculateJwkThumbprint, compactVerify, exportJWK, importPKCS8, importSPKI } from "jose";
 
 export interface PublicJwk {
@@ -18,11 +18,6 @@ export interface SigningKeys {
   /** RFC 7638 thumbprint of the public key; stable for a given key, sent as the JWT `kid`. */
   kid: string;
   jwk: PublicJwk;
-}
-
-/** Environment variables often carry PEMs with literal `\n`; turn them back into newlines. */
-export function normalisePem(pem: string): string {
-  return pem.replaceAll("\\n", "\n").trim();
 }
 
 /** Imports both halves and checks that they belong together, so a mismatch fails at start, not per request. */

@@ -6,13 +6,7 @@ import { type Clock, parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import {
-  accessTokenSigner,
-  createTestKeys,
-  serviceHeaders,
-  testServiceIdentity,
-  uniqueName,
-} from "@careforall/testkit";
+import { adminTokenFor, createTestKeys, serviceHeaders, testServiceIdentity, uniqueName } from "@careforall/testkit";
 import { AuthConfigSchema, type AuthModel, authDbSchema, createAuthApp } from "../src/app";
 
 export const MIGRATIONS = join(import.meta.dir, "../src/db/migrations");
@@ -43,10 +37,8 @@ export async function startAuth(options: { clock?: Clock; onCommitted?: () => vo
     ...(options.denylist ? { denylist: options.denylist } : {}),
   };
   const app = createAuthApp(deps);
-  const signToken = await accessTokenSigner(keys.privateKeyPem);
   /** An administrator's access token (operator routes such as GET /users/:id). */
-  const adminToken = () =>
-    signToken({ id: crypto.randomUUID(), email: "admin@example.org", name: "Admin", role: "admin" });
+  const adminToken = () => adminTokenFor(keys.privateKeyPem);
 
   /** Calls auth as the gateway does (its service credential); `init.headers` may override it. */
   const call = async (path: string, init: RequestInit = {}) =>

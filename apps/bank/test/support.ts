@@ -6,7 +6,7 @@ import { manualClock, parseConfig } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import { accessTokenSigner, bankCallHeaders, createTestKeys, testServiceIdentity } from "@careforall/testkit";
+import { adminTokenFor, bankCallHeaders, createTestKeys, testServiceIdentity } from "@careforall/testkit";
 import { eq, sql } from "drizzle-orm";
 import { createBankApp } from "../src/app";
 import { BankConfigSchema, demoBankOn } from "../src/config";
@@ -40,13 +40,7 @@ export async function startBankTestApp(options: BankTestOptions = {}) {
   const db = handle.db;
   const clock = manualClock(Date.now());
   const keys = await createTestKeys();
-  const signToken = await accessTokenSigner(keys.privateKeyPem);
-  const adminToken = await signToken({
-    id: crypto.randomUUID(),
-    email: "admin@test.local",
-    name: "Admin",
-    role: "admin",
-  });
+  const adminToken = await adminTokenFor(keys.privateKeyPem);
   const config = parseConfig("bank", BankConfigSchema, {
     NODE_ENV: "test",
     JWT_PUBLIC_KEY: keys.publicKeyPem,

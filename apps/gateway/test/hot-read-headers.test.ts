@@ -6,28 +6,12 @@ import { systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
 import { createHttpMetrics, SECURITY_HEADERS } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
+import { campaignSnapshot } from "@careforall/testkit";
 import { hotCampaignRead } from "../src/routes/campaigns";
 import { createSnapshotStore } from "../src/snapshots";
 import { offlineGateway } from "./offline-gateway";
 
-function campaign(version: number): CampaignSnapshot {
-  return {
-    id: Bun.randomUUIDv7(),
-    ownerId: Bun.randomUUIDv7(),
-    title: "Clean water for Sylhet",
-    description: "Wells and filters",
-    goalMinor: 500_000,
-    currency: "BDT",
-    status: "active",
-    raisedMinor: 0,
-    donorCount: 0,
-    pledgeCount: 0,
-    endsAt: null,
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:00.000Z",
-    version,
-  };
-}
+const campaign = (version: number) => campaignSnapshot({ version });
 
 function hotRead(known: CampaignSnapshot[], failing = false) {
   const log = silentLogger("gateway");

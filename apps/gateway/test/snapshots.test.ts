@@ -6,31 +6,13 @@ import { manualClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
 import { AppError, createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import { waitFor } from "@careforall/testkit";
+import { campaignSnapshot, waitFor } from "@careforall/testkit";
 import { campaignReadHandler, hotCampaignRead } from "../src/routes/campaigns";
 import { createSnapshotStore, type SnapshotOrigin, snapshotKey } from "../src/snapshots";
 
 const LOCAL_TTL_MS = 2000;
 
-function snapshot(overrides: Partial<CampaignSnapshot> = {}): CampaignSnapshot {
-  return {
-    id: Bun.randomUUIDv7(),
-    ownerId: Bun.randomUUIDv7(),
-    title: "Clean water for Sylhet",
-    description: "Wells and filters",
-    goalMinor: 500_000,
-    currency: "BDT",
-    status: "active",
-    raisedMinor: 0,
-    donorCount: 0,
-    pledgeCount: 0,
-    endsAt: null,
-    createdAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:00.000Z",
-    version: 1,
-    ...overrides,
-  };
-}
+const snapshot = campaignSnapshot;
 
 /** The campaign service as the store sees it: a map of current snapshots, every call counted. */
 function fakeOrigin() {

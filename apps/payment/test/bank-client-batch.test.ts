@@ -19,7 +19,7 @@ import { parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
 import { createBreaker } from "@careforall/resilience";
-import { accessTokenSigner, bankTestFetch, createTestKeys, testServiceIdentity } from "@careforall/testkit";
+import { adminTokenFor, bankTestFetch, createTestKeys, testServiceIdentity } from "@careforall/testkit";
 import { treaty } from "@elysiajs/eden";
 import {
   type AuthorizeRequest,
@@ -40,12 +40,7 @@ const NO_FAULTS: Faults = {
 
 // The bank verifies administrators' tokens on its operator routes (faults): it trusts this key.
 const jwtKeys = await createTestKeys();
-const adminToken = await (await accessTokenSigner(jwtKeys.privateKeyPem))({
-  id: crypto.randomUUID(),
-  email: "admin@test.local",
-  name: "Admin",
-  role: "admin",
-});
+const adminToken = await adminTokenFor(jwtKeys.privateKeyPem);
 let database: TestDatabase;
 let handle: DbHandle<Record<string, never>>;
 let server: ReturnType<typeof Bun.serve>;

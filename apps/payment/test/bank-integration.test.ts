@@ -20,7 +20,7 @@ import { parseConfig, systemClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, migrate, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
 import {
-  accessTokenSigner,
+  adminTokenFor,
   bankTestFetch,
   createTestKeys,
   serviceHeaders,
@@ -44,12 +44,7 @@ const NO_FAULTS: Faults = {
 
 // The bank verifies administrators' tokens on its operator routes (faults): it trusts this key.
 const jwtKeys = await createTestKeys();
-const adminToken = await (await accessTokenSigner(jwtKeys.privateKeyPem))({
-  id: crypto.randomUUID(),
-  email: "admin@test.local",
-  name: "Admin",
-  role: "admin",
-});
+const adminToken = await adminTokenFor(jwtKeys.privateKeyPem);
 let bankDatabase: TestDatabase;
 let bankDb: DbHandle<Record<string, never>>;
 let bankServer: ReturnType<typeof Bun.serve>;

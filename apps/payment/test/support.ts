@@ -9,13 +9,7 @@ import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { PledgeChange, PledgeCreated } from "@careforall/events";
 import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
-import {
-  accessTokenSigner,
-  createTestKeys,
-  serviceHeaders,
-  TEST_ISSUER,
-  testServiceIdentity,
-} from "@careforall/testkit";
+import { adminTokenFor, createTestKeys, serviceHeaders, TEST_ISSUER, testServiceIdentity } from "@careforall/testkit";
 import { asc, eq } from "drizzle-orm";
 import { buildPaymentService, createPaymentApp } from "../src/app";
 import type { BankClient } from "../src/bank-client";
@@ -28,12 +22,7 @@ export const WEBHOOK_SECRET = "test-webhook-secret-0123456789";
 
 const keys = await createTestKeys();
 /** An administrator's access token: the operator routes act for one. */
-export const adminToken = await (await accessTokenSigner(keys.privateKeyPem))({
-  id: crypto.randomUUID(),
-  email: "admin@test.local",
-  name: "Admin",
-  role: "admin",
-});
+export const adminToken = await adminTokenFor(keys.privateKeyPem);
 
 export const TEST_CONFIG = {
   WEBHOOK_SECRET,

@@ -12,6 +12,7 @@ import { silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
 import {
   accessTokenSigner,
+  campaignSnapshot,
   createTestKeys,
   inProcessCaller,
   TEST_ISSUER,
@@ -144,23 +145,7 @@ export async function startPledgeTestApp(options: StartOptions = {}) {
   /** A campaign in the read model, as if campaign.created had arrived. */
   async function campaign(overrides: Partial<CampaignSnapshot> = {}): Promise<CampaignSnapshot> {
     const now = clock.date().toISOString();
-    const snapshot: CampaignSnapshot = {
-      id: Bun.randomUUIDv7(),
-      ownerId: Bun.randomUUIDv7(),
-      title: "Clean water for Sylhet",
-      description: "Wells and filters",
-      goalMinor: 500_000,
-      currency: "BDT",
-      status: "active",
-      raisedMinor: 0,
-      donorCount: 0,
-      pledgeCount: 0,
-      endsAt: null,
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-      ...overrides,
-    };
+    const snapshot = campaignSnapshot({ createdAt: now, updatedAt: now, ...overrides });
     await campaignHandler(
       newEvent(
         overrides.version && overrides.version > 1 ? "campaign.updated" : "campaign.created",

@@ -21,6 +21,11 @@ export interface Principal {
 
 export const JWT_ALG = "EdDSA";
 
+/** Environment variables often carry PEMs with literal `\n`; turn them back into newlines. */
+export function normalisePem(pem: string): string {
+  return pem.replaceAll("\\n", "\n").trim();
+}
+
 /**
  * What a verifier does when the denylist cannot answer (Redis away):
  * - `allow`: accept the token, with a logged warning (reads: the worst case is a revoked token

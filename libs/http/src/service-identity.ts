@@ -22,7 +22,7 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { JWT_ALG } from "./auth";
+import { JWT_ALG, normalisePem } from "./auth";
 import { AppError } from "./errors";
 
 export const SERVICES = ["gateway", "auth", "campaign", "pledge", "payment", "bank"] as const;
@@ -50,9 +50,6 @@ export const callerNotAccepted = (detail: string) =>
 
 export const isServiceName = (value: unknown): value is ServiceName =>
   typeof value === "string" && (SERVICES as readonly string[]).includes(value);
-
-/** Environment variables often carry PEMs with literal `\n`; turn them back into newlines. */
-const pem = (text: string) => text.replaceAll("\\n", "\n").trim();
 
 export interface ServiceIdentity {
   readonly self: ServiceName;
@@ -98,14 +95,14 @@ export function parseTrustedKeys(json: string): Partial<Record<ServiceName, stri
 export async function createServiceIdentity(options: ServiceIdentityOptions): Promise<ServiceIdentity> {
   const { self } = options;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const privateKey = await importPKCS8(pem(options.privateKeyPem), JWT_ALG).catch(() => {
+  const privateKey = await importPKCS8(normalisePem(options.privateKeyPem), JWT_ALG).catch(() => {
     throw new Error(`SERVICE_PRIVATE_KEY of ${self} is not a PKCS8 PEM Ed25519 private key`);
   });
   const keys = new Map<ServiceName, CryptoKey>();
   for (const [name, text] of Object.entries(options.trusted) as Array<[ServiceName, string]>) {
     keys.set(
       name,
-      await importSPKI(pem(text), JWT_ALG).catch(() => {
+      await importSPKI(normalisePem(text), JWT_ALG).catch(() => {
         throw new Error(`the trusted key of ${name} is not an SPKI PEM Ed25519 public key`);
       }),
     );

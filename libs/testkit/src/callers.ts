@@ -149,7 +149,8 @@ export async function schemaFingerprint(
 }
 
 const BANK_PAYMENT_PATHS = /^\/bank\/(authorize|capture|release|refund|holds)\b/;
-const BANK_OPERATOR_PATHS = /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/;
+/** The bank's operator routes: they act for an administrator (the admin's access token too). */
+export const BANK_OPERATOR_PATHS = /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/;
 
 /** The service that calls a bank path in the platform: payment for holds, pledge for grants, else the gateway. */
 export function bankCallerOf(path: string): ServiceName {

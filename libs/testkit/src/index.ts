@@ -1,5 +1,6 @@
 // Helpers for integration tests: unique names per run, signing keys, and polling with a deadline.
 import { expect } from "bun:test";
+import type { CampaignSnapshot } from "@careforall/events";
 import {
   createServiceIdentity,
   generateServiceKeySet,
@@ -71,6 +72,40 @@ export async function accessTokenSigner(privateKeyPem: string) {
       .setIssuedAt()
       .setExpirationTime(expiresIn)
       .sign(key);
+}
+
+/** A campaign as campaign.* events carry it (version 1, active, nothing raised); `overrides` change any field. */
+export function campaignSnapshot(overrides: Partial<CampaignSnapshot> = {}): CampaignSnapshot {
+  return {
+    id: Bun.randomUUIDv7(),
+    ownerId: Bun.randomUUIDv7(),
+    title: "Clean water for Sylhet",
+    description: "Wells and filters",
+    goalMinor: 500_000,
+    currency: "BDT",
+    status: "active",
+    raisedMinor: 0,
+    donorCount: 0,
+    pledgeCount: 0,
+    endsAt: null,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    version: 1,
+    ...overrides,
+  };
+}
+
+/** The administrator the tests act as on operator routes. */
+export const TEST_ADMIN: TestPrincipal = {
+  id: "01938f2e-0000-7000-8000-00000000ad31",
+  email: "admin@test.local",
+  name: "Admin",
+  role: "admin",
+};
+
+/** An access token for TEST_ADMIN, signed with `privateKeyPem` (the key the service under test trusts). */
+export async function adminTokenFor(privateKeyPem: string): Promise<string> {
+  return (await accessTokenSigner(privateKeyPem))(TEST_ADMIN);
 }
 
 export interface InProcessCallOptions {
@@ -179,8 +214,10 @@ export async function forgeServiceToken(options: {
   expiresAt: number;
   /** Sign with this service's key instead of the caller's (a token that lies about its sender). */
   signer?: ServiceName;
+  /** The key set to sign with: a started stack's (default: the in-process tests' own). */
+  keys?: ServiceKeySet;
 }): Promise<string> {
-  const keys = await testKeySet();
+  const keys = options.keys ?? (await testKeySet());
   const key = await importPKCS8(keys[options.signer ?? options.caller].privateKeyPem, "EdDSA");
   return new SignJWT({})
     .setProtectedHeader({ alg: "EdDSA", kid: options.caller })

@@ -8,12 +8,12 @@ import {
   type ServiceKeySet,
   type ServiceName,
 } from "@careforall/http";
-import { bankCallerOf } from "./callers";
-import { accessTokenSigner } from "./index";
+import { BANK_OPERATOR_PATHS, bankCallerOf } from "./callers";
+import { adminTokenFor } from "./index";
 
 const OPERATOR: Partial<Record<ServiceName, RegExp>> = {
   auth: /^\/users\//,
-  bank: /^\/bank\/(faults|check-balance|accounts\/[^/]+\/transactions)\b/,
+  bank: BANK_OPERATOR_PATHS,
   campaign: /^\/campaigns\/[^/]+\/rebuild\b/,
   payment: /^\/payments\/(?!webhook\b)/,
   pledge: /^\/(admin\/|campaigns\/[^/]+\/captured\b)/,
@@ -40,9 +40,7 @@ export function stackCallHeaders({ urls, keys }: StackCredentials) {
     }
     return found;
   };
-  const admin = accessTokenSigner(keys.privateKeyPem).then((sign) =>
-    sign({ id: "01938f2e-0000-7000-8000-00000000ad31", email: "operator@test.local", name: "Operator", role: "admin" }),
-  );
+  const admin = adminTokenFor(keys.privateKeyPem);
   const byBase = new Map(Object.entries(urls).map(([name, url]) => [url.replace(/\/$/, ""), name as ServiceName]));
   return async (base: string, path: string, { asAdmin = true }: { asAdmin?: boolean } = {}) => {
     const audience = byBase.get(base.replace(/\/$/, ""));

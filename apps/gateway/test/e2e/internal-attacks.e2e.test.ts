@@ -6,7 +6,7 @@
 // route does not name), and the victim's account has not moved.
 import { beforeAll, expect, test } from "bun:test";
 import type { ServiceName } from "@careforall/http";
-import { importPKCS8, SignJWT } from "jose";
+import { forgeServiceToken } from "@careforall/testkit";
 import { donor, type MyBank, moneyEnv, myBank } from "./money";
 import { type Account, call, type Reply, useStack } from "./support";
 
@@ -19,17 +19,15 @@ beforeAll(async () => {
 }, 30_000);
 
 /** A service token signed with the stack's real key of `caller`, with chosen claims. */
-async function token(caller: ServiceName, audience: string, { expired = false } = {}): Promise<string> {
+function token(caller: ServiceName, audience: string, { expired = false } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const key = await importPKCS8(e2e.keys.services[caller].privateKeyPem, "EdDSA");
-  return new SignJWT({})
-    .setProtectedHeader({ alg: "EdDSA", kid: caller })
-    .setIssuer(caller)
-    .setSubject(caller)
-    .setAudience(audience)
-    .setIssuedAt(expired ? now - 600 : now)
-    .setExpirationTime(expired ? now - 540 : now + 60)
-    .sign(key);
+  return forgeServiceToken({
+    caller,
+    audience,
+    issuedAt: expired ? now - 600 : now,
+    expiresAt: expired ? now - 540 : now + 60,
+    keys: e2e.keys.services,
+  });
 }
 
 interface Attack {
