@@ -2,7 +2,7 @@
 // bus, then the service's own start (its database, relay, cache, workers and app), then listen;
 // and the ordered stop. No signal handlers and no process.exit here (see process.ts), so several
 // services can boot in one process on whatever Infrastructure they are given.
-import { type Bus, exportBusMetrics, exportConsumerLag, type Subscription } from "@careforall/bus";
+import { type Bus, exportBusMetrics, exportConsumerLag, type Fanout, type Subscription } from "@careforall/bus";
 import type { Cache, RateLimiter } from "@careforall/cache";
 import { type Clock, parseConfig, type Static, systemClock } from "@careforall/config";
 import type { Database } from "@careforall/db";
@@ -78,6 +78,8 @@ export interface Infrastructure {
   /** The service's database, created if missing and migrated (under a lock) before it is returned. */
   database<T extends Record<string, unknown>>(ctx: InfraContext, spec: DatabaseSpec<T>): Promise<OpenedDatabase<T>>;
   bus(ctx: InfraContext): Promise<Bus>;
+  /** Live fan-out between processes (NATS core; in memory in one process): pushes to WebSocket clients. */
+  fanout(ctx: InfraContext): Promise<Fanout>;
   cache(ctx: InfraContext): Promise<SharedCache>;
   telemetry(ctx: InfraContext): { shutdown(): Promise<void> };
   /**
@@ -126,6 +128,8 @@ export interface BootContext<C> {
   relay(settings: RelaySettings): OutboxRelay;
   /** The shared cache (opened once; closed after the databases). */
   cache(): Promise<SharedCache>;
+  /** Live fan-out to other processes (opened once; closed before the bus). Same NATS as the bus, so /ready's nats check covers it. */
+  fanout(): Promise<Fanout>;
   /** Consumers: lag exported under each one's durable name, stopped first at shutdown. Returns its argument. */
   consume<S extends Subscription | readonly Subscription[]>(subscriptions: S): S;
   /** A worker's stop, run at shutdown after the consumers, in the order registered. */
@@ -240,6 +244,7 @@ export async function bootService<S extends TObject>(
     exportConsumerLag(metrics, consumers);
 
     let sharedCache: Promise<SharedCache> | undefined;
+    let fanout: Promise<Fanout> | undefined;
     const ctx: BootContext<Static<S>> = {
       service,
       config,
@@ -268,6 +273,13 @@ export async function bootService<S extends TObject>(
           return opened;
         });
         return sharedCache;
+      },
+      fanout() {
+        fanout ??= infra.fanout(infraCtx).then((opened) => {
+          buses.unshift({ name: "fanout", run: () => opened.close() });
+          return opened;
+        });
+        return fanout;
       },
       consume(subscriptions) {
         consumers.push(...(Array.isArray(subscriptions) ? subscriptions : [subscriptions as Subscription]));

@@ -3,7 +3,7 @@
 // in-memory bus and ONE in-memory cache, telemetry set up once, and services reaching each other
 // in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
 import { mkdirSync } from "node:fs";
-import { type Bus, createMemoryBus, type Subscription } from "@careforall/bus";
+import { type Bus, createMemoryBus, createMemoryFanout, type Fanout, type Subscription } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { createDb, createEmbeddedDatabase, type EmbeddedDatabase, migrate } from "@careforall/db";
 import type { ServiceName } from "@careforall/http";
@@ -78,6 +78,7 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
   });
   const bus = createMemoryBus({ log });
   const cache = createMemoryCache();
+  const fanout = createMemoryFanout({ log });
   const limiter = createMemoryRateLimiter();
   const apps = new Map<ServiceName, AnyElysia>();
   // The subscriptions not stopped yet (drain waits for these only).
@@ -122,6 +123,10 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     async cache() {
       return { cache, limiter, close: async () => {} };
     },
+    // Shared too: a service's stop unsubscribes its listeners itself; close() ends it.
+    async fanout(): Promise<Fanout> {
+      return { ...fanoutView(fanout), close: async () => {} };
+    },
     telemetry(ctx) {
       const endpoint = ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined;
       const started = initTelemetry({ service: "careforall", endpoint });
@@ -154,6 +159,7 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
         apps.clear();
         const steps: Array<[string, () => Promise<unknown>]> = [
           ["bus", () => bus.close()],
+          ["fanout", () => fanout.close()],
           ["cache", () => cache.close()],
           ["database", () => database.close()],
           ["telemetry", async () => telemetry?.shutdown()],
@@ -168,5 +174,18 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
       })();
       return closed;
     },
+  };
+}
+
+/** The shared fan-out's methods bound to it (a view whose close the caller replaces). */
+function fanoutView(fanout: Fanout): Fanout {
+  return {
+    publish: (topic, message) => fanout.publish(topic, message),
+    subscribe: (topic, listener) => fanout.subscribe(topic, listener),
+    flush: () => fanout.flush(),
+    topics: () => fanout.topics(),
+    ping: () => fanout.ping(),
+    stats: () => fanout.stats(),
+    close: () => fanout.close(),
   };
 }

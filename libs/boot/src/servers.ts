@@ -1,6 +1,6 @@
 // The servers profile: each service on PostgreSQL (database created if missing, migrations
 // applied under the advisory lock), NATS JetStream and Redis, configured from its environment.
-import { createJetStreamBus, jetStreamOptions, type NatsSettings } from "@careforall/bus";
+import { createJetStreamBus, createNatsFanout, jetStreamOptions, type NatsSettings } from "@careforall/bus";
 import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { initTelemetry } from "@careforall/telemetry";
@@ -28,6 +28,14 @@ export function serversInfrastructure(): Infrastructure {
         ...jetStreamOptions(ctx.config as unknown as NatsSettings),
         log: ctx.log,
         name: ctx.service,
+      });
+    },
+    fanout(ctx) {
+      return createNatsFanout({
+        url: setting<string>(ctx, "NATS_URL"),
+        prefix: setting<string>(ctx, "BUS_PREFIX"),
+        log: ctx.log,
+        name: `${ctx.service}-fanout`,
       });
     },
     async cache(ctx) {

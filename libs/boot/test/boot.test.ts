@@ -11,7 +11,7 @@ import {
   type Infrastructure,
   serversInfrastructure,
 } from "@careforall/boot";
-import { type Bus, createMemoryBus, type Subscription } from "@careforall/bus";
+import { type Bus, createMemoryBus, createMemoryFanout, type Subscription } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { ConfigError, commonConfig, databaseConfig, natsConfig, serviceIdentityConfig, T } from "@careforall/config";
 import { createDb, createTestDatabase, type TestDatabase } from "@careforall/db";
@@ -76,6 +76,11 @@ function recordingInfrastructure(order: string[], overrides: Partial<Infrastruct
         close: () => cache.close().then(() => void order.push("cache")),
       };
     },
+    async fanout(ctx) {
+      const fanout = createMemoryFanout({ log: ctx.log });
+      const close = fanout.close.bind(fanout);
+      return Object.assign(fanout, { close: () => close().then(() => void order.push("fanout")) });
+    },
     telemetry: () => ({ shutdown: async () => void order.push("telemetry") }),
     connect: (ctx, target) => servers.connect(ctx, target),
     ...overrides,
@@ -121,12 +126,13 @@ describe("bootService", () => {
     const definition = defineService({
       name: "campaign",
       config: ProbeConfig,
-      async start({ bus, database, relay, cache, consume, onStop }: Ctx) {
+      async start({ bus, database, relay, cache, fanout, consume, onStop }: Ctx) {
         const { db } = await database({ schema: tables, migrationsFolder: MIGRATIONS });
         const outboxRelay = relay({ db, table: outbox });
         const stopRelay = outboxRelay.stop.bind(outboxRelay);
         outboxRelay.stop = () => stopRelay().then(() => void order.push("relay"));
         await cache();
+        await fanout();
         const sub = await bus.subscribe({ durable: "probe-notes", types: ["note.added"], handler: async () => {} });
         consume(
           recorded(sub, order, async () => {
@@ -170,6 +176,7 @@ describe("bootService", () => {
       "worker-a",
       "worker-b",
       "relay",
+      "fanout",
       "bus",
       "database",
       "cache",

@@ -28,3 +28,12 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from "./types";
+export {
+  assertTopic,
+  createMemoryFanout,
+  createNatsFanout,
+  type Fanout,
+  type FanoutListener,
+  type FanoutStats,
+  type NatsFanoutOptions,
+} from "./fanout";
