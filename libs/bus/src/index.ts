@@ -1,5 +1,15 @@
 // @careforall/bus public surface: the Bus contract, its JetStream and in-process
 // implementations, and the event-definition helpers producers and consumers share.
+
+export {
+  assertTopic,
+  createMemoryFanout,
+  createNatsFanout,
+  type Fanout,
+  type FanoutListener,
+  type FanoutStats,
+  type NatsFanoutOptions,
+} from "./fanout";
 export {
   createJetStreamBus,
   deleteStream,
@@ -28,12 +38,3 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from "./types";
-export {
-  assertTopic,
-  createMemoryFanout,
-  createNatsFanout,
-  type Fanout,
-  type FanoutListener,
-  type FanoutStats,
-  type NatsFanoutOptions,
-} from "./fanout";
