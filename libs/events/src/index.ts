@@ -157,3 +157,37 @@ export type PledgeChangeEvent = EventEnvelope<PledgeChange, PledgeChangeType>;
 export type PaymentChangeEvent = EventEnvelope<PaymentChange, PaymentChangeType>;
 export type PledgeCreatedEvent = EventEnvelope<PledgeCreated, "pledge.created">;
 export type BankAccountOpenedEvent = EventEnvelope<BankAccountOpened, "bank.account_opened">;
+
+// ── Operations ────────────────────────────────────────────────────────────────────────────
+
+/**
+ * A money audit finished (the gateway's background audit; see its domain/audit.ts). Published
+ * straight to the bus, not through an outbox: the next audit says the same again, so a lost one
+ * costs one interval. The notification service raises `audit.drift` when drift persists across two.
+ */
+export const AuditCompleted = defineEvent(
+  "audit.completed",
+  Type.Object({
+    checkedAt: Type.String(),
+    totalDriftMinor: Type.Integer(),
+    /** Campaigns whose drift is not 0 (all others agree). */
+    drifting: Type.Array(Type.Object({ campaignId: Type.String(), driftMinor: Type.Integer() })),
+    stuckPledges: Type.Integer(),
+  }),
+);
+export type AuditCompleted = Static<typeof AuditCompleted.schema>;
+
+/**
+ * Webhook calls with a bad or missing signature crossed the payment service's alarm threshold
+ * within its window (one event per window that crosses it, however many more follow).
+ */
+export const WebhookSignatureFailures = defineEvent(
+  "payment.webhook_signature_failures",
+  Type.Object({
+    failures: Type.Integer(),
+    windowSeconds: Type.Integer(),
+    firstAt: Type.String(),
+    lastAt: Type.String(),
+  }),
+);
+export type WebhookSignatureFailures = Static<typeof WebhookSignatureFailures.schema>;
