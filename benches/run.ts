@@ -1,17 +1,25 @@
-// Benchmark entry point: `bun benches/run.ts <scenario> [--duration 10s] [--warmup 2s]
-// [--connections 64] [--threads 2] [--rounds 3] [--log-level info]` (also `./cfa bench ...`). Scenarios are the
-// files in benches/scenarios/, each exporting `name`, `description` and `run(options)`.
+// Benchmark entry point: `bun benches/run.ts <scenario> [--profile servers|embedded] [--duration 10s]
+// [--warmup 2s] [--connections 64] [--threads 2] [--rounds 3] [--log-level info]` (also `./cfa bench ...`).
+// Scenarios are the files in benches/scenarios/, each exporting `name`, `description` and `run(options)`
+// (and `profiles` when it can measure the embedded profile too).
 // Exit codes: 0 measured (whatever the verdict), 1 harness failure, 2 usage error, 130 interrupted.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadTool, loadToolVersion } from "./lib/load";
 import { LOG_LEVELS, startLogLevel } from "./lib/platform";
 import { report } from "./lib/report";
-import type { BenchOptions, Scenario } from "./lib/types";
+import { type BenchOptions, PROFILES, type Profile, type Scenario } from "./lib/types";
 
 const SCENARIOS_DIR = join(import.meta.dir, "scenarios");
 
-const DEFAULTS = { duration: "10s", warmup: "2s", connections: 64, threads: 2, rounds: 3 };
+const DEFAULTS = {
+  profile: "servers" as Profile,
+  duration: "10s",
+  warmup: "2s",
+  connections: 64,
+  threads: 2,
+  rounds: 3,
+};
 
 class UsageError extends Error {}
 
@@ -38,7 +46,12 @@ export async function loadScenarios(): Promise<Scenario[]> {
     if (!isScenario(candidate)) {
       throw new Error(`benches/scenarios/${file} must export name, description and run(options)`);
     }
-    scenarios.push({ name: candidate.name, description: candidate.description, run: candidate.run });
+    scenarios.push({
+      name: candidate.name,
+      description: candidate.description,
+      run: candidate.run,
+      profiles: Array.isArray(candidate.profiles) ? candidate.profiles : ["servers"],
+    });
   }
   const names = new Set<string>();
   for (const s of scenarios) {
@@ -68,6 +81,12 @@ function parseCount(text: string, flag: string): number {
   return n;
 }
 
+function parseProfile(text: string): Profile {
+  const profile = PROFILES.find((p) => p === text);
+  if (!profile) throw new UsageError(`--profile: expected one of ${PROFILES.join(", ")}, got ${JSON.stringify(text)}`);
+  return profile;
+}
+
 function parseLogLevel(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   if (!(LOG_LEVELS as readonly string[]).includes(text)) {
@@ -79,6 +98,7 @@ function parseLogLevel(text: string | undefined): string | undefined {
 interface ParsedArgs {
   scenario?: string;
   help: boolean;
+  profile: string;
   duration: string;
   warmup: string;
   connections: string;
@@ -90,13 +110,14 @@ interface ParsedArgs {
 export function parseArgs(argv: string[]): ParsedArgs {
   const args: ParsedArgs = {
     help: false,
+    profile: DEFAULTS.profile,
     duration: DEFAULTS.duration,
     warmup: DEFAULTS.warmup,
     connections: String(DEFAULTS.connections),
     threads: String(DEFAULTS.threads),
     rounds: String(DEFAULTS.rounds),
   };
-  const flags = ["duration", "warmup", "connections", "threads", "rounds", "log-level"] as const;
+  const flags = ["profile", "duration", "warmup", "connections", "threads", "rounds", "log-level"] as const;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "-h" || arg === "--help") {
@@ -125,9 +146,13 @@ function usage(scenarios: Scenario[]): string {
     "usage: bun benches/run.ts <scenario> [options]      (or: bun run bench <scenario> [options])",
     "",
     "scenarios:",
-    ...(scenarios.length ? scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`) : ["  (none)"]),
+    ...(scenarios.length
+      ? scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description} [${(s.profiles ?? ["servers"]).join(", ")}]`)
+      : ["  (none)"]),
     "",
     "options:",
+    `  --profile <p>      the platform measured: servers (each service its own process on PostgreSQL, Redis, NATS)`,
+    `                     or embedded (every service in one process on PGlite) (default ${DEFAULTS.profile})`,
     `  --duration <t>     measured time per run (default ${DEFAULTS.duration}; whole seconds: 10s, 1m)`,
     `  --warmup <t>       unrecorded warm-up before each run (default ${DEFAULTS.warmup}; 0 disables)`,
     `  --connections <n>  concurrent connections (default ${DEFAULTS.connections})`,
@@ -163,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
   let options: BenchOptions;
   try {
     options = {
+      profile: parseProfile(args.profile),
       durationSec: parseDuration(args.duration, "--duration", 1),
       warmupSec: parseDuration(args.warmup, "--warmup", 0),
       connections: parseCount(args.connections, "--connections"),
@@ -175,6 +201,12 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`${err.message}\n\n${usage(scenarios)}`);
+    return 2;
+  }
+  if (!(scenario.profiles ?? ["servers"]).includes(options.profile)) {
+    console.error(
+      `${scenario.name} measures the ${(scenario.profiles ?? ["servers"]).join(", ")} profile only, not ${options.profile}`,
+    );
     return 2;
   }
   if (loadTool() === null) {
@@ -193,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
 
   const toolVersion = loadToolVersion();
   options.log(
-    `${scenario.name}: ${options.rounds} rounds x ${options.durationSec}s (warm-up ${options.warmupSec}s), ` +
+    `${scenario.name} (${options.profile} profile): ${options.rounds} rounds x ${options.durationSec}s (warm-up ${options.warmupSec}s), ` +
       `${options.connections} connections, ${toolVersion}, services' LOG_LEVEL ${options.logLevel}`,
   );
   const startedAt = new Date();

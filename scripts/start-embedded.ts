@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { guardProcess } from "@careforall/http";
 import { createLogger, prettyStream, wantsPrettyLogs } from "@careforall/log";
+import { banner } from "./banner";
 import { startEmbeddedPlatform } from "./embedded-platform";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT } from "./stack";
@@ -51,8 +52,13 @@ try {
   if (!stopping) throw err;
 }
 if (!stopping)
-  console.log(`
-CareForAll is up (embedded profile: every service in this process, data in ${dataDir}).
-  gateway   ${platform.gatewayUrl}   (API under /api, docs at /docs)
-  admin     ${admin.email} / ${admin.password}
-Ctrl-C stops everything.`);
+  console.log(
+    `\n${banner({
+      profile: "embedded",
+      reason: env.CFA_PROFILE_REASON ?? "started directly",
+      runsOn: `every service in this one process; PGlite data in ${dataDir}, in-memory bus and cache`,
+      gatewayUrl: platform.gatewayUrl,
+      admin,
+      logs: pretty ? "pretty" : "json",
+    })}\n`,
+  );

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { ensureDatabase } from "@careforall/db";
 import { wantsPrettyLogs } from "@careforall/log";
+import { banner } from "./banner";
 import { ensureDevKeys, ensureDevServiceKeys } from "./dev-keys";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT, startStack } from "./stack";
@@ -22,6 +23,8 @@ const keys = {
 
 await ensureDatabase(databaseUrl);
 const gatewayPort = Number(env.PORT ?? DEFAULT_PORTS.gateway);
+// For a person at a terminal, one readable line per log record; JSON otherwise (LOG_FORMAT=json forces it).
+const pretty = wantsPrettyLogs(env, process.stdout.isTTY);
 const stack = await startStack({
   databaseUrl,
   redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -31,21 +34,24 @@ const stack = await startStack({
   keys,
   ports: { gateway: gatewayPort },
   env: { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password, LOG_LEVEL: env.LOG_LEVEL ?? "info" },
-  // For a person at a terminal, one readable line per log record; JSON otherwise (LOG_FORMAT=json forces it).
-  logs: wantsPrettyLogs(env, process.stdout.isTTY) ? "pretty" : "inherit",
+  logs: pretty ? "pretty" : "inherit",
   readyTimeoutMs: 60_000,
 });
 
 await seed({ gatewayUrl: stack.urls.gateway, admin });
-console.log(`
-CareForAll is up.
-  gateway   ${stack.urls.gateway}   (API under /api, docs at /docs)
-  admin     ${admin.email} / ${admin.password}
-  services  ${Object.entries(stack.urls)
-    .filter(([n]) => n !== "gateway")
-    .map(([n, u]) => `${n} ${u}`)
-    .join(", ")}
-Ctrl-C stops everything.`);
+console.log(
+  `\n${banner({
+    profile: "servers",
+    reason: env.CFA_PROFILE_REASON ?? "started directly",
+    runsOn: `every service its own process (${Object.entries(stack.urls)
+      .filter(([n]) => n !== "gateway")
+      .map(([n, u]) => `${n} :${new URL(u).port}`)
+      .join(", ")}) on PostgreSQL, Redis, NATS`,
+    gatewayUrl: stack.urls.gateway,
+    admin,
+    logs: pretty ? "pretty" : "json",
+  })}\n`,
+);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

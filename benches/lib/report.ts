@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
-import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "./types";
+import type { BenchOptions, LoadResult, Profile, ScenarioResult, TargetResult } from "./types";
 
 export const RESULTS_DIR = join(import.meta.dir, "..", "results");
 
@@ -27,6 +27,8 @@ export const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFi
 
 export interface TargetSummary {
   name: string;
+  /** The platform profile measured; null for the baseline (a bare reference, no platform). */
+  profile: Profile | null;
   request: string;
   url: string;
   baseline: boolean;
@@ -39,13 +41,14 @@ export interface TargetSummary {
   rounds: Array<LoadResult & { round: number }>;
 }
 
-export function summarise(result: ScenarioResult): TargetSummary[] {
+export function summarise(result: ScenarioResult, profile: Profile = "servers"): TargetSummary[] {
   const base = result.targets.find((t) => t.baseline);
   const baseRps = base ? median(base.rounds.map((r) => r.requestsPerSec)) : Number.NaN;
   return result.targets.map((t: TargetResult) => {
     const rps = median(t.rounds.map((r) => r.requestsPerSec));
     return {
       name: t.name,
+      profile: t.baseline ? null : profile,
       request: t.request,
       url: t.url,
       baseline: t.baseline,
@@ -68,6 +71,7 @@ export function formatTable(scenario: string, options: BenchOptions, summaries: 
   const header = [
     "scenario",
     "target",
+    "profile",
     "tool",
     "connections",
     "duration",
@@ -80,6 +84,7 @@ export function formatTable(scenario: string, options: BenchOptions, summaries: 
   const rows = summaries.map((s) => [
     scenario,
     s.name,
+    s.profile ?? "-",
     s.tool,
     String(options.connections),
     `${options.durationSec}s x${s.rounds.length}`,
@@ -89,7 +94,7 @@ export function formatTable(scenario: string, options: BenchOptions, summaries: 
     String(s.totalErrors),
     s.ratioToBaseline === null ? "-" : fixed(s.ratioToBaseline, 2),
   ]);
-  const numeric = new Set([3, 5, 6, 7, 8, 9]);
+  const numeric = new Set([4, 6, 7, 8, 9, 10]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -128,7 +133,7 @@ export function machineInfo() {
 /** Prints the table and verdicts, writes the JSON record; returns the JSON file's path. */
 export function report(input: ReportInput): string {
   const { scenario, options, result } = input;
-  const summaries = summarise(result);
+  const summaries = summarise(result, options.profile);
   const out: string[] = [];
   out.push("");
   out.push(formatTable(scenario, options, summaries));
@@ -141,7 +146,10 @@ export function report(input: ReportInput): string {
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = input.startedAt.toISOString().replace(/:/g, "-");
-  const file = join(RESULTS_DIR, `${scenario}-${stamp}.json`);
+  const file = join(
+    RESULTS_DIR,
+    `${scenario}${options.profile === "servers" ? "" : `-${options.profile}`}-${stamp}.json`,
+  );
   const record = {
     scenario,
     description: input.description,
@@ -149,6 +157,7 @@ export function report(input: ReportInput): string {
     finishedAt: input.finishedAt.toISOString(),
     machine: machineInfo(),
     parameters: {
+      profile: options.profile,
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       connections: options.connections,

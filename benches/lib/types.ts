@@ -22,8 +22,18 @@ export interface LoadResult {
   errorDetail: Record<string, number>;
 }
 
+/**
+ * Which platform a scenario measures: `servers` (every service its own process on PostgreSQL,
+ * Redis and NATS, as `./cfa start` runs it on this machine) or `embedded` (every service in one
+ * process on PGlite, the in-memory bus and cache, as `./cfa start --embedded` runs it).
+ */
+export type Profile = "servers" | "embedded";
+export const PROFILES: readonly Profile[] = ["servers", "embedded"];
+
 /** Command-line parameters every scenario receives. */
 export interface BenchOptions {
+  /** --profile: the platform measured (default servers). */
+  profile: Profile;
   /** Measured seconds per run. */
   durationSec: number;
   /** Unrecorded warm-up seconds before each measured run (0 disables it). */
@@ -74,5 +84,7 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string;
   description: string;
+  /** The profiles it can measure (default: servers only). */
+  profiles?: readonly Profile[];
   run(options: BenchOptions): Promise<ScenarioResult>;
 }

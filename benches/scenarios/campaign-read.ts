@@ -1,29 +1,38 @@
 // campaign-read: the hot path. GET /api/campaigns/:id on the gateway is answered from an
 // in-process snapshot by a Bun native route, so it should run close to a bare Bun.serve that
 // returns a body of the same size. Both are measured interleaved in the same run; the target is
-// gateway median req/s >= 0.8 x baseline median req/s, with zero errors.
+// gateway median req/s >= 0.8 x baseline median req/s, with zero errors. `--profile embedded`
+// measures the same read on the embedded platform (every service in one process on PGlite).
 import { type Baseline, startBaseline } from "../lib/baseline";
+import { type EmbeddedBenchPlatform, startEmbeddedBench } from "../lib/embedded";
 import { measureInterleaved } from "../lib/measure";
 import { api, createCampaign, type Platform, registerUser, startPlatform } from "../lib/platform";
 import { median } from "../lib/report";
-import type { BenchOptions, ScenarioResult, TargetResult } from "../lib/types";
+import type { BenchOptions, Profile, ScenarioResult, TargetResult } from "../lib/types";
 
 export const name = "campaign-read";
 export const description =
   "GET /api/campaigns/:id through the gateway (in-process snapshot) vs a bare Bun.serve with the same body size";
 
+export const profiles: readonly Profile[] = ["servers", "embedded"];
+
 const TARGET_RATIO = 0.8;
 
 export async function run(options: BenchOptions): Promise<ScenarioResult> {
   let platform: Platform | undefined;
+  let embedded: EmbeddedBenchPlatform | undefined;
   let baseline: Baseline | undefined;
   let targets: TargetResult[] = [];
   const cleanupErrors: string[] = [];
   let failed = false;
   try {
     // As `./cfa start` runs it; the load never touches a rate-limited route, so every limit stays on.
-    platform = await startPlatform({ log: options.log, logLevel: options.logLevel });
-    const gw = platform.gatewayUrl;
+    if (options.profile === "embedded") {
+      embedded = await startEmbeddedBench({ log: options.log, logLevel: options.logLevel });
+    } else {
+      platform = await startPlatform({ log: options.log, logLevel: options.logLevel });
+    }
+    const gw = (platform ?? embedded)?.gatewayUrl as string;
     options.signal.throwIfAborted();
 
     const session = await registerUser(gw);
@@ -79,11 +88,13 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         ratio,
         targetRatio: TARGET_RATIO,
         snapshotLookups: lookups,
-        platformSettings: platform.settings,
-        database: platform.database,
-        redisPrefix: platform.redisPrefix,
-        busPrefix: platform.busPrefix,
+        profile: options.profile,
+        platformSettings: (platform ?? embedded)?.settings,
+        ...(platform
+          ? { database: platform.database, redisPrefix: platform.redisPrefix, busPrefix: platform.busPrefix }
+          : { embedded: { pid: embedded?.pid, dataDir: embedded?.dataDir } }),
       },
+      ...(embedded ? { report: [EMBEDDED_NOTE] } : {}),
       cleanupErrors,
     };
   } catch (err) {
@@ -93,11 +104,19 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     if (baseline) {
       await baseline.stop().catch((err) => cleanupErrors.push(`stop baseline: ${String(err)}`));
     }
+    const keepLogs = failed && !options.signal.aborted;
     if (platform) {
-      const keepLogs = failed && !options.signal.aborted;
       cleanupErrors.push(...(await platform.teardown({ keepLogs })));
       if (keepLogs) options.log(`service logs kept in ${platform.logsDir}`);
+    }
+    if (embedded) {
+      cleanupErrors.push(...(await embedded.teardown({ keepLogs })));
+      if (keepLogs) options.log(`embedded platform output kept in ${embedded.logFile}`);
     }
     for (const e of cleanupErrors) options.log(`cleanup failed: ${e}`);
   }
 }
+
+const EMBEDDED_NOTE =
+  "profile embedded: bun scripts/start-embedded.ts (what ./cfa start --embedded runs) — every service in one " +
+  "process on PGlite, in-memory bus and cache, fresh data dir; the read is answered from the gateway's snapshot as on servers";

@@ -8,12 +8,17 @@
 // one transaction per pledge) as the reference for accepted/s; PostgreSQL's own counters give
 // commits (and, when pg_stat_statements is preloaded, statements) per donation.
 // One load run: --rounds does not apply (the settle phase dominates a run).
+// `--profile embedded` runs the same load against the embedded platform (every service in one
+// process on PGlite); the bare durable accept stays on this machine's PostgreSQL (the same reference
+// as for servers), and PostgreSQL's counters, which PGlite in another process cannot give, are n/a.
 import { cpus, loadavg } from "node:os";
+import { createTestDatabase, type TestDatabase } from "@careforall/db";
 import { TEST_DATABASE_URL, waitFor } from "@careforall/testkit";
 import postgres from "postgres";
 import { PIPELINE_SERVICES } from "../../scripts/stack";
 import { barePoolSize, startBareAccept } from "../lib/bare-accept";
 import { type CpuRow, CpuSampler, type CpuWindow } from "../lib/cpu";
+import { type EmbeddedBenchPlatform, startEmbeddedBench } from "../lib/embedded";
 import {
   allPublished,
   type DbCounters,
@@ -30,11 +35,13 @@ import { api, createCampaign, type Platform, registerUser, type Session, startPl
 import { type GuestDonor, type PledgeLoadOptions, type PledgeLoadResult, runPledgeLoad } from "../lib/pledge-load";
 import { type RouteDelta, scrapeTimings, timingDelta } from "../lib/prom";
 import { fixed, percentile } from "../lib/report";
-import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
+import type { BenchOptions, LoadResult, Profile, ScenarioResult, TargetResult } from "../lib/types";
 
 export const name = "donate";
 export const description =
   "POST /api/campaigns/:id/pledges (unique Idempotency-Keys, guests + signed-in) → accepted/s, captured/s, drift";
+
+export const profiles: readonly Profile[] = ["servers", "embedded"];
 
 const CAMPAIGNS = 20;
 const GUESTS = 200;
@@ -114,9 +121,62 @@ function count<T>(items: readonly T[], key: (item: T) => string): Record<string,
   return out;
 }
 
+/** What the scenario needs from the platform it measures, whichever its profile. */
+interface Measured {
+  gatewayUrl: string;
+  /** Service → base URL whose /metrics give the server-time table (embedded: the gateway only listens). */
+  metricsUrls: Record<string, string>;
+  /** The pledge service's base URL (its pledges_by_status gauge, progress only); null when it has no socket. */
+  pledgeUrl: string | null;
+  /** Name → pid of the platform's processes (embedded: one process for every service and PGlite). */
+  processes: Record<string, number>;
+  /** The PostgreSQL database the platform writes (its counters); null on PGlite (embedded). */
+  database: { name: string; url: string } | null;
+  /** Where the bare durable accept writes. */
+  bareDatabaseUrl: string;
+  /** The pipeline-only processes BENCH_DONATE_HOLD_PIPELINE stops (none when they share the gateway's process). */
+  pipeline(): Array<{ kill(signal: NodeJS.Signals): void }>;
+  /** Stops the platform (after the audit; teardown would next). */
+  stop(): Promise<void>;
+  settings: Record<string, string>;
+  details: Record<string, unknown>;
+}
+
+function servers(platform: Platform): Measured {
+  return {
+    gatewayUrl: platform.gatewayUrl,
+    metricsUrls: platform.urls,
+    pledgeUrl: platform.urls.pledge,
+    processes: Object.fromEntries([...platform.stack.services].map(([n, s]) => [n, s.proc.pid])),
+    database: { name: platform.database, url: platform.databaseUrl },
+    bareDatabaseUrl: platform.databaseUrl,
+    pipeline: () => pipelineProcesses(platform),
+    stop: () => platform.stack.stop(),
+    settings: platform.settings,
+    details: { database: platform.database, redisPrefix: platform.redisPrefix, busPrefix: platform.busPrefix },
+  };
+}
+
+function embeddedTarget(platform: EmbeddedBenchPlatform, bareDb: TestDatabase): Measured {
+  return {
+    gatewayUrl: platform.gatewayUrl,
+    metricsUrls: { gateway: platform.gatewayUrl },
+    pledgeUrl: null,
+    processes: { "embedded platform (6 services + PGlite)": platform.pid },
+    database: null,
+    bareDatabaseUrl: bareDb.url,
+    pipeline: () => [],
+    stop: () => platform.stop(),
+    settings: platform.settings,
+    details: { embedded: { pid: platform.pid, dataDir: platform.dataDir }, bareDatabase: bareDb.name },
+  };
+}
+
 export async function run(options: BenchOptions): Promise<ScenarioResult> {
   const { log, signal } = options;
   let platform: Platform | undefined;
+  let embedded: EmbeddedBenchPlatform | undefined;
+  let bareDb: TestDatabase | undefined;
   let sampler: CpuSampler | undefined;
   let monitor: postgres.Sql | undefined;
   let statements: Statements | undefined;
@@ -130,13 +190,32 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
   try {
     // As `./cfa start` runs it, minus the rate limits the load (pledges) and the set-up (200 demo
     // accounts, registrations and admin logins from one address) would hit.
-    platform = await startPlatform({
-      log,
-      logLevel: options.logLevel,
-      rateLimitsOff: ["PLEDGES", "DEMO_ACCOUNTS", "AUTH"],
-      env: { ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword },
-    });
-    const gw = platform.gatewayUrl;
+    let under: Measured;
+    if (options.profile === "embedded") {
+      embedded = await startEmbeddedBench({
+        log,
+        logLevel: options.logLevel,
+        env: {
+          RATE_LIMIT_PLEDGES: "0",
+          RATE_LIMIT_DEMO_ACCOUNTS: "0",
+          RATE_LIMIT_AUTH: "0",
+          ADMIN_EMAIL: adminEmail,
+          ADMIN_PASSWORD: adminPassword,
+        },
+      });
+      // The bare durable accept is the same reference as for servers: Bun + this machine's PostgreSQL.
+      bareDb = await createTestDatabase("bench_bare");
+      under = embeddedTarget(embedded, bareDb);
+    } else {
+      platform = await startPlatform({
+        log,
+        logLevel: options.logLevel,
+        rateLimitsOff: ["PLEDGES", "DEMO_ACCOUNTS", "AUTH"],
+        env: { ADMIN_EMAIL: adminEmail, ADMIN_PASSWORD: adminPassword },
+      });
+      under = servers(platform);
+    }
+    const gw = under.gatewayUrl;
     signal.throwIfAborted();
 
     // ── set-up through the gateway ────────────────────────────────────────────────────────────
@@ -200,8 +279,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     };
     /** Pledges by status from the pledge service's own gauge (progress only; one SQL count). */
     const statusGauge = async (): Promise<Record<string, number>> => {
+      if (!under.pledgeUrl) return {};
       adminRequests++;
-      const text = await fetch(`${platform?.urls.pledge}/metrics`, { signal: AbortSignal.timeout(5000) })
+      const text = await fetch(`${under.pledgeUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
         .then((r) => r.text())
         .catch(() => "");
       const out: Record<string, number> = {};
@@ -220,7 +300,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         if (Date.now() > deadlineMs) return false;
         if (Date.now() - lastLog >= 5000) {
           lastLog = Date.now();
-          log(`${label}: ${JSON.stringify(await statusGauge())}`);
+          log(
+            `${label}: ${under.pledgeUrl ? JSON.stringify(await statusGauge()) : "pending or authorized pledges left"}`,
+          );
         }
         await Bun.sleep(200);
       }
@@ -294,13 +376,15 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       signal,
     };
     const settleBudgetMs = Math.max(120, 4 * options.durationSec) * 1000;
-    const database = platform.database;
+    const database = under.database?.name ?? null;
     monitor = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-    statements = await openStatements(platform.databaseUrl);
-    log(`pg_stat_statements: ${statements.available ? "available" : `n/a (${statements.reason})`}`);
+    if (under.database) {
+      statements = await openStatements(under.database.url);
+      log(`pg_stat_statements: ${statements.available ? "available" : `n/a (${statements.reason})`}`);
+    }
 
     // ── the bare durable accept: same requests, same connections, same duration, first ─────────
-    const bare = await measureBare(options, load, platform.databaseUrl, monitor);
+    const bare = await measureBare(options, load, under.bareDatabaseUrl, monitor);
 
     // ── warm-up: same load, unrecorded, then drained so the measured run starts from empty queues ──
     if (options.warmupSec > 0) {
@@ -318,21 +402,24 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     }
 
     // ── measured load, with CPU sampling and PostgreSQL's counters ─────────────────────────────
-    const services = Object.fromEntries([...platform.stack.services].map(([n, s]) => [n, s.proc.pid]));
+    const services = under.processes;
     sampler = new CpuSampler({
       processes: { ...services, "bench harness": process.pid },
-      pg: { sql: monitor, database: platform.database },
+      ...(database ? { pg: { sql: monitor, database } } : {}),
       intervalMs: 500,
     });
     sampler.start();
-    const timingsBefore = await scrapeTimings(platform.urls);
+    const timingsBefore = await scrapeTimings(under.metricsUrls);
     // Read right after the warm-up drain, while every connection has just written (see lib/pg-counters.ts).
-    const dbAtStart = await readDbCounters(monitor, database);
-    const statementsAtStart = statements.available ? await statements.snapshot() : null;
+    const counters = (sql: postgres.Sql) => (database ? readDbCounters(sql, database) : Promise.resolve(null));
+    const dbAtStart = await counters(monitor);
+    const statementsAtStart = statements?.available ? await statements.snapshot() : null;
     const adminRequestsAtStart = adminRequests;
     // Diagnostic: BENCH_DONATE_HOLD_PIPELINE=1 stops the pipeline-only services (SIGSTOP) for the
     // load window, so the load measures the accept path alone; the pipeline drains afterwards.
-    const held = pipelineHeld ? pipelineProcesses(platform) : [];
+    const held = pipelineHeld ? under.pipeline() : [];
+    if (pipelineHeld && held.length === 0)
+      log("BENCH_DONATE_HOLD_PIPELINE: n/a here (the pipeline shares one process)");
     for (const proc of held) proc.kill("SIGSTOP");
     if (held.length > 0) log(`pipeline held for the load (${[...PIPELINE_SERVICES].join(", ")} stopped)`);
     let result: PledgeLoadResult;
@@ -351,9 +438,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       // Resumed whatever happened, so the settle phase or the teardown finds them running.
       for (const proc of held) proc.kill("SIGCONT");
     }
-    const dbAtLoadEnd = await readDbCounters(monitor, database);
-    const statementsAtLoadEnd = statements.available ? await statements.snapshot() : null;
-    const serverTime = timingDelta(timingsBefore, await scrapeTimings(platform.urls));
+    const dbAtLoadEnd = await counters(monitor);
+    const statementsAtLoadEnd = statements?.available ? await statements.snapshot() : null;
+    const serverTime = timingDelta(timingsBefore, await scrapeTimings(under.metricsUrls));
     const accepted = result.statuses["202"] ?? 0;
     const errorsByStatus = Object.fromEntries(Object.entries(result.statuses).filter(([s]) => s !== "202"));
     const errors =
@@ -375,8 +462,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     await sampler.mark("settled");
     await sampler.stop();
     const settleSec = (Date.now() - settleStarted) / 1000;
-    const dbAtSettled = await readDbCounters(monitor, database);
-    const statementsAtSettled = statements.available ? await statements.snapshot() : null;
+    const dbAtSettled = await counters(monitor);
+    const statementsAtSettled = statements?.available ? await statements.snapshot() : null;
     const adminRequestsWhileMeasured = adminRequests - adminRequestsAtStart;
     log(settled ? `settled ${settleSec.toFixed(1)}s after the load` : `NOT settled after ${settleSec.toFixed(0)}s`);
 
@@ -432,10 +519,10 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
 
     // ── lag check: what the counters had not published yet, seen once the services stop ───────
     // Nothing needs the services any more; teardown would stop them next anyway.
-    const dbBeforeStop = await readDbCounters(monitor, database);
-    await platform.stack.stop();
-    const complete = await allPublished(monitor, database);
-    const lag = { before: dbBeforeStop, after: await readDbCounters(monitor, database), complete };
+    const dbBeforeStop = await counters(monitor);
+    await under.stop();
+    const complete = database ? await allPublished(monitor, database) : false;
+    const dbAfterStop = await counters(monitor);
 
     // ── CPU: who worked during the load ─────────────────────────────────────────────────────────
     const loadCpu = sampler.window("load-start", "load-end");
@@ -447,13 +534,17 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     const limit = whatLimits(loadCpu, wholeCpu, platformRows, serviceNames, measured.length);
 
     // ── PostgreSQL's own counters ───────────────────────────────────────────────────────────────
-    const db = databaseFigures({
-      created: measured.length,
-      whole: dbDelta(dbAtStart, dbAtSettled),
-      loadWindow: dbDelta(dbAtStart, dbAtLoadEnd),
-      lag,
-      adminRequests: adminRequestsWhileMeasured,
-    });
+    // PGlite lives in the embedded platform's process: no pg_stat_database for the harness to read.
+    const db =
+      dbAtStart && dbAtLoadEnd && dbAtSettled && dbBeforeStop && dbAfterStop
+        ? databaseFigures({
+            created: measured.length,
+            whole: dbDelta(dbAtStart, dbAtSettled),
+            loadWindow: dbDelta(dbAtStart, dbAtLoadEnd),
+            lag: { before: dbBeforeStop, after: dbAfterStop, complete },
+            adminRequests: adminRequestsWhileMeasured,
+          })
+        : null;
     const statementFigures =
       statementsAtStart && statementsAtLoadEnd && statementsAtSettled
         ? {
@@ -487,11 +578,15 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         got: fixed(stackCpuMs, 1),
         met: stackCpuMs <= TARGET_STACK_CPU_MS,
       },
-      {
-        what: `commits <= ${TARGET_COMMITS}/donation`,
-        got: fixed(db.commitsPerDonation, 2),
-        met: db.commitsPerDonation <= TARGET_COMMITS,
-      },
+      ...(db
+        ? [
+            {
+              what: `commits <= ${TARGET_COMMITS}/donation`,
+              got: fixed(db.commitsPerDonation, 2),
+              met: db.commitsPerDonation <= TARGET_COMMITS,
+            },
+          ]
+        : []),
     ];
 
     // ── report ──────────────────────────────────────────────────────────────────────────────────
@@ -500,6 +595,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       ...table(
         [
           "target",
+          "profile",
           "accepted/s",
           "ratio",
           "202 p50 ms",
@@ -514,6 +610,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         [
           [
             "bare",
+            "-",
             fixed(bare.acceptedPerSec, 0),
             "1.00",
             fixed(bare.result.p50Ms, 1),
@@ -527,6 +624,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           ],
           [
             "gateway",
+            options.profile,
             fixed(acceptedPerSec, 0),
             fixed(ratio, 2),
             fixed(result.p50Ms, 1),
@@ -534,12 +632,12 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
             fixed(capturedPerSec, 0),
             fixed(latency.p50Ms, 0),
             fixed(latency.p99Ms, 0),
-            fixed(db.commitsPerDonation, 2),
+            db ? fixed(db.commitsPerDonation, 2) : "n/a",
             String(errors),
             `${audit.totalDriftMinor} ${driftOk ? "PASS" : "FAIL"}`,
           ],
         ],
-        new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]),
       ),
     );
     lines.push(
@@ -583,9 +681,11 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           ? ` (converged after ${audits.length} checks, first drift ${audits[0]?.totalDriftMinor})`
           : ""),
     );
+    if (options.profile === "embedded") lines.push(...embeddedLines());
     lines.push(...bareLines(bare, ratio));
-    lines.push(...databaseLines(db));
-    lines.push(...statementLines(statementFigures, statements, measured.length));
+    if (db) lines.push(...databaseLines(db));
+    else lines.push("database: n/a (PGlite runs inside the embedded platform's process: no pg_stat_database to read)");
+    if (statements) lines.push(...statementLines(statementFigures, statements, measured.length));
     lines.push("");
     lines.push(...cpuTable(loadCpu, settleCpu, wholeCpu, measured.length, result));
     if (loadCpu.pgActivity) {
@@ -638,9 +738,10 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         note: "one load run per invocation: --rounds does not apply; warm-up pledges are drained before the load and excluded",
         client: result.tool,
         loadAverageAtStart,
+        profile: options.profile,
         platformSettings: {
-          note: "on top of ./cfa start's settings (scripts/start.ts); everything else at its default",
-          ...platform.settings,
+          note: `on top of ./cfa start's settings (${options.profile === "embedded" ? "scripts/start-embedded.ts" : "scripts/start.ts"}); everything else at its default`,
+          ...under.settings,
         },
         // BENCH_DONATE_HOLD_PIPELINE=1: payment, bank and campaign were stopped during the load.
         pipelineHeldDuringLoad: pipelineHeld,
@@ -678,14 +779,16 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           },
           rowsCommitted: bare.rows,
         },
-        pgStatDatabase: db,
-        pgStatStatements: statements.available
-          ? statementFigures && {
-              source: "pg_stat_statements calls in the bench database",
-              loadStartToSettled: statementJson(statementFigures.whole, measured.length),
-              loadWindow: statementJson(statementFigures.loadWindow, measured.length),
-            }
-          : { available: false, reason: statements.reason },
+        pgStatDatabase: db ?? { available: false, reason: "embedded profile: PGlite inside the platform's process" },
+        pgStatStatements: !statements
+          ? { available: false, reason: "embedded profile: PGlite inside the platform's process" }
+          : statements.available
+            ? statementFigures && {
+                source: "pg_stat_statements calls in the bench database",
+                loadStartToSettled: statementJson(statementFigures.whole, measured.length),
+                loadWindow: statementJson(statementFigures.loadWindow, measured.length),
+              }
+            : { available: false, reason: statements.reason },
         pledges: { created: measured.length, bySignedInDonors: signedIn, byStatus, failureReasons },
         captured: {
           count: captured.length,
@@ -720,9 +823,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           goals,
         },
         gatewayUrl: gw,
-        database: platform.database,
-        redisPrefix: platform.redisPrefix,
-        busPrefix: platform.busPrefix,
+        ...under.details,
       },
       cleanupErrors,
     };
@@ -735,11 +836,16 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       await statements.close().catch((err) => cleanupErrors.push(`close pg_stat_statements reader: ${err}`));
     }
     if (monitor) await monitor.end({ timeout: 5 }).catch((err) => cleanupErrors.push(`close pg monitor: ${err}`));
+    const keepLogs = failed && !signal.aborted;
     if (platform) {
-      const keepLogs = failed && !signal.aborted;
       cleanupErrors.push(...(await platform.teardown({ keepLogs })));
       if (keepLogs) log(`service logs kept in ${platform.logsDir}`);
     }
+    if (embedded) {
+      cleanupErrors.push(...(await embedded.teardown({ keepLogs })));
+      if (keepLogs) log(`embedded platform output kept in ${embedded.logFile}`);
+    }
+    if (bareDb) await bareDb.drop().catch((err) => cleanupErrors.push(`drop bare database: ${err}`));
     for (const e of cleanupErrors) log(`cleanup failed: ${e}`);
   }
 }
@@ -837,6 +943,16 @@ async function measureBare(
   } finally {
     await bare.stop();
   }
+}
+
+/** What the embedded figures mean (printed with them). */
+function embeddedLines(): string[] {
+  return [
+    "profile embedded: bun scripts/start-embedded.ts (what ./cfa start --embedded runs), fresh data dir — all six " +
+      "services, their relays, consumers and workers in ONE process on PGlite (single-threaded WASM PostgreSQL: one " +
+      "backend, one transaction at a time for the whole platform), the in-memory bus and cache; the bare accept is " +
+      "still Bun + this machine's PostgreSQL, the reference a real deployment has",
+  ];
 }
 
 function bareLines(bare: BareRun, ratio: number): string[] {
