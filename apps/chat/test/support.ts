@@ -1,0 +1,99 @@
+// Test harness for the chat service: a fresh migrated PostgreSQL database, the app called
+// in-process as the gateway calls it, access tokens signed the way auth signs them, and a
+// recorder of what the fan-out carries (memory by default; a test may pass NATS).
+import { join } from "node:path";
+import { createMemoryFanout, type Fanout } from "@careforall/bus";
+import { createMemoryRateLimiter } from "@careforall/cache";
+import { manualClock } from "@careforall/config";
+import { createDb, createTestDatabase, migrate } from "@careforall/db";
+import { silentLogger } from "@careforall/log";
+import {
+  accessTokenSigner,
+  createTestKeys,
+  inProcessCaller,
+  TEST_ISSUER,
+  type TestPrincipal,
+  testServiceIdentity,
+} from "@careforall/testkit";
+import { createChatApp } from "../src/app";
+import { rememberCampaigns } from "../src/campaign-directory";
+import { schema } from "../src/db/schema";
+
+export type TestUser = TestPrincipal;
+
+export const user = (name: string, role: TestUser["role"] = "donor"): TestUser => ({
+  id: Bun.randomUUIDv7(),
+  email: `${name.toLowerCase().replace(/[^a-z]/g, "") || "user"}@example.test`,
+  name,
+  role,
+});
+
+export const MIGRATIONS = join(import.meta.dir, "..", "src", "db", "migrations");
+
+export async function startChatTestApp(options: { ratePer10s?: number; fanout?: Fanout } = {}) {
+  const database = await createTestDatabase("chat");
+  await migrate({ url: database.url, migrationsFolder: MIGRATIONS, schema: "chat" });
+  const handle = createDb({ url: database.url, schema, max: 12, name: "chat-test" });
+  const keys = await createTestKeys();
+  const clock = manualClock(Date.now());
+  const log = silentLogger("chat-test");
+  const fanout = options.fanout ?? createMemoryFanout({ log });
+  const app = createChatApp({
+    identity: await testServiceIdentity("chat"),
+    db: handle.db,
+    clock,
+    // 0 (no limit) unless a test is about the limit.
+    config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: TEST_ISSUER, CHAT_RATE_PER_10S: options.ratePer10s ?? 0 },
+    log,
+    fanout,
+    limiter: createMemoryRateLimiter(clock),
+  });
+  const tokenFor = await accessTokenSigner(keys.privateKeyPem);
+  const call = inProcessCaller(app, tokenFor, "chat");
+
+  return {
+    app,
+    db: handle.db,
+    clock,
+    call,
+    tokenFor,
+    fanout,
+    /** A campaign chat knows exists (as if its campaign.created had been consumed); returns its room. */
+    async campaignRoom(): Promise<string> {
+      const id = Bun.randomUUIDv7();
+      await rememberCampaigns(handle.db, clock, [id]);
+      return `campaign:${id}`;
+    },
+    post(room: string, as: TestUser | null, body: unknown) {
+      return call("POST", `/rooms/${room}/messages`, { ...(as ? { as } : {}), body });
+    },
+    read(room: string, as: TestUser | null, query = "") {
+      return call("GET", `/rooms/${room}/messages${query}`, as ? { as } : {});
+    },
+    /** Every frame the fan-out carries on `topic` from now on, parsed. */
+    record(topic: string) {
+      const frames: Array<Record<string, unknown>> = [];
+      const stop = fanout.subscribe(topic, (json) => frames.push(JSON.parse(json)));
+      return { frames, stop };
+    },
+    async stop() {
+      await fanout.close();
+      await handle.close();
+      await database.drop();
+    },
+  };
+}
+
+export type ChatTestApp = Awaited<ReturnType<typeof startChatTestApp>>;
+
+export interface MessageBody {
+  id: string;
+  room: string;
+  userId: string;
+  name: string;
+  text: string;
+  at: string;
+  clientId?: string;
+}
+
+export { errorPaths, expectProblem, waitFor } from "@careforall/testkit";
