@@ -18,7 +18,20 @@ export {
   type NatsSettings,
   natsConnectOptions,
 } from "./jetstream";
-export { createMemoryBus, type MemoryBusOptions } from "./memory";
+export {
+  type BusJournal,
+  createSqlJournal,
+  type JournaledEvent,
+  type JournalQuery,
+  type JournalState,
+  type SqlJournalOptions,
+} from "./journal";
+export {
+  createMemoryBus,
+  type JournaledMemoryBusOptions,
+  type MemoryBusOptions,
+  openJournaledMemoryBus,
+} from "./memory";
 export { type CounterRegistry, exportBusMetrics, exportConsumerLag, type GaugeHost } from "./metrics";
 export { coverPattern, eventSubject, streamName, typeMatches } from "./subjects";
 export {

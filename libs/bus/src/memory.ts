@@ -1,6 +1,7 @@
 // The in-process bus for the embedded profile and fast tests: an in-memory stream with the
 // JetStream semantics the services rely on (dedupe window, durables shared by subscribers,
-// batches formed within maxWaitMs, nak/term).
+// batches formed within maxWaitMs, nak/term). Given a journal, it is crash-safe like JetStream:
+// an event is stored before publish() resolves, and each durable resumes from its saved floor.
 import type { Logger } from "@careforall/log";
 import {
   assertEnvelope,
@@ -18,6 +19,7 @@ import {
   SINGLE,
   TaskPool,
 } from "./delivery";
+import { type BusJournal, type JournaledEvent, MAX_APPEND_BATCH } from "./journal";
 import { eventSubject, matchesAny } from "./subjects";
 import type { Bus, EventEnvelope, PublishResult, SubscribeBatchOptions, SubscribeOptions, Subscription } from "./types";
 
@@ -31,12 +33,19 @@ export interface MemoryBusOptions {
   now?: () => number;
 }
 
-interface StoredEvent {
-  /** The envelope as JSON, so every delivery gets a fresh copy exactly like a wire payload. */
-  payload: string;
-  type: string;
-  headers: Record<string, string>;
+export interface JournaledMemoryBusOptions extends MemoryBusOptions {
+  /** Where accepted events and the durables' floors are stored (see createSqlJournal). */
+  journal: BusJournal;
+  /** How often changed floors are saved (default 100 ms); what settled since the last save is redelivered after a crash. */
+  floorSaveIntervalMs?: number;
+  /** How often events every durable is past are deleted, in the journal and in memory (default 10 s). */
+  trimIntervalMs?: number;
+  /** Events older than this are deleted even when a durable has not consumed them, so an abandoned one cannot pin the log (default 7 days). */
+  retentionMs?: number;
 }
+
+/** The envelope as JSON, so every delivery gets a fresh copy exactly like a wire payload. */
+type StoredEvent = JournaledEvent;
 
 interface Pending {
   entry: StoredEvent;
@@ -68,10 +77,52 @@ interface Group {
   queue: Pending[];
   members: Member[];
   next: number;
+  /** Seqs offered to this group and not settled yet: queued, forming, running or waiting to be redelivered. */
+  outstanding: Set<number>;
+  /** The highest seq this group has considered (offered, or skipped by its filter). */
+  last: number;
+  /** The floor last saved to the journal. */
+  savedFloor: number | undefined;
 }
 
+/** Where a durable resumes: its lowest unsettled seq, else just past everything it has considered. */
+function floorOf(group: Group): number {
+  let floor = group.last + 1;
+  for (const seq of group.outstanding) if (seq < floor) floor = seq;
+  return floor;
+}
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/** The bus without a journal: everything lives (and dies) with the process. */
 export function createMemoryBus(options: MemoryBusOptions): Bus {
   return new MemoryBus(options);
+}
+
+/**
+ * The bus on a journal: reads what it keeps (events, floors, the ids inside the duplicate window),
+ * then stores every accepted event before publish() resolves. See JournaledMemoryBusOptions.
+ */
+export async function openJournaledMemoryBus(options: JournaledMemoryBusOptions): Promise<Bus> {
+  const now = (options.now ?? Date.now)();
+  const windowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+  const state = await options.journal.open({ recentSince: now - windowMs });
+  return new MemoryBus(options, { ...options, state });
+}
+
+interface Journaling {
+  journal: BusJournal;
+  state: Awaited<ReturnType<BusJournal["open"]>>;
+  floorSaveIntervalMs?: number;
+  trimIntervalMs?: number;
+  retentionMs?: number;
+}
+
+/** A publish waiting for its batch to be written. */
+interface Append {
+  entry: StoredEvent;
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 class MemoryBus implements Bus {
@@ -88,12 +139,49 @@ class MemoryBus implements Bus {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #subscriptions = new Set<Subscription>();
   #closing: Promise<void> | undefined;
+  /** The next seq to assign (publish-call order). */
+  #nextSeq = 1;
+  /** The highest seq in the stream (written, when journaled): where a new durable's floor starts when the stream is empty. */
+  #written = 0;
+  readonly #journal: BusJournal | undefined;
+  /** Saved floors of durables not subscribed in this process yet: they resume there, and pin the journal meanwhile. */
+  readonly #parked = new Map<string, number>();
+  /** Publishes waiting for the journal, written in order by one writer. */
+  readonly #appends: Append[] = [];
+  #writer: Promise<void> | undefined;
+  /** Writes in flight by event id, so a duplicate published meanwhile shares the first one's outcome. */
+  readonly #inflight = new Map<string, Promise<void>>();
+  #savingFloors: Promise<void> | undefined;
+  #trimming: Promise<void> | undefined;
+  readonly #retentionMs: number;
+  readonly #intervals: ReturnType<typeof setInterval>[] = [];
 
-  constructor(options: MemoryBusOptions) {
+  constructor(options: MemoryBusOptions, journaling?: Journaling) {
     this.#log = options.log.child({ component: "bus", bus: "memory" });
     this.#prefix = options.prefix ?? "local";
     this.#windowMs = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
     this.#now = options.now ?? Date.now;
+    this.#journal = journaling?.journal;
+    this.#retentionMs = journaling?.retentionMs ?? 7 * DAY_MS;
+    if (journaling) {
+      const { state } = journaling;
+      const recentSince = this.#now() - this.#windowMs;
+      for (const event of state.events) {
+        this.#stream.push(event);
+        // Ids inside the duplicate window stay duplicates across a restart, as on JetStream.
+        if (event.publishedAt >= recentSince) this.#seen.set(event.id, event.publishedAt);
+      }
+      for (const [durable, floor] of state.floors) this.#parked.set(durable, floor);
+      this.#nextSeq = state.nextSeq;
+      this.#written = state.nextSeq - 1;
+      const every = (ms: number, run: () => Promise<void>) => {
+        const timer = setInterval(() => void run(), ms);
+        timer.unref?.();
+        this.#intervals.push(timer);
+      };
+      every(journaling.floorSaveIntervalMs ?? 100, () => this.#saveFloors());
+      every(journaling.trimIntervalMs ?? 10_000, () => this.#trim());
+    }
   }
 
   async publish(event: EventEnvelope, options?: { headers?: Record<string, string> }): Promise<PublishResult> {
@@ -104,16 +192,139 @@ class MemoryBus implements Bus {
       const now = this.#now();
       this.#expireSeen(now);
       if (this.#seen.has(event.id)) {
+        // The first copy is still being written: a duplicate only once it is stored (its failure is ours too).
+        await this.#inflight.get(event.id);
         this.#stats.duplicates++;
         return { duplicate: true };
       }
       this.#seen.set(event.id, now);
-      const entry: StoredEvent = { payload: JSON.stringify(event), type: event.type, headers };
-      this.#stream.push(entry);
-      this.#stats.published++;
-      for (const group of [...this.#durables.values(), ...this.#broadcasts]) this.#offer(group, entry);
+      const entry: StoredEvent = {
+        seq: this.#nextSeq++,
+        id: event.id,
+        payload: JSON.stringify(event),
+        type: event.type,
+        headers,
+        publishedAt: now,
+      };
+      if (!this.#journal) {
+        this.#accept(entry);
+        return { duplicate: false };
+      }
+      const written = this.#append(entry);
+      this.#inflight.set(event.id, written);
+      try {
+        await written;
+      } catch (err) {
+        // Not stored: a retry of this id must be accepted, not taken for a duplicate.
+        this.#seen.delete(event.id);
+        throw err;
+      } finally {
+        this.#inflight.delete(event.id);
+      }
       return { duplicate: false };
     });
+  }
+
+  /** The event is in the stream (stored, when journaled): offered to every group, in seq order. */
+  #accept(entry: StoredEvent): void {
+    this.#stream.push(entry);
+    this.#written = entry.seq;
+    this.#stats.published++;
+    for (const group of [...this.#durables.values(), ...this.#broadcasts]) this.#offer(group, entry);
+  }
+
+  /**
+   * Group commit: publishes of the same tick share one INSERT; batches are written one after
+   * another, so events are offered in seq order and only once stored.
+   */
+  #append(entry: StoredEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#appends.push({ entry, resolve, reject });
+      this.#writer ??= new Promise<void>((started) => queueMicrotask(started)).then(() => this.#write());
+    });
+  }
+
+  async #write(): Promise<void> {
+    const journal = this.#journal as BusJournal;
+    try {
+      while (this.#appends.length > 0) {
+        const batch = this.#appends.splice(0, MAX_APPEND_BATCH);
+        try {
+          await journal.append(batch.map((a) => a.entry));
+        } catch (err) {
+          this.#log.warn({ err, events: batch.length }, "bus.journal_append_failed");
+          for (const a of batch) a.reject(err);
+          continue;
+        }
+        for (const a of batch) {
+          this.#accept(a.entry);
+          a.resolve();
+        }
+      }
+    } finally {
+      this.#writer = undefined;
+    }
+  }
+
+  /** Saves the floors that moved since the last save, in one statement. */
+  #saveFloors(): Promise<void> {
+    const journal = this.#journal;
+    if (!journal || this.#savingFloors) return this.#savingFloors ?? Promise.resolve();
+    const changed: Array<[Group, number]> = [];
+    for (const group of this.#durables.values()) {
+      const floor = floorOf(group);
+      if (floor !== group.savedFloor) changed.push([group, floor]);
+    }
+    if (changed.length === 0) return Promise.resolve();
+    this.#savingFloors = journal
+      .saveFloors(changed.map(([group, floor]) => [group.durable as string, floor] as const))
+      .then(
+        () => {
+          for (const [group, floor] of changed) group.savedFloor = floor;
+        },
+        (err) => this.#log.warn({ err }, "bus.journal_floors_failed"),
+      )
+      .finally(() => {
+        this.#savingFloors = undefined;
+      });
+    return this.#savingFloors;
+  }
+
+  /**
+   * Drops the events every durable ever seen is past (kept while inside the duplicate window, so
+   * dedupe survives a restart), and those older than the retention whatever the floors say.
+   */
+  #trim(): Promise<void> {
+    const journal = this.#journal;
+    if (!journal || this.#trimming) return this.#trimming ?? Promise.resolve();
+    const now = this.#now();
+    const floors = [...[...this.#durables.values()].map(floorOf), ...this.#parked.values()];
+    // No durable yet: the first one will start at the beginning, so nothing is past.
+    let below = floors.length > 0 ? Math.min(...floors) : 0;
+    const recent = this.#stream.find((e) => e.publishedAt >= now - this.#windowMs);
+    if (recent && recent.seq < below) below = recent.seq;
+    const before = now - this.#retentionMs;
+    let dropped = 0;
+    while (this.#stream.length > 0) {
+      const first = this.#stream[0] as StoredEvent;
+      if (first.seq >= below && first.publishedAt >= before) break;
+      this.#stream.shift();
+      dropped++;
+    }
+    // Rows of failed appends never exist; rows below the stream's start were trimmed already or are
+    // below every floor: the journal is trimmed even when memory had nothing to drop.
+    this.#trimming = journal
+      .trim(below, before)
+      .then(
+        (deleted) => {
+          if (deleted > 0 || dropped > 0) this.#log.debug({ deleted, dropped, below }, "bus.journal_trimmed");
+        },
+        (err) => this.#log.warn({ err }, "bus.journal_trim_failed"),
+      )
+      .finally(() => {
+        this.#trimming = undefined;
+      });
+    return this.#trimming;
   }
 
   async subscribe(input: SubscribeOptions): Promise<Subscription> {
@@ -146,7 +357,7 @@ class MemoryBus implements Bus {
     };
     let group: Group;
     if (options.durable === undefined) {
-      group = { durable: undefined, types: options.types, queue: [], members: [member], next: 0 };
+      group = this.#group(undefined, options.types, member, this.#written + 1);
       this.#broadcasts.add(group);
     } else {
       const existing = this.#durables.get(options.durable);
@@ -156,10 +367,15 @@ class MemoryBus implements Bus {
         existing.members.push(member);
         group = existing;
       } else {
-        // A new durable starts at the beginning of the stream (DeliverPolicy.All).
-        group = { durable: options.durable, types: options.types, queue: [], members: [member], next: 0 };
+        // A durable resumes at its saved floor; a new one starts at the beginning of the stream
+        // (DeliverPolicy.All: what is retained).
+        const saved = this.#parked.get(options.durable);
+        this.#parked.delete(options.durable);
+        const start = saved ?? this.#stream[0]?.seq ?? this.#written + 1;
+        group = this.#group(options.durable, options.types, member, start);
+        group.savedFloor = saved;
         this.#durables.set(options.durable, group);
-        for (const entry of this.#stream) this.#offer(group, entry);
+        for (const entry of this.#stream) if (entry.seq >= start) this.#offer(group, entry);
       }
       this.#schedulePump(group);
     }
@@ -203,8 +419,27 @@ class MemoryBus implements Bus {
       await Promise.all([...this.#subscriptions].map((s) => s.stop()));
       for (const t of this.#timers) clearTimeout(t);
       this.#timers.clear();
+      for (const t of this.#intervals) clearInterval(t);
+      // Publishes already called are written (or fail) before the last floors are saved.
+      await this.#writer;
+      await this.#trimming;
+      await this.#savingFloors;
+      await this.#saveFloors();
     })();
     return this.#closing;
+  }
+
+  #group(durable: string | undefined, types: string[], member: Member, start: number): Group {
+    return {
+      durable,
+      types,
+      queue: [],
+      members: [member],
+      next: 0,
+      outstanding: new Set(),
+      last: start - 1,
+      savedFloor: undefined,
+    };
   }
 
   #expireSeen(now: number): void {
@@ -215,7 +450,9 @@ class MemoryBus implements Bus {
   }
 
   #offer(group: Group, entry: StoredEvent): void {
+    if (entry.seq > group.last) group.last = entry.seq;
     if (!matchesAny(group.types, entry.type)) return;
+    if (group.durable !== undefined) group.outstanding.add(entry.seq);
     group.queue.push({ entry, deliveries: 0 });
     this.#schedulePump(group);
   }
@@ -275,6 +512,8 @@ class MemoryBus implements Bus {
       subject: eventSubject(this.#prefix, event.type),
       settle: (settlement: Settlement) => {
         member.held--;
+        // Acked or terminated: settled for good, the floor may pass it. A nak keeps it outstanding.
+        if (settlement.kind !== "nak") group.outstanding.delete(pending.entry.seq);
         if (settlement.kind !== "nak" || this.#closing) return;
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
