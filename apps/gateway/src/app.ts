@@ -3,8 +3,11 @@
 // reaches internal services only through Eden Treaty clients built from their app types.
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
+import type { Fanout } from "@careforall/bus";
 import type { RateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
+import type { ChatApp } from "@careforall/chat";
+import { type Clock, systemClock } from "@careforall/config";
 import {
   createTokenVerifier,
   type HttpMetrics,
@@ -22,6 +25,8 @@ import { cacheControl } from "./cache-control";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
 import type { RouteLike } from "./openapi/document";
+import { type RealtimeUpstreams, realtimeRoutes, websocketOptions } from "./realtime";
+import { clientUpstreams } from "./realtime/upstreams";
 import { type Auditor, adminRoutes, createAuditor } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { bankRoutes } from "./routes/bank";
@@ -37,6 +42,7 @@ export interface GatewayClients {
   pledge: Treaty.Create<PledgeApp>;
   payment: Treaty.Create<PaymentApp>;
   bank: Treaty.Create<BankApp>;
+  chat: Treaty.Create<ChatApp>;
 }
 
 export interface GatewayDeps {
@@ -53,6 +59,12 @@ export interface GatewayDeps {
     | "RATE_LIMIT_PLEDGES"
     | "RATE_LIMIT_TEST_ACCOUNT_PLEDGES"
     | "TRUSTED_PROXIES"
+    | "WS_FRAMES_PER_SECOND"
+    | "WS_FRAME_BURST"
+    | "WS_MAX_FOLLOWS"
+    | "WS_MAX_ROOMS"
+    | "WS_IDLE_TIMEOUT_SECONDS"
+    | "WS_BACKPRESSURE_LIMIT_BYTES"
   >;
   log: Logger;
   metrics: HttpMetrics;
@@ -61,6 +73,11 @@ export interface GatewayDeps {
   auditor?: Auditor;
   /** Sessions ended at auth (Redis): their access tokens are refused (401). */
   denylist?: SessionDenylist;
+  /** Live pushes for GET /api/ws (NATS core across replicas; memory in one process). */
+  fanout: Fanout;
+  /** What the WebSocket asks other services; by default the Eden clients above. */
+  realtimeUpstreams?: RealtimeUpstreams;
+  clock?: Clock;
 }
 
 export function createGatewayApp(deps: GatewayDeps) {
@@ -74,7 +91,15 @@ export function createGatewayApp(deps: GatewayDeps) {
   const context = gatewayContext(verifier, parseTrustedProxies(config.TRUSTED_PROXIES));
   // /docs/json describes the finished app's routes: the table is filled in once the app is built.
   const table: { routes: readonly RouteLike[] } = { routes: [] };
-  const app = new Elysia()
+  // Set once the app exists: the listening server's publish (nothing to publish to before it listens).
+  let publish: (topic: string, json: string) => number = () => 0;
+  // Bun's WebSocket settings are the server's: they belong to the root app.
+  const app = new Elysia({
+    websocket: websocketOptions({
+      idleTimeoutSeconds: config.WS_IDLE_TIMEOUT_SECONDS,
+      backpressureLimitBytes: config.WS_BACKPRESSURE_LIMIT_BYTES,
+    }),
+  })
     // The public origin: it authenticates users itself, and no service calls it.
     .use(
       httpKit({ service: "gateway", log, metrics, trust: "public", ...(deps.checks ? { checks: deps.checks } : {}) }),
@@ -113,8 +138,27 @@ export function createGatewayApp(deps: GatewayDeps) {
         context,
       }),
     )
-    .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }));
+    .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }))
+    .use(
+      realtimeRoutes({
+        verifier,
+        fanout: deps.fanout,
+        snapshots,
+        upstreams: deps.realtimeUpstreams ?? clientUpstreams(clients),
+        publish: (topic, json) => publish(topic, json),
+        limits: {
+          perSecond: config.WS_FRAMES_PER_SECOND,
+          burst: config.WS_FRAME_BURST,
+          maxFollows: config.WS_MAX_FOLLOWS,
+          maxRooms: config.WS_MAX_ROOMS,
+        },
+        clock: deps.clock ?? systemClock,
+        log,
+        metrics,
+      }),
+    );
   table.routes = app.routes;
+  publish = (topic, json) => app.server?.publish(topic, json) ?? 0;
   return app;
 }
 

@@ -23,6 +23,8 @@ export const GatewayConfigSchema = T.Object({
   PLEDGE_URL: T.String({ default: "http://127.0.0.1:3103" }),
   PAYMENT_URL: T.String({ default: "http://127.0.0.1:3104" }),
   BANK_URL: T.String({ default: "http://127.0.0.1:3105" }),
+  NOTIFICATION_URL: T.String({ default: "http://127.0.0.1:3106" }),
+  CHAT_URL: T.String({ default: "http://127.0.0.1:3107" }),
   UPSTREAM_TIMEOUT_MS: T.Integer({ minimum: 100, default: 10_000 }),
   RATE_LIMIT_AUTH: T.Integer({ minimum: 0, default: 20 }),
   /**
@@ -55,6 +57,17 @@ export const GatewayConfigSchema = T.Object({
   SNAPSHOT_REDIS_TTL_SECONDS: T.Integer({ minimum: 1, default: 300 }),
   /** How often the money audit runs in the background to keep its drift gauge current (0: only on request). */
   AUDIT_INTERVAL_SECONDS: T.Integer({ minimum: 0, default: 30 }),
+  /** Frames a second one WebSocket may send (bursts up to WS_FRAME_BURST); beyond: `rate_limited` error frames. */
+  WS_FRAMES_PER_SECOND: T.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  WS_FRAME_BURST: T.Integer({ minimum: 1, maximum: 10_000, default: 40 }),
+  /** Campaigns and pledges one WebSocket may follow at once. */
+  WS_MAX_FOLLOWS: T.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+  /** Chat rooms one WebSocket may be in at once. */
+  WS_MAX_ROOMS: T.Integer({ minimum: 1, maximum: 1_000, default: 20 }),
+  /** Seconds a WebSocket may stay silent (Bun pings it first) before it is closed. */
+  WS_IDLE_TIMEOUT_SECONDS: T.Integer({ minimum: 5, maximum: 960, default: 60 }),
+  /** Bytes queued for one slow reader before its socket is closed rather than buffered further. */
+  WS_BACKPRESSURE_LIMIT_BYTES: T.Integer({ minimum: 64 * 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

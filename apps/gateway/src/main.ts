@@ -1,14 +1,17 @@
 // The gateway process: the shared boot (config, JetStream, Redis, metrics, listen, ordered stop)
 // around the gateway's own parts — Eden clients to each service, snapshots and rate limits behind
-// the Redis breaker, the snapshot refresher, the money audit, and the hot read mounted as a Bun
-// native route so it skips the framework's per-request hooks.
+// the Redis breaker, the snapshot refresher, the money audit (its result published as
+// audit.completed), the fan-out that feeds /api/ws, and the hot read mounted as a Bun native route
+// so it skips the framework's per-request hooks.
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
 import { defineService, runService } from "@careforall/boot";
 import { breakerCache, createFailoverRateLimiter, createMemoryRateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
-import type { CampaignSnapshot } from "@careforall/events";
+import type { ChatApp } from "@careforall/chat";
+import { AuditCompleted, type CampaignSnapshot } from "@careforall/events";
 import { createSessionDenylist, dependencyBreaker, mintRequestId } from "@careforall/http";
+import { newEvent } from "@careforall/outbox";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import { createPollingLoop } from "@careforall/worker";
@@ -23,7 +26,7 @@ export const gatewayService = defineService({
   config: GatewayConfigSchema,
   // Nobody calls the gateway with a service credential: it trusts no other service's key.
   trustsOthers: false,
-  async start({ config, log, clock, bus, metrics, checks, cache, consume, onStop, upstream }) {
+  async start({ config, log, clock, bus, metrics, checks, cache, fanout, consume, onStop, upstream }) {
     // Redis is not on the critical path: behind one breaker, rate limits fall back to per-process
     // memory and snapshot reads to the in-process tier and the campaign service while it is away.
     const shared = await cache();
@@ -52,12 +55,14 @@ export const gatewayService = defineService({
     const pledge = upstream("pledge", guard);
     const payment = upstream("payment", guard);
     const bank = upstream("bank", guard);
+    const chat = upstream("chat", guard);
     const clients: GatewayClients = {
       auth: treaty<AuthApp>(auth.url, { fetcher: auth.fetch, parseDate: false }),
       campaign: treaty<CampaignApp>(campaign.url, { fetcher: campaign.fetch, parseDate: false }),
       pledge: treaty<PledgeApp>(pledge.url, { fetcher: pledge.fetch, parseDate: false }),
       payment: treaty<PaymentApp>(payment.url, { fetcher: payment.fetch, parseDate: false }),
       bank: treaty<BankApp>(bank.url, { fetcher: bank.fetch, parseDate: false }),
+      chat: treaty<ChatApp>(chat.url, { fetcher: chat.fetch, parseDate: false }),
     };
 
     const snapshots = createSnapshotStore({
@@ -85,7 +90,21 @@ export const gatewayService = defineService({
       log,
       intervalMs: config.AUDIT_INTERVAL_SECONDS * 1000,
       async tick() {
-        await auditor.run(mintRequestId());
+        const report = await auditor.run(mintRequestId());
+        // Straight to the bus, no outbox: the gateway has no database, and a lost report is
+        // replaced by the next run's. Only the drifting campaigns are listed.
+        const drifting = report.campaigns
+          .filter((c) => c.driftMinor !== 0)
+          .map((c) => ({ campaignId: c.campaignId, driftMinor: c.driftMinor }));
+        const data: AuditCompleted = {
+          checkedAt: report.checkedAt,
+          totalDriftMinor: report.totalDriftMinor,
+          drifting,
+          stuckPledges: report.stuckPledges,
+        };
+        await bus
+          .publish(newEvent(AuditCompleted.type, "gateway.audit", data, clock))
+          .catch((err) => log.warn({ err }, "audit.publish_failed"));
         return false;
       },
     });
@@ -94,6 +113,9 @@ export const gatewayService = defineService({
 
     const app = createGatewayApp({
       auditor,
+      // One listener per topic for the whole process, feeding every local socket of /api/ws.
+      fanout: await fanout(),
+      clock,
       // Read through the Redis breaker: while Redis is away, reads go through and writes get a 503.
       denylist: createSessionDenylist(snapshotCache),
       clients,
@@ -110,6 +132,7 @@ export const gatewayService = defineService({
         pledge: async () => (await clients.pledge.health.get()).status === 200,
         payment: async () => (await clients.payment.health.get()).status === 200,
         bank: async () => (await clients.bank.health.get()).status === 200,
+        chat: async () => (await clients.chat.health.get()).status === 200,
       },
     });
 

@@ -219,6 +219,28 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
       }
     },
 
+    /**
+     * The campaign's current snapshot as JSON, null when it does not exist: memory first (a stale
+     * entry is returned while a refresh runs, as `serve` does), else Redis or the origin. For a new
+     * WebSocket follower's first totals frame; the hot read does not go through here.
+     */
+    async read(rawId: string, requestId: string): Promise<string | null> {
+      const id = rawId.toLowerCase();
+      const entry = entries.get(id);
+      if (entry) {
+        const now = clock.now();
+        if (now - entry.checkedAt > localTtlMs) {
+          entry.checkedAt = now;
+          refresh(id, requestId).catch((err) => log.warn({ err, campaignId: id }, "snapshot.refresh_failed"));
+        }
+        return entry.body;
+      }
+      if (!UUID.test(id)) return null;
+      const missedAt = missing.get(id);
+      if (missedAt !== undefined && clock.now() - missedAt < localTtlMs) return null;
+      return (await refresh(id, requestId))?.body ?? null;
+    },
+
     /** Current local version, for tests and diagnostics. */
     versionOf(id: string): number | undefined {
       return entries.get(id.toLowerCase())?.version;

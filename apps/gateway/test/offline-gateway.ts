@@ -1,5 +1,6 @@
 // The gateway app with nothing behind it: its routes, schemas and documents are all there, and any
 // call to a service fails as unreachable. For tests of what the gateway itself declares.
+import { createMemoryFanout } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { systemClock } from "@careforall/config";
 import { createHttpMetrics, freePort } from "@careforall/http";
@@ -19,6 +20,7 @@ export async function offlineGateway() {
     pledge: treaty(nowhere),
     payment: treaty(nowhere),
     bank: treaty(nowhere),
+    chat: treaty(nowhere),
   } as unknown as GatewayClients;
   return createGatewayApp({
     clients,
@@ -41,7 +43,14 @@ export async function offlineGateway() {
       RATE_LIMIT_PLEDGES: 0,
       RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
       TRUSTED_PROXIES: "",
+      WS_FRAMES_PER_SECOND: 20,
+      WS_FRAME_BURST: 40,
+      WS_MAX_FOLLOWS: 100,
+      WS_MAX_ROOMS: 20,
+      WS_IDLE_TIMEOUT_SECONDS: 60,
+      WS_BACKPRESSURE_LIMIT_BYTES: 1024 * 1024,
     },
+    fanout: createMemoryFanout({ log }),
     log,
     metrics,
   });

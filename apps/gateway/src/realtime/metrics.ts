@@ -1,0 +1,56 @@
+// What /metrics says about the WebSocket edge: sockets open, frames in (by op) and out (by type),
+// error frames by code, closes by reason, and the fan-out topics this process holds.
+import type { HttpMetrics } from "@careforall/http";
+import type { RealtimeModel } from "./model";
+
+export type CloseReason = "normal" | "going_away" | "too_big" | "rate_abuse" | "abnormal" | "other";
+
+/** Frames the fan-out carries, named by their topic's kind (their text is never parsed here). */
+const FRAME_OF_TOPIC: Record<string, string> = {
+  campaign: "campaign.totals",
+  pledge: "pledge.status",
+  chat: "chat.message",
+  admins: "notification",
+  user: "pledge.status|notification",
+};
+
+export function realtimeMetrics(metrics: HttpMetrics, live: { sockets(): number; topics(): number }) {
+  metrics.gauge("gateway_ws_open_sockets", "WebSocket connections open on this gateway", () => live.sockets());
+  metrics.gauge(
+    "gateway_ws_fanout_topics",
+    "Fan-out topics this gateway listens to (one subscription each, whatever its sockets)",
+    () => live.topics(),
+  );
+  const framesIn = metrics.counter("gateway_ws_frames_in_total", "Frames received from clients, by op", ["op"]);
+  const framesOut = metrics.counter("gateway_ws_frames_out_total", "Frames sent to clients, by type", ["type"]);
+  const errors = metrics.counter("gateway_ws_error_frames_total", "Error frames sent, by code", ["code"]);
+  const closes = metrics.counter("gateway_ws_closes_total", "WebSocket connections closed, by reason", ["reason"]);
+  return {
+    frameIn: (op: string) => framesIn.labels(op).inc(),
+    frameOut: (type: string, count = 1) => {
+      if (count > 0) framesOut.labels(type).inc(count);
+    },
+    /** A fan-out frame written to `sockets` local sockets. */
+    fanoutOut(topic: string, sockets: number) {
+      const kind = topic.slice(0, Math.max(0, topic.indexOf("."))) || topic;
+      if (sockets > 0) framesOut.labels(FRAME_OF_TOPIC[kind] ?? kind).inc(sockets);
+    },
+    error: (code: RealtimeModel.ErrorCode) => {
+      errors.labels(code).inc();
+      framesOut.labels("error").inc();
+    },
+    close: (reason: CloseReason) => closes.labels(reason).inc(),
+  };
+}
+
+export type RealtimeMetrics = ReturnType<typeof realtimeMetrics>;
+
+/** The reason label of a close Bun reports (`ours` when the gateway closed it itself). */
+export function closeReason(code: number, reason: string, ours: CloseReason | null): CloseReason {
+  if (ours) return ours;
+  if (code === 1009 || /too big/i.test(reason)) return "too_big";
+  if (code === 1000 || code === 1005) return "normal";
+  if (code === 1001) return "going_away";
+  if (code === 1006) return "abnormal";
+  return "other";
+}

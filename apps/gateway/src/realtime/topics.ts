@@ -1,0 +1,46 @@
+// The process's side of the fan-out: ONE listener per topic however many local sockets want it,
+// held while at least one does (reference counted: subscribed on the first, unsubscribed on the
+// last). Its listener hands the frame's JSON text, unparsed, to Bun's server.publish, which writes
+// it to every socket that ws.subscribe()d the topic — nothing per socket crosses NATS.
+import type { Fanout } from "@careforall/bus";
+
+/** Bun's server.publish for the listening server (0 when nothing was sent, e.g. not listening). */
+export type LocalPublish = (topic: string, json: string) => number;
+
+export interface TopicHub {
+  /** One more local socket wants `topic`. */
+  acquire(topic: string): void;
+  /** One socket less; the last one gives the fan-out subscription back. */
+  release(topic: string): void;
+  /** Topics this process listens to on the fan-out now. */
+  size(): number;
+  /** Sockets holding `topic` (0 when none). */
+  holders(topic: string): number;
+}
+
+export function createTopicHub(fanout: Fanout, publish: LocalPublish, onFrame?: (topic: string) => void): TopicHub {
+  const held = new Map<string, { sockets: number; unsubscribe: () => void }>();
+  return {
+    acquire(topic) {
+      const entry = held.get(topic);
+      if (entry) {
+        entry.sockets++;
+        return;
+      }
+      const unsubscribe = fanout.subscribe(topic, (json) => {
+        publish(topic, json);
+        onFrame?.(topic);
+      });
+      held.set(topic, { sockets: 1, unsubscribe });
+    },
+    release(topic) {
+      const entry = held.get(topic);
+      if (!entry) return;
+      if (--entry.sockets > 0) return;
+      held.delete(topic);
+      entry.unsubscribe();
+    },
+    size: () => held.size,
+    holders: (topic) => held.get(topic)?.sockets ?? 0,
+  };
+}

@@ -1,0 +1,223 @@
+// A listening gateway for WebSocket tests: the real app with its real /api/ws, campaigns served
+// from a map through the snapshot store, a fan-out the test can publish to (memory by default,
+// counted so a test sees how many listeners the gateway opened), and recorded upstream calls.
+// Clients are Bun's own WebSocket; `TestSocket` keeps every frame and waits with deadlines.
+import { createMemoryFanout, type Fanout } from "@careforall/bus";
+import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
+import { systemClock } from "@careforall/config";
+import type { CampaignSnapshot } from "@careforall/events";
+import { createHttpMetrics, freePort } from "@careforall/http";
+import { silentLogger } from "@careforall/log";
+import { accessTokenSigner, campaignSnapshot, createTestKeys, type TestPrincipal, waitFor } from "@careforall/testkit";
+import { treaty } from "@elysiajs/eden";
+import { createGatewayApp, createSnapshotStore, type GatewayClients, type GatewayConfig } from "../src/app";
+import type { RealtimeUpstreams } from "../src/realtime";
+
+// biome-ignore lint/suspicious/noExplicitAny: frames are free-form JSON, read field by field
+export type Frame = Record<string, any>;
+
+/** Counts what the gateway asks of its fan-out: the claim is one subscription per topic per process. */
+export function countingFanout(inner: Fanout) {
+  const subscribes = new Map<string, number>();
+  const unsubscribes = new Map<string, number>();
+  const fanout: Fanout = {
+    ...inner,
+    publish: (topic, message) => inner.publish(topic, message),
+    subscribe(topic, listener) {
+      subscribes.set(topic, (subscribes.get(topic) ?? 0) + 1);
+      const off = inner.subscribe(topic, listener);
+      return () => {
+        unsubscribes.set(topic, (unsubscribes.get(topic) ?? 0) + 1);
+        off();
+      };
+    },
+    topics: () => inner.topics(),
+    flush: () => inner.flush(),
+    ping: () => inner.ping(),
+    stats: () => inner.stats(),
+    close: () => inner.close(),
+  };
+  return { fanout, subscribes, unsubscribes };
+}
+
+export interface SayCall {
+  room: string;
+  text: string;
+  clientId?: string;
+  bearer: string;
+}
+
+export interface HarnessOptions {
+  fanout?: Fanout;
+  config?: Partial<GatewayConfig>;
+  /** Status the fake chat service answers a say with (201 by default). */
+  sayStatus?: number;
+  /** Status the fake pledge service answers a visibility check with (200 by default). */
+  pledgeStatus?: number;
+}
+
+export async function startRealtimeGateway(options: HarnessOptions = {}) {
+  const keys = await createTestKeys();
+  const sign = await accessTokenSigner(keys.privateKeyPem);
+  const log = silentLogger("gateway-realtime");
+  const metrics = createHttpMetrics("gateway");
+  const nowhere = `127.0.0.1:${freePort()}`;
+  const campaigns = new Map<string, CampaignSnapshot>();
+  const memory = options.fanout ?? createMemoryFanout({ log });
+  const counted = countingFanout(memory);
+  const calls = {
+    say: [] as SayCall[],
+    pledge: [] as Array<{ pledgeId: string; receiptToken?: string; bearer?: string }>,
+  };
+  const upstream = { sayStatus: options.sayStatus ?? 201, pledgeStatus: options.pledgeStatus ?? 200 };
+  const upstreams: RealtimeUpstreams = {
+    async say(message, bearer) {
+      calls.say.push({ ...message, bearer });
+      return upstream.sayStatus;
+    },
+    async pledgeVisible(pledgeId, receiptToken, bearer) {
+      calls.pledge.push({
+        pledgeId,
+        ...(receiptToken ? { receiptToken } : {}),
+        ...(bearer ? { bearer } : {}),
+      });
+      return upstream.pledgeStatus;
+    },
+  };
+  const clients = {
+    auth: treaty(nowhere),
+    campaign: treaty(nowhere),
+    pledge: treaty(nowhere),
+    payment: treaty(nowhere),
+    bank: treaty(nowhere),
+    chat: treaty(nowhere),
+  } as unknown as GatewayClients;
+  const app = createGatewayApp({
+    clients,
+    snapshots: createSnapshotStore({
+      cache: createMemoryCache(),
+      origin: { fetch: async (id) => campaigns.get(id) ?? null },
+      clock: systemClock,
+      log,
+      metrics,
+      localTtlMs: 60_000,
+      redisTtlSeconds: 60,
+    }),
+    limiter: createMemoryRateLimiter(),
+    config: {
+      JWT_PUBLIC_KEY: keys.publicKeyPem,
+      JWT_ISSUER: "careforall-auth",
+      RATE_LIMIT_AUTH: 0,
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
+      RATE_LIMIT_DEMO_ACCOUNTS: 0,
+      RATE_LIMIT_PLEDGES: 0,
+      RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
+      TRUSTED_PROXIES: "",
+      WS_FRAMES_PER_SECOND: 20,
+      WS_FRAME_BURST: 40,
+      WS_MAX_FOLLOWS: 100,
+      WS_MAX_ROOMS: 20,
+      WS_IDLE_TIMEOUT_SECONDS: 60,
+      WS_BACKPRESSURE_LIMIT_BYTES: 1024 * 1024,
+      ...options.config,
+    },
+    fanout: counted.fanout,
+    realtimeUpstreams: upstreams,
+    log,
+    metrics,
+  });
+  app.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = app.server?.port as number;
+  const sockets: TestSocket[] = [];
+
+  return {
+    app,
+    port,
+    fanout: memory,
+    counted,
+    calls,
+    upstream,
+    sign: (u: TestPrincipal) => sign(u),
+    /** Adds a campaign the snapshot store's origin knows. */
+    campaign(overrides: Partial<CampaignSnapshot> = {}): CampaignSnapshot {
+      const c = campaignSnapshot(overrides);
+      campaigns.set(c.id, c);
+      return c;
+    },
+    url: (token?: string) =>
+      `ws://127.0.0.1:${port}/api/ws${token === undefined ? "" : `?token=${encodeURIComponent(token)}`}`,
+    /** Opens a socket (anonymous without a token) and waits until it is open. */
+    async connect(token?: string): Promise<TestSocket> {
+      const socket = await TestSocket.open(
+        `ws://127.0.0.1:${port}/api/ws${token === undefined ? "" : `?token=${encodeURIComponent(token)}`}`,
+      );
+      sockets.push(socket);
+      return socket;
+    },
+    async metricsText(): Promise<string> {
+      return metrics.registry.metrics();
+    },
+    async stop() {
+      for (const s of sockets) s.close();
+      await app.stop(true);
+      await memory.close();
+    },
+  };
+}
+
+export type RealtimeGateway = Awaited<ReturnType<typeof startRealtimeGateway>>;
+
+/** A Bun WebSocket client that records every frame and answers questions with deadlines. */
+export class TestSocket {
+  readonly frames: Frame[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (e) => {
+      this.frames.push(JSON.parse(String(e.data)) as Frame);
+    });
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+    });
+  }
+
+  static open(url: string): Promise<TestSocket> {
+    const ws = new WebSocket(url);
+    const socket = new TestSocket(ws);
+    return new Promise((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(socket), { once: true });
+      ws.addEventListener("error", () => reject(new Error(`could not open ${url}`)), { once: true });
+    });
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === "string" || frame instanceof Uint8Array ? frame : JSON.stringify(frame));
+  }
+
+  /** Frames of one type. */
+  of(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  /** Waits for the `count`th frame matching `match` (counting from the start). */
+  async next(match: (f: Frame) => boolean, what: string, count = 1, timeoutMs = 5_000): Promise<Frame> {
+    return waitFor(() => this.frames.filter(match)[count - 1], { what, timeoutMs, intervalMs: 5 });
+  }
+
+  /**
+   * Everything sent before now has been handled: frames of one socket run in order, so the pong
+   * answering this ping comes after the answers to all earlier frames.
+   */
+  async barrier(): Promise<void> {
+    const pongs = this.of("pong").length;
+    this.send({ op: "ping" });
+    await this.next((f) => f.type === "pong", "pong", pongs + 1);
+  }
+
+  async waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+    return waitFor(() => this.closed, { what: "the socket to close", timeoutMs, intervalMs: 5 });
+  }
+
+  close(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
+  }
+}
