@@ -16,21 +16,24 @@ export interface BannerInput {
 }
 
 /**
- * At most 14 lines. The fixed test accounts are the bank's (apps/bank/src/ledger.ts,
+ * 13 lines with the four demo donors. The fixed test accounts are the bank's (apps/bank/src/ledger.ts,
  * TEST_ACCOUNTS, secret "test"); a demo account is what a guest gets from the API.
  */
 export function banner(input: BannerInput): string {
-  const donors = DEMO_DONORS.map((d) => d.email.split("@")[0]).join(", ");
-  const first = DEMO_DONORS[0];
+  // Two demo donors a line, each with its password.
+  const pairs = DEMO_DONORS.map((d) => `${d.email} / ${d.password}`);
+  const donorLines: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    donorLines.push(`  ${i === 0 ? "donors    " : "          "} ${pairs.slice(i, i + 2).join("   ")}`);
+  }
   return [
     `CareForAll is up — ${input.profile} profile (${input.reason})`,
     `  runs as    ${input.runsOn}`,
     `  gateway    ${input.gatewayUrl}   (the API under /api)`,
     `  docs       ${input.gatewayUrl}/docs   (OpenAPI document at /docs/json)`,
     `  admin      ${input.admin.email} / ${input.admin.password}`,
-    `  donors     ${donors} @example.org, passwords donor-pass-1…${DEMO_DONORS.length}` +
-      (first ? ` (e.g. ${first.email} / ${first.password})` : ""),
-    "  pay from   a donor's own account, or as a guest: POST /api/bank/demo-accounts (10,000 BDT, secret shown once)",
+    ...donorLines,
+    "  pay from   a donor's own account, or a guest's: POST /api/bank/demo-accounts (10,000 BDT)",
     `  test accts secret "test", outcomes fixed:`,
     "             acct_test_declined      always declined",
     "             acct_test_insufficient  empty: insufficient_funds",

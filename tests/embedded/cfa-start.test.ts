@@ -1,13 +1,15 @@
 // `./cfa start --embedded` as a new user runs it on a machine without PostgreSQL, Redis or NATS
 // (simulated: PATH without pg_ctlcluster, redis-server and nats-server; the data directory fresh):
-// its first line names the profile and why, the gateway becomes ready, a donation through the API
-// reaches captured, and SIGTERM stops it cleanly (exit 0).
+// its first line names the profile and why, the gateway becomes ready, its banner tells a person
+// where to go and what to pay with, a donation through the API reaches captured, and SIGTERM stops
+// it cleanly (exit 0).
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { freePort } from "@careforall/http";
 import { waitFor } from "@careforall/testkit";
+import { TEST_ACCOUNT_SECRET, TEST_ACCOUNTS } from "../../apps/bank/src/app";
 import { accepted, waitForPledgeView, waitForStatus } from "../../apps/gateway/test/e2e/money";
 import { call, createCampaign, register, uniqueEmail } from "../../apps/gateway/test/e2e/support";
 
@@ -90,6 +92,25 @@ test("./cfa start --embedded with no PostgreSQL, Redis or NATS: ready, a donatio
     { timeoutMs: 90_000, intervalMs: 200, what: "the embedded platform's /ready" },
   );
   expect(stderr.split("\n")[0]).toContain("profile: embedded — asked for with --embedded");
+
+  // The banner comes once the demo data is seeded: one short block, before the logs that follow.
+  const bannerText = await waitFor(
+    () => {
+      const start = stdout.indexOf("CareForAll is up");
+      const end = stdout.indexOf("Ctrl-C stops everything.", start);
+      return start >= 0 && end > start ? stdout.slice(start, end) : null;
+    },
+    { timeoutMs: 60_000, intervalMs: 100, what: "the start banner" },
+  );
+  expect(bannerText.split("\n").length).toBeLessThanOrEqual(15);
+  expect(bannerText).toContain("embedded profile (asked for with --embedded)");
+  expect(bannerText).toContain(`gateway    ${gw} `);
+  expect(bannerText).toContain(`${gw}/docs`);
+  const admin = `${process.env.ADMIN_EMAIL ?? "admin@careforall.local"} / ${process.env.ADMIN_PASSWORD ?? "admin-dev-password"}`;
+  expect(bannerText).toContain(admin);
+  expect(bannerText).toContain("/api/bank/demo-accounts");
+  expect(bannerText).toContain(`secret "${TEST_ACCOUNT_SECRET}"`);
+  for (const id of Object.values(TEST_ACCOUNTS)) expect(bannerText).toContain(id);
 
   const owner = await register(gw, { name: "Path Owner" });
   const campaign = await createCampaign(gw, owner.token);
