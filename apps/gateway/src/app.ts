@@ -31,6 +31,7 @@ import { type Auditor, adminRoutes, createAuditor } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { bankRoutes } from "./routes/bank";
 import { campaignRoutes } from "./routes/campaigns";
+import { chatRoutes } from "./routes/chat";
 import { gatewayContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
 import { pledgeRoutes } from "./routes/pledges";
@@ -138,6 +139,7 @@ export function createGatewayApp(deps: GatewayDeps) {
         context,
       }),
     )
+    .use(chatRoutes({ chat: clients.chat, log, context }))
     .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }))
     .use(
       realtimeRoutes({

@@ -9,9 +9,8 @@ import { defineService, runService } from "@careforall/boot";
 import { breakerCache, createFailoverRateLimiter, createMemoryRateLimiter } from "@careforall/cache";
 import type { CampaignApp } from "@careforall/campaign";
 import type { ChatApp } from "@careforall/chat";
-import { AuditCompleted, type CampaignSnapshot } from "@careforall/events";
+import type { CampaignSnapshot } from "@careforall/events";
 import { createSessionDenylist, dependencyBreaker, mintRequestId } from "@careforall/http";
-import { newEvent } from "@careforall/outbox";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import { createPollingLoop } from "@careforall/worker";
@@ -19,6 +18,7 @@ import { treaty } from "@elysiajs/eden";
 import { createAuditor, createGatewayApp, type GatewayClients, hotCampaignRead } from "./app";
 import { GatewayConfigSchema } from "./config";
 import { createSnapshotStore } from "./snapshots";
+import { auditCompletedEvent } from "./workers/audit-event";
 import { startSnapshotRefresher } from "./workers/snapshot-refresher";
 
 export const gatewayService = defineService({
@@ -92,19 +92,8 @@ export const gatewayService = defineService({
       async tick() {
         const report = await auditor.run(mintRequestId());
         // Straight to the bus, no outbox: the gateway has no database, and a lost report is
-        // replaced by the next run's. Only the drifting campaigns are listed.
-        const drifting = report.campaigns
-          .filter((c) => c.driftMinor !== 0)
-          .map((c) => ({ campaignId: c.campaignId, driftMinor: c.driftMinor }));
-        const data: AuditCompleted = {
-          checkedAt: report.checkedAt,
-          totalDriftMinor: report.totalDriftMinor,
-          drifting,
-          stuckPledges: report.stuckPledges,
-        };
-        await bus
-          .publish(newEvent(AuditCompleted.type, "gateway.audit", data, clock))
-          .catch((err) => log.warn({ err }, "audit.publish_failed"));
+        // replaced by the next run's.
+        await bus.publish(auditCompletedEvent(report, clock)).catch((err) => log.warn({ err }, "audit.publish_failed"));
         return false;
       },
     });

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { AuditCompleted } from "@careforall/events";
+import { Value } from "@sinclair/typebox/value";
 import { compareLedgers } from "../src/domain/audit";
+import { auditCompletedEvent } from "../src/workers/audit-event";
 
 const now = new Date("2026-11-25T12:00:00Z");
 
@@ -54,5 +57,41 @@ describe("compareLedgers", () => {
     ]);
     const quiet = compareLedgers([{ campaignId: "new", raisedMinor: 0 }], [], new Map(), 0, now);
     expect(quiet.totalDriftMinor).toBe(0);
+  });
+});
+
+describe("auditCompletedEvent", () => {
+  test("an audit.completed envelope listing only the drifting campaigns, valid against the event's schema", () => {
+    const report = compareLedgers(
+      [
+        { campaignId: "a", raisedMinor: 700 },
+        { campaignId: "b", raisedMinor: 100 },
+      ],
+      [
+        { campaignId: "a", capturedMinusRefundedMinor: 500 },
+        { campaignId: "b", capturedMinusRefundedMinor: 100 },
+      ],
+      new Map([
+        ["a", 500],
+        ["b", 100],
+      ]),
+      2,
+      now,
+    );
+    const clock = { now: () => now.getTime(), date: () => now };
+    const event = auditCompletedEvent(report, clock);
+    expect(event).toMatchObject({
+      type: "audit.completed",
+      occurredAt: now.toISOString(),
+      data: {
+        checkedAt: now.toISOString(),
+        totalDriftMinor: 200,
+        drifting: [{ campaignId: "a", driftMinor: 200 }],
+        stuckPledges: 2,
+      },
+    });
+    expect(Value.Check(AuditCompleted.schema, event.data)).toBe(true);
+    const clean = auditCompletedEvent(compareLedgers([], [], new Map(), 0, now), clock);
+    expect(clean.data.drifting).toEqual([]);
   });
 });

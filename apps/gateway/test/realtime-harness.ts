@@ -54,10 +54,16 @@ export interface HarnessOptions {
   sayStatus?: number;
   /** Status the fake pledge service answers a visibility check with (200 by default). */
   pledgeStatus?: number;
+  /** Real clients for some services (e.g. the chat app in-process); the others point nowhere. */
+  clients?: Partial<GatewayClients>;
+  /** false: `say` and pledge follows go through `clients` (the real Eden path), not the recorded fakes. */
+  fakeUpstreams?: boolean;
+  /** The signing key of access tokens (default: a fresh one). */
+  keys?: { privateKeyPem: string; publicKeyPem: string };
 }
 
 export async function startRealtimeGateway(options: HarnessOptions = {}) {
-  const keys = await createTestKeys();
+  const keys = options.keys ?? (await createTestKeys());
   const sign = await accessTokenSigner(keys.privateKeyPem);
   const log = silentLogger("gateway-realtime");
   const metrics = createHttpMetrics("gateway");
@@ -91,6 +97,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
     payment: treaty(nowhere),
     bank: treaty(nowhere),
     chat: treaty(nowhere),
+    ...options.clients,
   } as unknown as GatewayClients;
   const app = createGatewayApp({
     clients,
@@ -122,7 +129,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
       ...options.config,
     },
     fanout: counted.fanout,
-    realtimeUpstreams: upstreams,
+    ...(options.fakeUpstreams === false ? {} : { realtimeUpstreams: upstreams }),
     log,
     metrics,
   });

@@ -160,5 +160,14 @@ export const examples = {
     stuckPledges: 0,
     checkedAt: AT,
   },
+  chatMessage: {
+    id: "01938f33-5e6f-7a80-9b1c-2d3e4f5a6b7c",
+    room: `campaign:${CAMPAIGN_ID}`,
+    userId: USER_ID,
+    name: "রহিম উদ্দিন",
+    text: "Will the wells be finished before the monsoon?",
+    at: "2026-12-04T09:41:12.000Z",
+    clientId: "c-7f3a",
+  },
   page: <T>(item: T) => ({ items: [item], nextCursor: null }),
 };

@@ -1,5 +1,5 @@
 // The document's front page (info.description) and its tags: what a developer needs before the
-// first call. Webhook signing and the real-time frames are in docs/api.md.
+// first call. Webhook signing and the real-time frames (GET /api/ws) are in docs/api.md.
 
 export const API_DESCRIPTION = `The public contract of the CareForAll donation platform: this gateway is its only origin.
 
@@ -38,6 +38,10 @@ Keys are scoped per donor (guests by \`donor.email\`) and kept at least 24 hours
 **Request ids.** Every answer carries \`X-Request-Id\` (yours, when you send a valid one): quote it when asking
 for help; every log line the request caused, in every service, carries it.
 
+**Real time.** \`GET /api/ws\` (a WebSocket; OpenAPI cannot describe it, docs/api.md does) pushes campaign
+totals, your pledges' status, your notifications and chat messages: connect with \`?token=<accessToken>\` (or
+without, to follow campaigns only) and send JSON frames such as \`{ "op": "follow", "campaignId": "…" }\`.
+
 **Lists** are newest first, \`limit\` 1–100 (default 20), and page with the opaque \`nextCursor\` of the previous
 page passed as \`cursor\` (\`null\`: the last page).`;
 
@@ -47,6 +51,8 @@ export const TAGS = [
   { name: "pledges", description: "Donations: idempotent by Idempotency-Key, followed from pending to captured" },
   { name: "bank", description: "The simulated bank: demo accounts and your balance" },
   { name: "webhooks", description: "Signed callbacks from the bank (docs/api.md: signing and batches)" },
+  { name: "chat", description: "Campaign Q&A and support rooms: history here, live messages over GET /api/ws" },
+  { name: "notifications", description: "Your stored notifications (pushed live over GET /api/ws)" },
   { name: "admin", description: "Administration: pledges by status, refunds, the money audit, chaos knobs" },
   { name: "operations", description: "Health, readiness and metrics" },
 ];

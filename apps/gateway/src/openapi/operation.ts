@@ -10,7 +10,16 @@ export type Access = "public" | "bearer" | "optional";
 /** Response headers a client may read; X-Request-Id is on every answer, Retry-After on 429 and 503. */
 export type ResponseHeader = "ETag" | "Idempotent-Replayed" | "Location" | "WWW-Authenticate";
 
-export type Tag = "auth" | "campaigns" | "pledges" | "bank" | "webhooks" | "admin" | "operations";
+export type Tag =
+  | "auth"
+  | "campaigns"
+  | "pledges"
+  | "bank"
+  | "webhooks"
+  | "chat"
+  | "notifications"
+  | "admin"
+  | "operations";
 
 export interface OperationDoc {
   /** camelCase verb first: createPledge, getCampaign. */

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { AuthModel } from "@careforall/auth";
 import { BankModel } from "@careforall/bank";
 import { CampaignModel, DonationModel } from "@careforall/campaign";
+import { ChatModel } from "@careforall/chat";
 import { Problem } from "@careforall/http";
 import { PaymentModel } from "@careforall/payment";
 import { PledgeModel } from "@careforall/pledge";
@@ -57,6 +58,7 @@ const NAMED = {
   OpenedAccount: BankModel.OpenedAccount,
   BankFaults: BankModel.Faults,
   WebhookEvent: PaymentModel.WebhookEvent,
+  ChatMessage: ChatModel.Message,
 };
 
 /** `table.routes` is read on the first request, once the app holding these routes is complete. */
