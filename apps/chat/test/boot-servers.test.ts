@@ -122,7 +122,10 @@ test("a message posted to the booted service reaches every replica's fan-out exa
 
   // History over HTTP, as a guest through the gateway.
   const history = await fetch(`${base}/rooms/${room}/messages`, { headers: await serviceHeaders("chat", "gateway") });
-  expect(((await history.json()) as Array<{ id: string }>).map((m) => m.id)).toEqual([String(second.id), String(first.id)]);
+  expect(((await history.json()) as Array<{ id: string }>).map((m) => m.id)).toEqual([
+    String(second.id),
+    String(first.id),
+  ]);
 });
 
 test("/health, /ready (postgres, NATS, Redis) and /metrics answer without a service credential", async () => {

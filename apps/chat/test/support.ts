@@ -6,6 +6,7 @@ import { createMemoryFanout, type Fanout } from "@careforall/bus";
 import { createMemoryRateLimiter } from "@careforall/cache";
 import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
+import type { SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import {
   accessTokenSigner,
@@ -30,7 +31,15 @@ export const user = (name: string, role: TestUser["role"] = "donor"): TestUser =
 
 export const MIGRATIONS = join(import.meta.dir, "..", "src", "db", "migrations");
 
-export async function startChatTestApp(options: { ratePer10s?: number; fanout?: Fanout } = {}) {
+export interface ChatTestOptions {
+  /** Posts per user per 10 s; default 0 (no limit) unless a test is about the limit. */
+  ratePer10s?: number;
+  /** Default: an in-memory fan-out, closed at stop. */
+  fanout?: Fanout;
+  denylist?: SessionDenylist;
+}
+
+export async function startChatTestApp(options: ChatTestOptions = {}) {
   const database = await createTestDatabase("chat");
   await migrate({ url: database.url, migrationsFolder: MIGRATIONS, schema: "chat" });
   const handle = createDb({ url: database.url, schema, max: 12, name: "chat-test" });
@@ -42,11 +51,11 @@ export async function startChatTestApp(options: { ratePer10s?: number; fanout?: 
     identity: await testServiceIdentity("chat"),
     db: handle.db,
     clock,
-    // 0 (no limit) unless a test is about the limit.
     config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: TEST_ISSUER, CHAT_RATE_PER_10S: options.ratePer10s ?? 0 },
     log,
     fanout,
     limiter: createMemoryRateLimiter(clock),
+    ...(options.denylist ? { denylist: options.denylist } : {}),
   });
   const tokenFor = await accessTokenSigner(keys.privateKeyPem);
   const call = inProcessCaller(app, tokenFor, "chat");
@@ -57,6 +66,8 @@ export async function startChatTestApp(options: { ratePer10s?: number; fanout?: 
     clock,
     call,
     tokenFor,
+    /** Auth's signing key in this test: for tokens with claims accessTokenSigner does not set. */
+    jwtPrivateKeyPem: keys.privateKeyPem,
     fanout,
     /** A campaign chat knows exists (as if its campaign.created had been consumed); returns its room. */
     async campaignRoom(): Promise<string> {

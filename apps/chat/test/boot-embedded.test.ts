@@ -1,0 +1,91 @@
+// chatService booted by bootService on the embedded profile (PGlite, the in-memory bus, cache and
+// fan-out), as the one-process platform runs it: its migrations apply on PGlite, campaign.created
+// on the bus opens the room, and a post — retried with its clientId — is stored once and pushed once.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { type BootedService, bootService, type EmbeddedInfrastructure, embeddedInfrastructure } from "@careforall/boot";
+import type { Bus, Fanout } from "@careforall/bus";
+import { trustedKeysJson } from "@careforall/http";
+import { silentLogger } from "@careforall/log";
+import {
+  accessTokenSigner,
+  campaignSnapshot,
+  createTestKeys,
+  inProcessCaller,
+  testServiceKeys,
+  waitFor,
+} from "@careforall/testkit";
+import { chatService } from "../src/main";
+import { type MessageBody, user } from "./support";
+
+const log = silentLogger("chat-embedded-test");
+let infra: EmbeddedInfrastructure;
+let booted: BootedService<unknown>;
+let bus: Bus;
+let fanout: Fanout;
+let call: ReturnType<typeof inProcessCaller>;
+
+beforeAll(async () => {
+  infra = await embeddedInfrastructure({ log });
+  const keys = await testServiceKeys();
+  const jwt = await createTestKeys();
+  booted = (await bootService(chatService, {
+    infrastructure: infra,
+    listen: false,
+    env: {
+      LOG_LEVEL: "silent",
+      DATABASE_URL: infra.databaseUrl,
+      JWT_PUBLIC_KEY: jwt.publicKeyPem,
+      SERVICE_PRIVATE_KEY: keys.chat.privateKeyPem,
+      SERVICE_TRUSTED_KEYS: trustedKeysJson(keys),
+    },
+  })) as BootedService<unknown>;
+  infra.register("chat", booted.app);
+  const ctx = { service: "gateway" as const, config: {}, log };
+  bus = await infra.bus(ctx);
+  fanout = await infra.fanout(ctx);
+  call = inProcessCaller(booted.app, await accessTokenSigner(jwt.privateKeyPem), "chat");
+}, 120_000); // PGlite's first start takes tens of seconds on a loaded machine
+
+afterAll(async () => {
+  await booted.stop();
+  infra.unregister("chat");
+  await infra.close();
+});
+
+test("on PGlite and the in-memory bus: the room opens from campaign.created, a retried post is stored and pushed once", async () => {
+  const campaign = campaignSnapshot();
+  const room = `campaign:${campaign.id}`;
+  const poster = user("Nusrat");
+  const frames: string[] = [];
+  const unsubscribe = fanout.subscribe(`chat.${room}`, (json) => frames.push(json));
+  const post = (text: string, clientId: string) =>
+    call("POST", `/rooms/${room}/messages`, { as: poster, body: { text, clientId } });
+
+  expect((await post("too early", "e-1")).status).toBe(404);
+  await bus.publish({
+    id: Bun.randomUUIDv7(),
+    type: "campaign.created",
+    occurredAt: new Date().toISOString(),
+    aggregateId: campaign.id,
+    data: campaign,
+  });
+  const first = await waitFor(
+    async () => {
+      const res = await post("প্রশ্ন আছে", "q-1");
+      return res.status === 201 ? ((await res.json()) as MessageBody) : null;
+    },
+    { what: "the room to open" },
+  );
+  const answers = await Promise.all([post("প্রশ্ন আছে", "q-1"), post("প্রশ্ন আছে", "q-1")]);
+  expect(await Promise.all(answers.map((r) => r.json()))).toEqual([first, first]);
+  const next = (await (await post("next", "q-2")).json()) as MessageBody;
+
+  await waitFor(() => frames.length >= 2, { what: "two frames" });
+  expect(frames.map((json) => JSON.parse(json))).toEqual([
+    { type: "chat.message", ...first },
+    { type: "chat.message", ...next },
+  ]);
+  const history = await call("GET", `/rooms/${room}/messages`);
+  expect(((await history.json()) as MessageBody[]).map((m) => m.text)).toEqual(["next", "প্রশ্ন আছে"]);
+  unsubscribe();
+});
