@@ -1,10 +1,11 @@
 // The stuck-pledge sweep: pledges still pending or authorized PLEDGE_STUCK_AFTER_SECONDS after
 // they were created (the pledge service's own grace period for its audit count) are reported to
 // admins as pledge.stuck, once per pledge. One transaction per sweep, set-based: one SELECT of the
-// candidates (oldest first, bounded), one INSERT of their notifications, one UPDATE marking them
-// reported; the unique key keeps a racing sweeper on another replica from storing any twice.
+// candidates (oldest first, bounded, skipping rows another replica's sweep holds), one of their
+// campaigns' titles, one INSERT of their notifications, one UPDATE marking them reported; the
+// unique key keeps any racing sweep from storing one twice.
 import type { Clock } from "@careforall/config";
-import { and, asc, eq, inArray, lte, not } from "drizzle-orm";
+import { and, asc, inArray, lte, not } from "drizzle-orm";
 import { publishStored } from "./apply-events";
 import { campaigns, type NotificationRow, pledges } from "./db/schema";
 import { ADMINS, OPEN_STATUSES, stuckText } from "./domain";
@@ -34,18 +35,25 @@ export function createStuckSweep({ db, clock, push, metrics, graceSeconds, batch
           amountMinor: pledges.amountMinor,
           currency: pledges.currency,
           createdAt: pledges.createdAt,
-          title: campaigns.title,
         })
         .from(pledges)
-        .leftJoin(campaigns, eq(campaigns.id, pledges.campaignId))
         .where(
           and(inArray(pledges.status, [...OPEN_STATUSES]), not(pledges.stuckNotified), lte(pledges.createdAt, cutoff)),
         )
         .orderBy(asc(pledges.createdAt))
         .limit(batchSize)
         // Another replica's sweep skips what this one holds instead of waiting for it.
-        .for("update", { of: pledges, skipLocked: true });
+        .for("update", { skipLocked: true });
       if (candidates.length === 0) return { stored: [], more: false };
+      // The titles apart: drizzle writes a schema-qualified FOR UPDATE OF, which PostgreSQL refuses.
+      const titles = new Map(
+        (
+          await tx
+            .select({ id: campaigns.id, title: campaigns.title })
+            .from(campaigns)
+            .where(inArray(campaigns.id, [...new Set(candidates.map((p) => p.campaignId))]))
+        ).map((c) => [c.id, c.title]),
+      );
       const stored = await storeNotifications(
         tx,
         candidates.map((p) => ({
@@ -57,7 +65,7 @@ export function createStuckSweep({ db, clock, push, metrics, graceSeconds, batch
             status: p.status,
             amountMinor: p.amountMinor,
             currency: p.currency,
-            campaignTitle: p.title,
+            campaignTitle: titles.get(p.campaignId) ?? null,
             since: p.createdAt,
             graceSeconds,
           }),
