@@ -304,4 +304,35 @@ describe("the live push", () => {
     live.stop();
     elsewhere.stop();
   });
+
+  test("under concurrent posts from many users, retries included, frames and stored messages match one to one", async () => {
+    const room = await h.campaignRoom();
+    const live = h.record(`chat.${room}`);
+    const posters = Array.from({ length: 8 }, (_, i) => user(`Poster ${i}`));
+    // Each poster sends 4 messages, each twice at once (a retry racing its original), plus 2 without clientId.
+    const sends = posters.flatMap((p, i) => [
+      ...Array.from({ length: 4 }, (_, j) =>
+        [0, 1].map(() => h.post(room, p, { text: `${i}.${j}`, clientId: `p${i}-${j}` })),
+      ).flat(),
+      h.post(room, p, { text: `${i}.plain-a` }),
+      h.post(room, p, { text: `${i}.plain-b` }),
+    ]);
+    const answers = await Promise.all(sends);
+    expect(answers.every((r) => r.status === 201)).toBe(true);
+    const stored = await history(room, null, "?limit=100");
+    expect(stored).toHaveLength(8 * 6);
+    await waitFor(() => live.frames.length >= stored.length, { what: "a frame per stored message" });
+    const marker = await posted(room, ayesha, { text: "marker" });
+    await waitFor(() => live.frames.some((f) => f.id === marker.id), { what: "the marker's frame" });
+    const frames = live.frames.filter((f) => f.id !== marker.id);
+    expect(frames).toHaveLength(stored.length);
+    const byId = new Map(stored.map((m) => [m.id, m]));
+    for (const frame of frames) {
+      const { type, ...message } = frame;
+      expect(type).toBe("chat.message");
+      expect(message).toEqual(byId.get(String(frame.id)) as unknown as Record<string, unknown>);
+    }
+    expect(new Set(frames.map((f) => f.id)).size).toBe(stored.length);
+    live.stop();
+  });
 });
