@@ -16,6 +16,7 @@ import {
   type SessionDenylist,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
+import type { NotificationApp } from "@careforall/notification";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import type { Treaty } from "@elysiajs/eden";
@@ -34,6 +35,7 @@ import { campaignRoutes } from "./routes/campaigns";
 import { chatRoutes } from "./routes/chat";
 import { gatewayContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
+import { notificationRoutes } from "./routes/notifications";
 import { pledgeRoutes } from "./routes/pledges";
 import type { SnapshotStore } from "./snapshots";
 
@@ -44,6 +46,7 @@ export interface GatewayClients {
   payment: Treaty.Create<PaymentApp>;
   bank: Treaty.Create<BankApp>;
   chat: Treaty.Create<ChatApp>;
+  notification: Treaty.Create<NotificationApp>;
 }
 
 export interface GatewayDeps {
@@ -140,6 +143,7 @@ export function createGatewayApp(deps: GatewayDeps) {
       }),
     )
     .use(chatRoutes({ chat: clients.chat, log, context }))
+    .use(notificationRoutes({ notification: clients.notification, log, context }))
     .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }))
     .use(
       realtimeRoutes({

@@ -11,6 +11,7 @@ import type { CampaignApp } from "@careforall/campaign";
 import type { ChatApp } from "@careforall/chat";
 import type { CampaignSnapshot } from "@careforall/events";
 import { createSessionDenylist, dependencyBreaker, mintRequestId } from "@careforall/http";
+import type { NotificationApp } from "@careforall/notification";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
 import { createPollingLoop } from "@careforall/worker";
@@ -56,6 +57,7 @@ export const gatewayService = defineService({
     const payment = upstream("payment", guard);
     const bank = upstream("bank", guard);
     const chat = upstream("chat", guard);
+    const notification = upstream("notification", guard);
     const clients: GatewayClients = {
       auth: treaty<AuthApp>(auth.url, { fetcher: auth.fetch, parseDate: false }),
       campaign: treaty<CampaignApp>(campaign.url, { fetcher: campaign.fetch, parseDate: false }),
@@ -63,6 +65,7 @@ export const gatewayService = defineService({
       payment: treaty<PaymentApp>(payment.url, { fetcher: payment.fetch, parseDate: false }),
       bank: treaty<BankApp>(bank.url, { fetcher: bank.fetch, parseDate: false }),
       chat: treaty<ChatApp>(chat.url, { fetcher: chat.fetch, parseDate: false }),
+      notification: treaty<NotificationApp>(notification.url, { fetcher: notification.fetch, parseDate: false }),
     };
 
     const snapshots = createSnapshotStore({
@@ -122,6 +125,7 @@ export const gatewayService = defineService({
         payment: async () => (await clients.payment.health.get()).status === 200,
         bank: async () => (await clients.bank.health.get()).status === 200,
         chat: async () => (await clients.chat.health.get()).status === 200,
+        notification: async () => (await clients.notification.health.get()).status === 200,
       },
     });
 

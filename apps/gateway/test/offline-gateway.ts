@@ -21,6 +21,7 @@ export async function offlineGateway() {
     payment: treaty(nowhere),
     bank: treaty(nowhere),
     chat: treaty(nowhere),
+    notification: treaty(nowhere),
   } as unknown as GatewayClients;
   return createGatewayApp({
     clients,

@@ -97,6 +97,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
     payment: treaty(nowhere),
     bank: treaty(nowhere),
     chat: treaty(nowhere),
+    notification: treaty(nowhere),
     ...options.clients,
   } as unknown as GatewayClients;
   const app = createGatewayApp({

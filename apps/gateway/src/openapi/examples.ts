@@ -169,5 +169,15 @@ export const examples = {
     at: "2026-12-04T09:41:12.000Z",
     clientId: "c-7f3a",
   },
+  notification: {
+    id: "01938f34-7a8b-7c9d-8e0f-1a2b3c4d5e6f",
+    kind: "pledge.captured" as const,
+    title: "Your donation was received",
+    body: "৳1,500.00 reached Tube wells for Sylhet. Thank you!",
+    at: "2026-12-04T09:30:04.300Z",
+    readAt: null,
+    pledgeId: PLEDGE_ID,
+    campaignId: CAMPAIGN_ID,
+  },
   page: <T>(item: T) => ({ items: [item], nextCursor: null }),
 };

@@ -7,6 +7,7 @@ import { BankModel } from "@careforall/bank";
 import { CampaignModel, DonationModel } from "@careforall/campaign";
 import { ChatModel } from "@careforall/chat";
 import { Problem } from "@careforall/http";
+import { NotificationModel } from "@careforall/notification";
 import { PaymentModel } from "@careforall/payment";
 import { PledgeModel } from "@careforall/pledge";
 import { Elysia } from "elysia";
@@ -59,6 +60,8 @@ const NAMED = {
   BankFaults: BankModel.Faults,
   WebhookEvent: PaymentModel.WebhookEvent,
   ChatMessage: ChatModel.Message,
+  Notification: NotificationModel.Notification,
+  NotificationPage: NotificationModel.NotificationPage,
 };
 
 /** `table.routes` is read on the first request, once the app holding these routes is complete. */
