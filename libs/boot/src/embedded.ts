@@ -1,9 +1,20 @@
 // The embedded profile's infrastructure: every service of one process on ONE embedded PostgreSQL
 // (PGlite behind a local socket; one schema per service, migrated as on the servers), ONE
-// in-memory bus and ONE in-memory cache, telemetry set up once, and services reaching each other
-// in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
+// in-memory bus journaled beside it (a SQLite file in the data directory, so an accepted event
+// survives a crash as on JetStream; see libs/bus/src/journal.ts for why not PGlite) and ONE
+// in-memory cache, telemetry set up once, and services reaching each
+// other in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
 import { mkdirSync } from "node:fs";
-import { type Bus, createMemoryBus, createMemoryFanout, type Fanout, type Subscription } from "@careforall/bus";
+import { join } from "node:path";
+import {
+  type Bus,
+  createMemoryFanout,
+  type Fanout,
+  openJournaledMemoryBus,
+  openSqliteJournal,
+  type SqliteJournal,
+  type Subscription,
+} from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { createDb, createEmbeddedDatabase, type EmbeddedDatabase, migrate } from "@careforall/db";
 import type { ServiceName } from "@careforall/http";
@@ -18,7 +29,10 @@ export interface EmbeddedInfrastructureOptions {
   seedFrom?: string;
   /** The platform's own log (the bus and the database's connection faults). */
   log: Logger;
-  /** Connections per service pool (default 4: the one backend runs one transaction at a time anyway). */
+  /**
+   * Connections per service pool. Default: the service's DATABASE_POOL_MAX when its configuration
+   * has one, else 4 (the one backend runs one transaction at a time anyway).
+   */
   poolMax?: number;
 }
 
@@ -31,13 +45,16 @@ export interface EmbeddedInfrastructure extends Infrastructure {
   unregister(service: ServiceName): void;
   /**
    * Waits until no running consumer has an event left (twice in a row, `intervalMs` apart) or the
-   * deadline passes; returns the events still pending then. The in-memory bus keeps nothing across
-   * a restart, so a stop drains it first: what the outboxes hold is durable, what sits in the bus is not.
+   * deadline passes; returns the events still pending then. The bus's journal keeps what is left
+   * across a restart (delivered again then); draining first only spares that redelivery.
    */
   drain(timeoutMs: number, intervalMs?: number): Promise<number>;
   /** Closes what the services share (bus, cache, database, telemetry), after every service stopped. */
   close(): Promise<void>;
 }
+
+/** The bus journal's file in the data directory (PostgreSQL ignores files it does not know there). */
+export const JOURNAL_FILE = "careforall-bus.sqlite";
 
 /** The base URL a service is reached at in-process (never resolved: no socket is opened). */
 export const inProcessUrl = (service: ServiceName) => `http://${service}.in-process`;
@@ -76,7 +93,18 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     ...(options.seedFrom ? { seedFrom: options.seedFrom } : {}),
     onConnectionError: (err) => log.warn({ err }, "embedded_database.connection_dropped"),
   });
-  const bus = createMemoryBus({ log });
+  // Events are stored before publish() resolves and each durable's floor is saved, so a crash loses
+  // nothing the outbox relays handed over. In the data directory: it lives and dies with the data.
+  let journal: SqliteJournal | undefined;
+  let bus: Bus;
+  try {
+    journal = openSqliteJournal(options.dataDir ? join(options.dataDir, JOURNAL_FILE) : ":memory:");
+    bus = await openJournaledMemoryBus({ log, journal });
+  } catch (err) {
+    journal?.close();
+    await database.close().catch(() => {});
+    throw err;
+  }
   const cache = createMemoryCache();
   const fanout = createMemoryFanout({ log });
   const limiter = createMemoryRateLimiter();
@@ -99,7 +127,10 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
   // there is nothing to flush (and a shut-down provider would stop trace ids for whatever else
   // shares the process, e.g. other suites of a test run).
   let telemetry: { shutdown(): Promise<void> } | undefined;
-  const poolMax = options.poolMax ?? 4;
+  const poolMax = (ctx: InfraContext): number => {
+    const configured = ctx.config.DATABASE_POOL_MAX;
+    return options.poolMax ?? (typeof configured === "number" ? configured : 4);
+  };
   let closed: Promise<void> | undefined;
 
   return {
@@ -107,7 +138,7 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     async database(ctx: InfraContext, spec) {
       // One database, one schema per service named after it, migrated under the same lock as on the servers.
       await migrate({ url: database.url, migrationsFolder: spec.migrationsFolder, schema: ctx.service });
-      return createDb({ url: database.url, schema: spec.schema, max: poolMax, name: ctx.service });
+      return createDb({ url: database.url, schema: spec.schema, max: poolMax(ctx), name: ctx.service });
     },
     // Shared by every service: a service's stop must not close it under the others (close() does).
     async bus(): Promise<Bus> {
@@ -159,6 +190,7 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
         apps.clear();
         const steps: Array<[string, () => Promise<unknown>]> = [
           ["bus", () => bus.close()],
+          ["bus journal", async () => journal?.close()],
           ["fanout", () => fanout.close()],
           ["cache", () => cache.close()],
           ["database", () => database.close()],

@@ -20,11 +20,10 @@ export {
 } from "./jetstream";
 export {
   type BusJournal,
-  createSqlJournal,
   type JournaledEvent,
-  type JournalQuery,
   type JournalState,
-  type SqlJournalOptions,
+  openSqliteJournal,
+  type SqliteJournal,
 } from "./journal";
 export {
   createMemoryBus,

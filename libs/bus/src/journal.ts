@@ -1,12 +1,13 @@
 // The in-memory bus's durable side for the embedded profile: every accepted event and each
-// durable consumer's resume point (floor), in two tables of a PostgreSQL schema (`bus` by default).
-// Written through any postgres.js-like query function, so libs/bus needs no database driver.
-
-/**
- * Runs one statement with positional parameters ($1, $2, …) and answers its rows. postgres.js:
- * `(text, params) => sql.unsafe(text, params)`; PGlite: `async (text, params) => (await pg.query(text, params)).rows`.
- */
-export type JournalQuery = (text: string, params?: unknown[]) => Promise<readonly Record<string, unknown>[]>;
+// durable consumer's resume point (floor), in a SQLite file (Bun's built-in bun:sqlite, WAL).
+//
+// Why not tables in the embedded PostgreSQL: PGlite is ONE backend, and the outbox relays publish
+// while holding their transaction (select … for update skip locked, publish, mark published). A
+// journal write through that database waits for the relay's transaction to end, which waits for
+// the publish: every relay stalls until the idle-in-transaction timeout cuts it off (seen as
+// CONNECT_TIMEOUT everywhere). SQLite is a separate store in the same process, written
+// synchronously (tens of microseconds a batch), so a publish never waits on PGlite.
+import { Database } from "bun:sqlite";
 
 /** One accepted event as the journal keeps it. */
 export interface JournaledEvent {
@@ -42,102 +43,107 @@ export interface BusJournal {
   trim(belowSeq: number, before: number): Promise<number>;
 }
 
-export interface SqlJournalOptions {
-  /** The schema the tables live in (default `bus`): lower-case letters, digits and underscores. */
-  schema?: string;
+export interface SqliteJournal extends BusJournal {
+  /** Closes the file. The bus using it must be closed first. Idempotent. */
+  close(): void;
 }
 
-/** The most events one INSERT carries (6 parameters each, far below PostgreSQL's 65,535). */
+/** The most events one transaction carries. */
 export const MAX_APPEND_BATCH = 500;
 
-export function createSqlJournal(query: JournalQuery, options: SqlJournalOptions = {}): BusJournal {
-  const schema = options.schema ?? "bus";
-  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bus journal: invalid schema name ${JSON.stringify(schema)}`);
-  const events = `"${schema}".events`;
-  const consumers = `"${schema}".consumers`;
+interface EventRow {
+  seq: number;
+  id: string;
+  type: string;
+  payload: string;
+  headers: string;
+  published_at: number;
+}
+
+/**
+ * Opens (creating when missing) the journal at `path`; ":memory:" keeps it in memory (tests, and
+ * an embedded database without a data directory). WAL with synchronous=NORMAL: a committed write
+ * survives the process being killed (it is in the operating system's hands), and the last ones
+ * may be lost only if the machine itself goes down — JetStream's default posture too (it syncs
+ * to disk every two minutes).
+ */
+export function openSqliteJournal(path: string): SqliteJournal {
+  const db = new Database(path, { create: true, strict: true });
+  db.run("pragma journal_mode = wal");
+  db.run("pragma synchronous = normal");
+  db.run(`create table if not exists events (
+    seq integer primary key,
+    id text not null,
+    type text not null,
+    payload text not null,
+    headers text not null,
+    published_at integer not null
+  )`);
+  db.run("create index if not exists events_published_at on events (published_at)");
+  db.run("create table if not exists consumers (durable text primary key, floor integer not null)");
+  const insert = db.prepare(
+    "insert into events (seq, id, type, payload, headers, published_at) values (?, ?, ?, ?, ?, ?)",
+  );
+  const upsertFloor = db.prepare(
+    "insert into consumers (durable, floor) values (?, ?) on conflict (durable) do update set floor = excluded.floor",
+  );
+  const appendAll = db.transaction((events: readonly JournaledEvent[]) => {
+    for (const e of events) insert.run(e.seq, e.id, e.type, e.payload, JSON.stringify(e.headers), e.publishedAt);
+  });
+  const saveAll = db.transaction((floors: ReadonlyArray<readonly [string, number]>) => {
+    for (const [durable, floor] of floors) upsertFloor.run(durable, floor);
+  });
+  let closed = false;
+  // Async like any store the bus might be given; a failure rejects instead of throwing in the caller.
+  const guarded =
+    <A extends unknown[], R>(fn: (...args: A) => R) =>
+    async (...args: A): Promise<R> => {
+      if (closed) throw new Error("bus journal is closed");
+      return fn(...args);
+    };
 
   return {
-    async open({ recentSince }) {
-      // Plain statements, each idempotent: two opens racing are harmless (one process per data directory anyway).
-      await query(`create schema if not exists "${schema}"`);
-      await query(`create table if not exists ${events} (
-        seq bigint primary key,
-        id text not null,
-        type text not null,
-        payload text not null,
-        headers jsonb not null,
-        published_at timestamptz not null default now()
-      )`);
-      await query(`create table if not exists ${consumers} (durable text primary key, floor bigint not null)`);
+    open: guarded(({ recentSince }: { recentSince: number }): JournalState => {
       const floors = new Map<string, number>();
-      for (const row of await query(`select durable, floor::text as floor from ${consumers}`)) {
-        floors.set(String(row.durable), Number(row.floor));
+      for (const row of db.query("select durable, floor from consumers").all() as Array<{
+        durable: string;
+        floor: number;
+      }>) {
+        floors.set(row.durable, row.floor);
       }
-      const [top] = await query(`select coalesce(max(seq), 0)::text as max from ${events}`);
-      const maxSeq = Number(top?.max ?? 0);
+      const top = db.query("select coalesce(max(seq), 0) as max from events").get() as { max: number };
       // No durable yet: everything retained is still ahead of the first one (it starts at the beginning).
       const lowest = floors.size > 0 ? Math.min(...floors.values()) : 0;
-      const rows = await query(
-        `select seq::text as seq, id, type, payload, headers::text as headers,
-                (extract(epoch from published_at) * 1000)::float8 as published_at
-           from ${events}
-          where seq >= $1::bigint or published_at >= to_timestamp($2::float8 / 1000)
-          order by seq`,
-        [String(lowest), String(recentSince)],
-      );
-      const loaded = rows.map(
+      const rows = db
+        .query("select * from events where seq >= ? or published_at >= ? order by seq")
+        .all(lowest, recentSince) as EventRow[];
+      const events = rows.map(
         (row): JournaledEvent => ({
-          seq: Number(row.seq),
-          id: String(row.id),
-          type: String(row.type),
-          payload: String(row.payload),
-          headers: JSON.parse(String(row.headers)) as Record<string, string>,
-          publishedAt: Number(row.published_at),
+          seq: row.seq,
+          id: row.id,
+          type: row.type,
+          payload: row.payload,
+          headers: JSON.parse(row.headers) as Record<string, string>,
+          publishedAt: row.published_at,
         }),
       );
       const highestFloor = floors.size > 0 ? Math.max(...floors.values()) : 1;
-      return { events: loaded, floors, nextSeq: Math.max(maxSeq + 1, highestFloor) };
-    },
-
-    async append(batch) {
-      if (batch.length === 0) return;
-      if (batch.length > MAX_APPEND_BATCH)
-        throw new Error(`bus journal: at most ${MAX_APPEND_BATCH} events per append`);
-      const params: unknown[] = [];
-      const values = batch.map((e) => {
-        const n = params.length;
-        params.push(String(e.seq), e.id, e.type, e.payload, JSON.stringify(e.headers), String(e.publishedAt));
-        return `($${n + 1}::bigint, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::jsonb, to_timestamp($${n + 6}::float8 / 1000))`;
-      });
-      await query(
-        `insert into ${events} (seq, id, type, payload, headers, published_at) values ${values.join(", ")}`,
-        params,
-      );
-    },
-
-    async saveFloors(floors) {
-      if (floors.length === 0) return;
-      const params: unknown[] = [];
-      const values = floors.map(([durable, floor]) => {
-        const n = params.length;
-        params.push(durable, String(floor));
-        return `($${n + 1}::text, $${n + 2}::bigint)`;
-      });
-      await query(
-        `insert into ${consumers} (durable, floor) values ${values.join(", ")}
-         on conflict (durable) do update set floor = excluded.floor`,
-        params,
-      );
-    },
-
-    async trim(belowSeq, before) {
-      const rows = await query(
-        `with gone as (
-           delete from ${events} where seq < $1::bigint or published_at < to_timestamp($2::float8 / 1000) returning 1
-         ) select count(*)::int as n from gone`,
-        [String(belowSeq), String(before)],
-      );
-      return Number(rows[0]?.n ?? 0);
+      return { events, floors, nextSeq: Math.max(top.max + 1, highestFloor) };
+    }),
+    append: guarded((events: readonly JournaledEvent[]) => {
+      if (events.length > 0) appendAll(events);
+    }),
+    saveFloors: guarded((floors: ReadonlyArray<readonly [string, number]>) => {
+      if (floors.length > 0) saveAll(floors);
+    }),
+    trim: guarded(
+      (belowSeq: number, before: number) =>
+        db.run("delete from events where seq < ? or published_at < ?", [belowSeq, before]).changes,
+    ),
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
     },
   };
 }

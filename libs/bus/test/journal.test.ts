@@ -1,45 +1,53 @@
-// The journaled memory bus (embedded profile) on the real test PostgreSQL, each test in its own
-// schema: the shared bus contract, then what the journal adds — stored before publish() resolves
-// (group commit), nothing acknowledged lost across a crash, dedupe across a restart, trimming.
+// The journaled memory bus (embedded profile), each test on its own SQLite journal file: the
+// shared bus contract, then what the journal adds — stored before publish() resolves (group
+// commit), nothing acknowledged lost across a crash, dedupe across a restart, trimming.
+import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type Bus,
   type BusJournal,
-  createSqlJournal,
   type EventEnvelope,
   type JournaledMemoryBusOptions,
   openJournaledMemoryBus,
+  openSqliteJournal,
+  type SqliteJournal,
 } from "@careforall/bus";
 import { silentLogger } from "@careforall/log";
-import postgres from "postgres";
 import { busContract, makeEvent } from "./contract";
 import { quietWindow, waitFor } from "./wait-for";
 
-const sql = postgres(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", {
-  max: 4,
-  onnotice: () => {},
-});
-const query = async (text: string, params?: unknown[]) => await sql.unsafe(text, (params ?? []) as never[]);
-const schemas: string[] = [];
+const dir = mkdtempSync(join(tmpdir(), "bus-journal-"));
+let files = 0;
+const journals: SqliteJournal[] = [];
 
-function freshSchema(): string {
-  const schema = `bus_journal_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  schemas.push(schema);
-  return schema;
+/** A new journal file's path. */
+const freshPath = () => join(dir, `journal-${++files}.sqlite`);
+
+/** Opens the journal at `path` (a second handle on a file stands for the restarted process). */
+function openJournal(path: string): SqliteJournal {
+  const journal = openSqliteJournal(path);
+  journals.push(journal);
+  return journal;
 }
 
-afterAll(async () => {
-  for (const schema of schemas) await sql.unsafe(`drop schema if exists "${schema}" cascade`);
-  await sql.end({ timeout: 5 });
+afterAll(() => {
+  for (const journal of journals) journal.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 busContract("journaled memory", async (log) => {
-  const schema = freshSchema();
-  const bus = await openJournaledMemoryBus({ log, journal: createSqlJournal(query, { schema }) });
+  const journal = openJournal(freshPath());
+  const bus = await openJournaledMemoryBus({ log, journal });
   return {
     // One process-wide bus stands for the whole deployment: every "replica" shares it.
     connect: async () => bus,
-    cleanup: async () => {},
+    cleanup: async () => {
+      await bus.close();
+      journal.close();
+    },
   };
 });
 
@@ -69,8 +77,15 @@ function crashable(journal: BusJournal) {
   };
 }
 
-const rows = async (schema: string) =>
-  Number((await sql.unsafe(`select count(*)::int as n from "${schema}".events`))[0]?.n);
+/** Events in the journal file, read through a handle of its own. */
+async function rows(path: string): Promise<number> {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.query("select count(*) as n from events").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
 
 describe("journaled memory bus", () => {
   const open: Bus[] = [];
@@ -84,8 +99,8 @@ describe("journaled memory bus", () => {
   });
 
   test("an event is stored before publish() resolves and before any consumer sees it; a tick's publishes share one INSERT", async () => {
-    const schema = freshSchema();
-    const base = createSqlJournal(query, { schema });
+    const path = freshPath();
+    const base = openJournal(path);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -107,10 +122,10 @@ describe("journaled memory bus", () => {
     const publishing = events.map((e) => bus.publish(e).then(() => resolved++));
     await waitFor(() => appends.length === 1);
     await quietWindow(100);
-    expect({ resolved, got: got.length, stored: await rows(schema) }).toEqual({ resolved: 0, got: 0, stored: 0 });
+    expect({ resolved, got: got.length, stored: await rows(path) }).toEqual({ resolved: 0, got: 0, stored: 0 });
     release();
     await Promise.all(publishing);
-    expect(await rows(schema)).toBe(50);
+    expect(await rows(path)).toBe(50);
     expect(appends).toEqual([50]);
     await waitFor(() => got.length === 50);
     // Offered in publish order.
@@ -118,8 +133,8 @@ describe("journaled memory bus", () => {
   });
 
   test("a failed write rejects publish(); the same id published again is accepted, not a duplicate", async () => {
-    const schema = freshSchema();
-    const base = createSqlJournal(query, { schema });
+    const path = freshPath();
+    const base = openJournal(path);
     let failNext = true;
     const journal: BusJournal = {
       ...base,
@@ -138,12 +153,12 @@ describe("journaled memory bus", () => {
     await expect(bus.publish(event)).rejects.toThrow("disk full");
     expect(await bus.publish(event)).toEqual({ duplicate: false });
     await waitFor(() => got.length === 1);
-    expect(await rows(schema)).toBe(1);
+    expect(await rows(path)).toBe(1);
   });
 
   test("crash: every unacknowledged event is delivered after the restart, acknowledged ones at most once more, no resolved publish lost", async () => {
-    const schema = freshSchema();
-    const first = crashable(createSqlJournal(query, { schema }));
+    const path = freshPath();
+    const first = crashable(openJournal(path));
     const bus1 = await openJournaledMemoryBus({
       log: silentLogger(),
       journal: first.journal,
@@ -188,7 +203,7 @@ describe("journaled memory bus", () => {
     published.push(...lastMoment);
     first.crash();
 
-    const bus2 = await openBus({ log: silentLogger(), journal: createSqlJournal(query, { schema }) });
+    const bus2 = await openBus({ log: silentLogger(), journal: openJournal(path) });
     const again = new Map<string, number>();
     await bus2.subscribe({
       durable: "svc",
@@ -215,10 +230,10 @@ describe("journaled memory bus", () => {
 
   test("ids inside the duplicate window stay duplicates across a restart", async () => {
     let now = 1_000_000;
-    const schema = freshSchema();
+    const path = freshPath();
     const options = () => ({
       log: silentLogger(),
-      journal: createSqlJournal(query, { schema }),
+      journal: openJournal(path),
       duplicateWindowMs: 60_000,
       now: () => now,
     });
@@ -237,10 +252,10 @@ describe("journaled memory bus", () => {
 
   test("events every durable is past are trimmed, in the journal and in memory, once out of the duplicate window", async () => {
     let now = 5_000_000;
-    const schema = freshSchema();
+    const path = freshPath();
     const bus = await openBus({
       log: silentLogger(),
-      journal: createSqlJournal(query, { schema }),
+      journal: openJournal(path),
       duplicateWindowMs: 1_000,
       floorSaveIntervalMs: 10,
       trimIntervalMs: 20,
@@ -252,9 +267,9 @@ describe("journaled memory bus", () => {
     await waitFor(() => a.length === 10);
     // Handled, but still inside the duplicate window: kept.
     await quietWindow(100);
-    expect(await rows(schema)).toBe(10);
+    expect(await rows(path)).toBe(10);
     now += 2_000;
-    await waitFor(async () => (await rows(schema)) === 0);
+    await waitFor(async () => (await rows(path)) === 0);
     // Gone from memory too: a durable first seen now has nothing to catch up on.
     const b: string[] = [];
     await bus.subscribe({ durable: "b", types: ["order.*"], handler: async (e) => void b.push(e.id) });
@@ -266,10 +281,10 @@ describe("journaled memory bus", () => {
 
   test("a durable that never comes back pins the journal only until the retention passes", async () => {
     let now = 9_000_000;
-    const schema = freshSchema();
+    const path = freshPath();
     const options = () => ({
       log: silentLogger(),
-      journal: createSqlJournal(query, { schema }),
+      journal: openJournal(path),
       duplicateWindowMs: 1_000,
       retentionMs: 60_000,
       trimIntervalMs: 20,
@@ -294,9 +309,9 @@ describe("journaled memory bus", () => {
     await bus2.subscribe({ durable: "busy", types: ["order.*"], handler: async () => {} });
     await bus2.publish(makeEvent("order.placed", { i: 5 }));
     await quietWindow(150);
-    expect(await rows(schema)).toBeGreaterThan(0);
+    expect(await rows(path)).toBeGreaterThan(0);
     // ...until the retention is over.
     now += 120_000;
-    await waitFor(async () => (await rows(schema)) === 0);
+    await waitFor(async () => (await rows(path)) === 0);
   });
 });
