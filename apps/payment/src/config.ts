@@ -29,6 +29,12 @@ export const PaymentConfigSchema = T.Object({
     development: DEVELOPMENT_SECRETS.WEBHOOK_SECRET,
     description: "Verifies the bank's webhook signatures",
   }),
+  /**
+   * Webhook calls with a bad or missing signature in one window (per replica) that raise ONE
+   * payment.webhook_signature_failures event (then none until the window has passed).
+   */
+  WEBHOOK_SIGNATURE_ALARM_THRESHOLD: T.Integer({ minimum: 1, maximum: 1_000_000, default: 5 }),
+  WEBHOOK_SIGNATURE_ALARM_WINDOW_SECONDS: T.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
   RECONCILE_AFTER_MS: Ms(5000, "A payment waiting on the bank this long is reconciled"),
   RECONCILE_INTERVAL_MS: Ms(1000, "How often the reconciler looks for such payments"),
   PLEDGE_BATCH_MAX: T.Integer({

@@ -22,6 +22,7 @@ import { createOperatorActions } from "./operator";
 import { writeDecisions } from "./payment-store";
 import { createPledgeEventHandlers } from "./pledge-events";
 import { createReconcile } from "./reconcile";
+import { createSignatureAlarm, SIGNATURE_ALARM_DEFAULTS } from "./signature-alarm";
 import { createWebhookHandler } from "./webhooks";
 
 export type PaymentDb = Database<PaymentDbSchema>;
@@ -48,7 +49,8 @@ export interface PaymentServiceDeps {
   db: PaymentDb;
   bank: BankClient;
   clock: Clock;
-  config: Pick<PaymentConfig, "WEBHOOK_SECRET" | "RETRY_BACKOFF_MS">;
+  config: Pick<PaymentConfig, "WEBHOOK_SECRET" | "RETRY_BACKOFF_MS"> &
+    Partial<Pick<PaymentConfig, "WEBHOOK_SIGNATURE_ALARM_THRESHOLD" | "WEBHOOK_SIGNATURE_ALARM_WINDOW_SECONDS">>;
   log: Logger;
   verifyWebhookSignature: WebhookVerifier;
   metrics?: PaymentMetrics | undefined;
@@ -215,6 +217,14 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     log,
     metrics,
     verifyWebhookSignature: deps.verifyWebhookSignature,
+    onSignatureRejected: createSignatureAlarm({
+      db,
+      clock,
+      log,
+      threshold: config.WEBHOOK_SIGNATURE_ALARM_THRESHOLD ?? SIGNATURE_ALARM_DEFAULTS.threshold,
+      windowSeconds: config.WEBHOOK_SIGNATURE_ALARM_WINDOW_SECONDS ?? SIGNATURE_ALARM_DEFAULTS.windowSeconds,
+      onCommitted,
+    }),
     inboxConsumer: CONSUMERS.webhook,
     load,
     apply,

@@ -79,6 +79,8 @@ export interface WebhookHandlerDeps {
   log: Logger;
   metrics: PaymentMetrics;
   verifyWebhookSignature: WebhookVerifier;
+  /** Counts a rejected signature (the burst alarm, signature-alarm.ts); never throws. */
+  onSignatureRejected?: () => Promise<void>;
   /** The inbox consumer name webhook event ids are recorded under. */
   inboxConsumer: string;
   /** The payment service's own steps: read a payment, apply one event (with inbox dedupe), drive in the background. */
@@ -253,6 +255,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       !deps.verifyWebhookSignature(config.WEBHOOK_SECRET, signature, rawBody, nowSeconds, WEBHOOK_TOLERANCE_SECONDS)
     ) {
       log.warn({ present: Boolean(signature) }, "payment.webhook_bad_signature");
+      await deps.onSignatureRejected?.();
       throw badRequest("Missing, invalid or stale Bank-Signature", [
         { path: "bank-signature", message: "Expected a fresh t=<unix>,v1=<hmac> signature of the raw body" },
       ]);

@@ -2,4 +2,5 @@
 export * from "./backoff";
 export * from "./hold";
 export * from "./payment-machine";
+export * from "./signature-window";
 export * from "./webhook";
