@@ -145,7 +145,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
     counted,
     calls,
     upstream,
-    sign: (u: TestPrincipal) => sign(u),
+    sign: (u: TestPrincipal, expiresIn?: string) => sign(u, expiresIn),
     /** Adds a campaign the snapshot store's origin knows. */
     campaign(overrides: Partial<CampaignSnapshot> = {}): CampaignSnapshot {
       const c = campaignSnapshot(overrides);

@@ -54,6 +54,17 @@ describe("the upgrade", () => {
     }
   });
 
+  test("a signed-in socket is closed (4401) when its access token expires; an anonymous one stays", async () => {
+    const anon = await gw.connect();
+    const s = await gw.connect(await gw.sign(donor("brief"), "2s"));
+    await s.barrier();
+    const closed = await s.waitClosed(5_000);
+    expect(closed).toEqual({ code: 4401, reason: "The access token expired" });
+    await anon.barrier();
+    expect(anon.closed).toBeNull();
+    expect(await gw.metricsText()).toMatch(/gateway_ws_closes_total\{[^}]*reason="token_expired"[^}]*\} 1/);
+  });
+
   test("no token opens an anonymous socket; a valid one a signed-in socket", async () => {
     const anon = await gw.connect();
     const signedIn = await gw.connect(await gw.sign(donor("ayesha")));
@@ -400,4 +411,34 @@ describe("backpressure", () => {
       await gw.stop();
     }
   });
+});
+
+describe("idle sockets", () => {
+  test("a client that answers Bun's pings stays; one that never answers is closed after the idle timeout", async () => {
+    const gw = await startRealtimeGateway({ config: { WS_IDLE_TIMEOUT_SECONDS: 5 } });
+    try {
+      const alive = await gw.connect();
+      const tcp = tcpConnect(gw.port, "127.0.0.1");
+      await new Promise((resolve) => tcp.once("connect", resolve));
+      tcp.write(
+        "GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      // Reads (so nothing backs up) but never answers a ping: silent for good.
+      let ended = false;
+      tcp.on("data", () => {});
+      tcp.on("close", () => {
+        ended = true;
+      });
+      const started = Date.now();
+      await waitFor(() => ended, { what: "the silent client closed", timeoutMs: 20_000, intervalMs: 50 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+      // As long silent on its side, but its WebSocket answered the pings.
+      await alive.barrier();
+      expect(alive.closed).toBeNull();
+      tcp.destroy();
+    } finally {
+      await gw.stop();
+    }
+  }, 30_000);
 });

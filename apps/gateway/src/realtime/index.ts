@@ -9,6 +9,7 @@ import { type HttpMetrics, mintRequestId, type Principal, type TokenVerifier } f
 import type { Logger } from "@careforall/log";
 import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
+import { decodeJwt } from "jose";
 import { createFrameBudget, type FrameBudget, type FrameBudgetOptions } from "../domain/frame-budget";
 import { mayJoin, parseRoom } from "../domain/rooms";
 import type { SnapshotStore } from "../snapshots";
@@ -21,6 +22,10 @@ import { createTopicHub, type TopicHub } from "./topics";
 export const MAX_FRAME_BYTES = 16 * 1024;
 /** Frames of one socket waiting for their turn (a slow upstream must not queue without bound). */
 const MAX_PENDING_FRAMES = 64;
+/** Close code when the access token a socket signed in with expires (an application code, 4000–4999). */
+export const CLOSE_TOKEN_EXPIRED = 4401;
+/** setTimeout's longest delay (~24 days): far beyond an access token's 15 minutes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The HTTP status an upstream answered, 0 when it could not be reached. */
 export type UpstreamStatus = number;
@@ -106,6 +111,8 @@ interface Session {
   pending: number;
   /** Set when the gateway itself closes it. */
   closedBy: CloseReason | null;
+  /** Closes it when its access token expires. */
+  expiry: ReturnType<typeof setTimeout> | undefined;
 }
 
 type Socket = ServerWebSocket<unknown>;
@@ -309,10 +316,19 @@ export function realtimeRoutes(deps: RealtimeDeps) {
             queue: Promise.resolve(),
             pending: 0,
             closedBy: null,
+            expiry: undefined,
           };
           sessions.set(raw.data as object, session);
           open++;
           for (const topic of own) hold(raw, topic);
+          // A signed-in socket lives as long as its access token: then it is closed (4401) and the
+          // client reconnects with a fresh one — so a session ended since cannot keep listening.
+          const exp = token ? decodeJwt(token).exp : undefined;
+          if (exp !== undefined)
+            session.expiry = setTimeout(
+              () => close(raw, session, CLOSE_TOKEN_EXPIRED, "token_expired", "The access token expired"),
+              Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - clock.now())),
+            );
         },
         message(ws, message) {
           const raw = ws.raw as Socket;
@@ -352,6 +368,7 @@ export function realtimeRoutes(deps: RealtimeDeps) {
           if (!session) return;
           sessions.delete(raw.data as object);
           open--;
+          clearTimeout(session.expiry);
           // Bun drops a closed socket's topics itself; the fan-out listeners are ours to give back.
           for (const topic of [...session.own, ...session.follows, ...session.rooms]) hub.release(topic);
           metrics.close(closeReason(code, reason, session.closedBy));

@@ -3,7 +3,7 @@
 import type { HttpMetrics } from "@careforall/http";
 import type { RealtimeModel } from "./model";
 
-export type CloseReason = "normal" | "going_away" | "too_big" | "rate_abuse" | "abnormal" | "other";
+export type CloseReason = "normal" | "going_away" | "too_big" | "rate_abuse" | "token_expired" | "abnormal" | "other";
 
 /** Frames the fan-out carries, named by their topic's kind (their text is never parsed here). */
 const FRAME_OF_TOPIC: Record<string, string> = {
