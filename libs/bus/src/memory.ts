@@ -19,7 +19,7 @@ import {
   SINGLE,
   TaskPool,
 } from "./delivery";
-import { type BusJournal, type JournaledEvent, MAX_APPEND_BATCH } from "./journal";
+import { type BusJournal, type JournaledEvent, type JournalState, MAX_APPEND_BATCH } from "./journal";
 import { eventSubject, matchesAny } from "./subjects";
 import type { Bus, EventEnvelope, PublishResult, SubscribeBatchOptions, SubscribeOptions, Subscription } from "./types";
 
@@ -112,7 +112,7 @@ export async function openJournaledMemoryBus(options: JournaledMemoryBusOptions)
 
 interface Journaling {
   journal: BusJournal;
-  state: Awaited<ReturnType<BusJournal["open"]>>;
+  state: JournalState;
   floorSaveIntervalMs?: number;
   trimIntervalMs?: number;
   retentionMs?: number;
@@ -305,12 +305,12 @@ class MemoryBus implements Bus {
     if (recent && recent.seq < below) below = recent.seq;
     const before = now - this.#retentionMs;
     let dropped = 0;
-    while (this.#stream.length > 0) {
-      const first = this.#stream[0] as StoredEvent;
-      if (first.seq >= below && first.publishedAt >= before) break;
-      this.#stream.shift();
+    for (const e of this.#stream) {
+      if (e.seq >= below && e.publishedAt >= before) break;
       dropped++;
     }
+    // One splice: shifting a long stream one event at a time is quadratic.
+    this.#stream.splice(0, dropped);
     // Rows of failed appends never exist; rows below the stream's start were trimmed already or are
     // below every floor: the journal is trimmed even when memory had nothing to drop.
     this.#trimming = journal
