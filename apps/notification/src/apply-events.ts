@@ -12,7 +12,11 @@
 // Then, after commit: the frames, then a notification frame per row this batch inserted. A
 // redelivered event finds its inbox row and changes nothing, so it pushes nothing again — except
 // a campaign's latest totals snapshot (see planCampaigns): a frame lost to a crash between commit
-// and push is sent again, never an older one.
+// and push is sent again, never an older one. One process handles one batch at a time
+// (events-consumer.ts), so its pushes follow the stored versions; two replicas each push only what
+// advanced the version under the row lock, but their pushes race after commit: rarely, an older
+// frame can land milliseconds after a newer one from the other replica (the next snapshot, or the
+// follower's reload, corrects it).
 import type { EventEnvelope } from "@careforall/bus";
 import {
   AuditCompleted,

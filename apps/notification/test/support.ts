@@ -6,7 +6,7 @@ import { createMemoryFanout, type EventEnvelope } from "@careforall/bus";
 import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { CampaignSnapshot, PledgeChange, PledgeCreated, PledgeStatus } from "@careforall/events";
-import { createHttpMetrics } from "@careforall/http";
+import { createHttpMetrics, type SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
 import {
@@ -34,7 +34,7 @@ export const user = (name: string, role: TestPrincipal["role"] = "donor"): TestP
 
 export const STUCK_AFTER_SECONDS = 120;
 
-export async function startNotificationTestApp() {
+export async function startNotificationTestApp(options: { denylist?: SessionDenylist } = {}) {
   const database = await createTestDatabase("notification");
   await migrate({
     url: database.url,
@@ -64,6 +64,7 @@ export async function startNotificationTestApp() {
     config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: TEST_ISSUER },
     log,
     metrics,
+    ...(options.denylist ? { denylist: options.denylist } : {}),
   });
   const tokenFor = await accessTokenSigner(keys.privateKeyPem);
   const call = inProcessCaller(app, tokenFor, "notification");
@@ -88,6 +89,7 @@ export async function startNotificationTestApp() {
     clock,
     call,
     tokenFor,
+    keys,
     apply,
     applyAndSettle,
     sweep,
