@@ -302,6 +302,22 @@ describe("pledge plan: forward only, guests on their pledge topic, donors also o
     });
   });
 
+  test("every stored state × every change: pushed exactly when it takes the pledge further", () => {
+    const all: PledgeStatus[] = ["pending", "authorized", "captured", "failed", "cancelled", "expired", "refunded"];
+    for (const stored of [undefined, ...all])
+      for (const status of all.filter((s) => s !== "pending") as Exclude<PledgeStatus, "pending">[]) {
+        const plan = planPledges(stored ? new Map([["p1", stored]]) : new Map(), [change(status)]);
+        const expected = stored === undefined || STATUS_RANK[status] > STATUS_RANK[stored];
+        expect({ stored, status, pushed: plan.pushes.length > 0 }).toEqual({ stored, status, pushed: expected });
+        // Stored notifications do not depend on order: the unique key keeps them once.
+        expect({ stored, status, notice: plan.donorNotices.length }).toEqual({
+          stored,
+          status,
+          notice: ["captured", "failed", "refunded"].includes(status) ? 1 : 0,
+        });
+      }
+  });
+
   test("the rank table is the machine's order", () => {
     expect(STATUS_RANK.pending < STATUS_RANK.authorized).toBe(true);
     for (const s of ["captured", "failed", "cancelled", "expired"] as const) expect(STATUS_RANK[s]).toBe(2);

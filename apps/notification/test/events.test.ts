@@ -138,6 +138,28 @@ describe("pledge events", () => {
   });
 });
 
+describe("atomicity", () => {
+  test("a batch that cannot commit stores nothing and pushes nothing; its good events then apply alone", async () => {
+    const donor = user("ivo");
+    const good = pledgeCreated({ donorId: donor.id });
+    const captured = pledgeChange(good.data, "captured");
+    // Fits the event's schema (a string) but not the column (a uuid): the transaction fails.
+    const poison = pledgeChange(pledgeCreated().data, "captured", { pledgeId: "not-a-uuid" });
+    const onUser = t.listen(`user.${donor.id}`);
+    await expect(t.apply([good, captured, poison])).rejects.toThrow();
+    await Bun.sleep(0);
+    expect(onUser.frames).toEqual([]);
+    expect(await rowsFor(donor.id)).toEqual([]);
+    expect(await t.db.select().from(inbox).where(eq(inbox.eventId, captured.id))).toEqual([]);
+    // The bus then runs each event alone: the good ones apply and push once.
+    await t.applyAndSettle([good]);
+    await t.applyAndSettle([captured]);
+    await expect(t.apply([poison])).rejects.toThrow();
+    expect(onUser.frames.map((f) => f.type)).toEqual(["pledge.status", "notification"]);
+    onUser.stop();
+  });
+});
+
 describe("campaign totals", () => {
   test("each newer snapshot is pushed on the campaign's topic; an older one after it never is", async () => {
     const c = campaignSnapshot();
