@@ -10,9 +10,9 @@ import { generateServiceKeySet, SERVICES, trustedKeysJson } from "@careforall/ht
 import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
 
 /** The services with a PostgreSQL role (the gateway keeps nothing in PostgreSQL). */
-export const DATABASE_SERVICES = ["auth", "campaign", "pledge", "payment", "bank"] as const;
+export const DATABASE_SERVICES = ["auth", "campaign", "pledge", "payment", "bank", "notification", "chat"] as const;
 /** The services with a Redis user (deploy/redis/users.acl). */
-export const REDIS_SERVICES = ["gateway", "auth"] as const;
+export const REDIS_SERVICES = ["gateway", "auth", "notification", "chat"] as const;
 
 /**
  * 32 random bytes as hex, after a letter: URL-safe (the passwords go into DATABASE_URL and the like)

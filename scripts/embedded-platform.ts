@@ -1,4 +1,4 @@
-// The embedded profile: all six services in this one process through the same definitions and
+// The embedded profile: all eight services in this one process through the same definitions and
 // bootService as the servers profile, on embeddedInfrastructure (one PGlite under `dataDir`, one
 // in-memory bus and cache, calls between services in-process). Only the gateway listens; the
 // bank's webhooks come in through it like an external bank's would.
@@ -17,7 +17,9 @@ import type { TObject } from "@sinclair/typebox";
 import { authService } from "../apps/auth/src/main";
 import { bankService } from "../apps/bank/src/main";
 import { campaignService } from "../apps/campaign/src/main";
+import { chatService } from "../apps/chat/src/main";
 import { gatewayService } from "../apps/gateway/src/main";
+import { notificationService } from "../apps/notification/src/main";
 import { paymentService } from "../apps/payment/src/main";
 import { pledgeService } from "../apps/pledge/src/main";
 import { ensureDevKeys, ensureDevServiceKeys } from "./dev-keys";
@@ -63,7 +65,7 @@ const boot = <S extends TObject>(definition: ServiceDefinition<S>): Boot => ({
 // Booted tier by tier: the bank before the services that call it, the gateway last (its /ready asks everyone).
 const TIERS: Boot[][] = [
   [boot(bankService), boot(authService), boot(campaignService)],
-  [boot(paymentService), boot(pledgeService)],
+  [boot(paymentService), boot(pledgeService), boot(notificationService), boot(chatService)],
   [boot(gatewayService)],
 ];
 

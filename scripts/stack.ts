@@ -8,7 +8,7 @@ import { prettyStream } from "@careforall/log";
 
 export const ROOT = join(import.meta.dir, "..");
 
-export const SERVICES = ["auth", "campaign", "bank", "payment", "pledge", "gateway"] as const;
+export const SERVICES = ["auth", "campaign", "bank", "payment", "pledge", "notification", "chat", "gateway"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /**
@@ -44,6 +44,8 @@ export const DEFAULT_PORTS: Record<ServiceName, number> = {
   pledge: 3103,
   payment: 3104,
   bank: 3105,
+  notification: 3106,
+  chat: 3107,
 };
 
 export interface StackOptions {
@@ -82,6 +84,11 @@ export interface Stack {
   kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   /** Relaunches a service; `env` (optional) replaces its serviceEnv from now on. */
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
+  /**
+   * Starts one more process of a service on a free port beside the first (a second gateway, say),
+   * ready when it resolves; stopped with the stack. `kill`/`restart` address the first one only.
+   */
+  replica(name: ServiceName): Promise<RunningService>;
   stop(): Promise<void>;
 }
 
@@ -162,12 +169,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     PLEDGE_URL: urls.pledge,
     PAYMENT_URL: urls.payment,
     BANK_URL: urls.bank,
+    NOTIFICATION_URL: urls.notification,
+    CHAT_URL: urls.chat,
     // The bank calls back through the public origin, as an external bank would.
     WEBHOOK_URL: `${urls.gateway}/api/webhooks/bank`,
     ...options.env,
   };
 
-  function launch(name: ServiceName): RunningService {
+  /** Extra processes started by replica(): stopped with the rest. */
+  const replicas: RunningService[] = [];
+
+  function launch(name: ServiceName, replicaPort?: number): RunningService {
     const out =
       options.logs === "inherit"
         ? "inherit"
@@ -184,7 +196,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...env,
         SERVICE_PRIVATE_KEY: options.keys.services[name].privateKeyPem,
         ...serviceEnv[name],
-        PORT: String(ports[name]),
+        PORT: String(replicaPort ?? ports[name]),
       },
       stdout: out,
       stderr: out,
@@ -194,6 +206,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       void prettyPump(name, proc.stdout as ReadableStream<Uint8Array>, (text) => process.stdout.write(text), colour);
       void prettyPump(name, proc.stderr as ReadableStream<Uint8Array>, (text) => process.stderr.write(text), colour);
     }
+    if (replicaPort !== undefined) {
+      const replica = { name, url: `http://127.0.0.1:${replicaPort}`, proc };
+      replicas.push(replica);
+      return replica;
+    }
     const svc = { name, url: urls[name], proc };
     services.set(name, svc);
     return svc;
@@ -201,17 +218,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const timeout = options.readyTimeoutMs ?? 30_000;
   async function stopAll() {
-    for (const svc of services.values()) svc.proc.kill("SIGTERM");
-    const exited = Promise.all([...services.values()].map((s) => s.proc.exited));
+    const all = [...replicas, ...services.values()];
+    for (const svc of all) svc.proc.kill("SIGTERM");
+    const exited = Promise.all(all.map((s) => s.proc.exited));
     const timedOut = await Promise.race([exited.then(() => false), Bun.sleep(5000).then(() => true)]);
     if (timedOut) {
-      for (const svc of services.values()) svc.proc.kill("SIGKILL");
+      for (const svc of all) svc.proc.kill("SIGKILL");
       await exited;
     }
   }
   try {
     // Upstreams first: the gateway's /ready checks them.
-    const backends = wanted.filter((s) => s !== "gateway").map(launch);
+    const backends = wanted.filter((s) => s !== "gateway").map((s) => launch(s));
     await Promise.all(backends.map((s) => waitReady(s.url, timeout, s.proc)));
     if (wanted.includes("gateway")) {
       const gw = launch("gateway");
@@ -236,6 +254,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       if (env) serviceEnv[name] = env;
       const svc = launch(name);
       await waitReady(svc.url, timeout, svc.proc);
+    },
+    async replica(name) {
+      const svc = launch(name, freePort());
+      await waitReady(svc.url, timeout, svc.proc);
+      return svc;
     },
     stop: stopAll,
   };

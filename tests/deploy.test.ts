@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Bus, createJetStreamBus, deleteStream, type EventEnvelope } from "@careforall/bus";
+import {
+  type Bus,
+  createJetStreamBus,
+  createNatsFanout,
+  deleteStream,
+  type EventEnvelope,
+  type Fanout,
+} from "@careforall/bus";
 import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@careforall/cache";
 import { parseConfig } from "@careforall/config";
 import { ensureDatabase, migrate } from "@careforall/db";
@@ -25,15 +32,17 @@ import { parse as parseYaml } from "yaml";
 import { AuthConfigSchema } from "../apps/auth/src/config";
 import { BankConfigSchema } from "../apps/bank/src/config";
 import { CampaignConfigSchema } from "../apps/campaign/src/config";
+import { ChatConfigSchema } from "../apps/chat/src/config";
 import { GatewayConfigSchema } from "../apps/gateway/src/config";
+import { NotificationConfigSchema } from "../apps/notification/src/config";
 import { PaymentConfigSchema } from "../apps/payment/src/config";
 import { PledgeConfigSchema } from "../apps/pledge/src/config";
 import { generateDeployEnv, renderEnvFile } from "../scripts/deploy-env";
 
 const ROOT = join(import.meta.dir, "..");
 const DEPLOY = join(ROOT, "deploy");
-const APPS = ["auth", "campaign", "pledge", "payment", "bank", "gateway"] as const;
-const DB_APPS = ["auth", "campaign", "pledge", "payment", "bank"] as const;
+const APPS = ["auth", "campaign", "pledge", "payment", "bank", "notification", "chat", "gateway"] as const;
+const DB_APPS = ["auth", "campaign", "pledge", "payment", "bank", "notification", "chat"] as const;
 const SERVERS = ["postgres", "redis", "nats"] as const;
 /** Variables compose may default: none of them is a secret. */
 const NOT_SECRETS = new Set(["OTEL_EXPORTER_OTLP_ENDPOINT", "ADMIN_EMAIL", "DEMO_BANK"]);
@@ -218,6 +227,8 @@ describe("compose.yaml", () => {
       pledge: PledgeConfigSchema,
       payment: PaymentConfigSchema,
       bank: BankConfigSchema,
+      notification: NotificationConfigSchema,
+      chat: ChatConfigSchema,
       gateway: GatewayConfigSchema,
     } as const;
     const identities = new Map<ServiceName, Awaited<ReturnType<typeof identityFromConfig>>>();
@@ -494,8 +505,8 @@ describe("deploy/redis", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("the gateway and auth log in with compose's REDIS_URL; cache and limits work under their prefix", async () => {
-    for (const app of ["gateway", "auth"]) {
+  test("the services that use Redis log in with compose's REDIS_URL; cache and limits work under their prefix", async () => {
+    for (const app of ["gateway", "auth", "notification", "chat"]) {
       const serviceEnv = environmentOf(app, env);
       const redis = await client(retarget(serviceEnv.REDIS_URL as string, port));
       expect(await redis.acl("WHOAMI")).toBe(app);
@@ -646,6 +657,45 @@ describe("deploy/nats", () => {
     // The stream is still there: the services' own publishing goes on.
     expect((await pledge.publish(event("pledge.created"))).duplicate).toBe(false);
   }, 30_000);
+
+  test("the live fan-out: notification and chat publish only their own topics, only gateways listen", async () => {
+    const fanouts: Fanout[] = [];
+    const fanoutOf = async (app: string) => {
+      const f = await createNatsFanout({ url: natsUrl(app), prefix: "cfa", log: quiet, name: app });
+      fanouts.push(f);
+      return f;
+    };
+    try {
+      const [gateway, pledge, notification, chat] = await Promise.all(
+        ["gateway", "pledge", "notification", "chat"].map(fanoutOf),
+      );
+      const heard: string[] = [];
+      const overheard: string[] = [];
+      for (const topic of ["campaign.c", "user.u", "pledge.p", "admins", "chat.campaign:c"]) {
+        gateway?.subscribe(topic, (json) => heard.push(`${topic}:${json}`));
+        pledge?.subscribe(topic, (json) => overheard.push(`${topic}:${json}`));
+      }
+      await Promise.all([gateway?.flush(), pledge?.flush()]);
+      for (const topic of ["campaign.c", "user.u", "pledge.p", "admins", "chat.campaign:c"]) {
+        notification?.publish(topic, JSON.stringify(`notification→${topic}`));
+        chat?.publish(topic, JSON.stringify(`chat→${topic}`));
+      }
+      pledge?.publish("user.u", JSON.stringify("pledge→user.u"));
+      const allowed = [
+        'campaign.c:"notification→campaign.c"',
+        'user.u:"notification→user.u"',
+        'pledge.p:"notification→pledge.p"',
+        'admins:"notification→admins"',
+        'chat.campaign:c:"chat→chat.campaign:c"',
+      ];
+      await waitFor(() => allowed.every((a) => heard.includes(a)), { what: "the allowed pushes at the gateway" });
+      await Bun.sleep(200);
+      expect(heard.sort()).toEqual([...allowed].sort());
+      expect(overheard).toEqual([]);
+    } finally {
+      await Promise.all(fanouts.map((f) => f.close().catch(() => {})));
+    }
+  });
 
   test("no credentials, or a wrong password, is refused", async () => {
     const none = await createJetStreamBus({ url: `nats://127.0.0.1:${port}`, prefix: "cfa", log: quiet }).catch(

@@ -9,6 +9,8 @@ psql --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   -v pledge_password="${PLEDGE_DB_PASSWORD:?PLEDGE_DB_PASSWORD is not set}" \
   -v payment_password="${PAYMENT_DB_PASSWORD:?PAYMENT_DB_PASSWORD is not set}" \
   -v bank_password="${BANK_DB_PASSWORD:?BANK_DB_PASSWORD is not set}" \
+  -v notification_password="${NOTIFICATION_DB_PASSWORD:?NOTIFICATION_DB_PASSWORD is not set}" \
+  -v chat_password="${CHAT_DB_PASSWORD:?CHAT_DB_PASSWORD is not set}" \
   -f "${ROLES_PSQL:-/docker-entrypoint-initdb.d/roles.psql}"
 # The maintenance database is the superuser's alone as well.
 psql --no-psqlrc --username "$POSTGRES_USER" --dbname postgres -v ON_ERROR_STOP=1 \

@@ -1,4 +1,4 @@
-// The embedded profile end to end: all six services in this test's process on one PGlite data
+// The embedded profile end to end: all eight services in this test's process on one PGlite data
 // directory, the in-memory bus and cache, calls between services in-process — driven only through
 // the gateway's HTTP API. A guest's pledge from a demo account and a signed-in donor's pledge reach
 // `captured` and move the campaign's totals, an admin refund reaches `refunded`, the money audit is
@@ -71,7 +71,9 @@ describe("one process, one data directory", () => {
       "auth",
       "bank",
       "campaign",
+      "chat",
       "gateway",
+      "notification",
       "payment",
       "pledge",
     ]);
