@@ -26,7 +26,7 @@ import { cacheControl } from "./cache-control";
 import type { GatewayConfig } from "./config";
 import { parseTrustedProxies } from "./domain/client-ip";
 import type { RouteLike } from "./openapi/document";
-import { type RealtimeUpstreams, realtimeRoutes, websocketOptions } from "./realtime";
+import { createRealtime, type RealtimeUpstreams, websocketOptions } from "./realtime";
 import { clientUpstreams } from "./realtime/upstreams";
 import { type Auditor, adminRoutes, createAuditor } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
@@ -97,6 +97,22 @@ export function createGatewayApp(deps: GatewayDeps) {
   const table: { routes: readonly RouteLike[] } = { routes: [] };
   // Set once the app exists: the listening server's publish (nothing to publish to before it listens).
   let publish: (topic: string, json: string) => number = () => 0;
+  const realtime = createRealtime({
+    verifier,
+    fanout: deps.fanout,
+    snapshots,
+    upstreams: deps.realtimeUpstreams ?? clientUpstreams(clients),
+    publish: (topic, json) => publish(topic, json),
+    limits: {
+      perSecond: config.WS_FRAMES_PER_SECOND,
+      burst: config.WS_FRAME_BURST,
+      maxFollows: config.WS_MAX_FOLLOWS,
+      maxRooms: config.WS_MAX_ROOMS,
+    },
+    clock: deps.clock ?? systemClock,
+    log,
+    metrics,
+  });
   // Bun's WebSocket settings are the server's: they belong to the root app.
   const app = new Elysia({
     websocket: websocketOptions({
@@ -145,25 +161,15 @@ export function createGatewayApp(deps: GatewayDeps) {
     .use(chatRoutes({ chat: clients.chat, log, context }))
     .use(notificationRoutes({ notification: clients.notification, log, context }))
     .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }))
-    .use(
-      realtimeRoutes({
-        verifier,
-        fanout: deps.fanout,
-        snapshots,
-        upstreams: deps.realtimeUpstreams ?? clientUpstreams(clients),
-        publish: (topic, json) => publish(topic, json),
-        limits: {
-          perSecond: config.WS_FRAMES_PER_SECOND,
-          burst: config.WS_FRAME_BURST,
-          maxFollows: config.WS_MAX_FOLLOWS,
-          maxRooms: config.WS_MAX_ROOMS,
-        },
-        clock: deps.clock ?? systemClock,
-        log,
-        metrics,
-      }),
-    );
+    .use(realtime.routes);
   table.routes = app.routes;
+  // Bun's graceful stop waits for every WebSocket to close: they are told to go (1001) first, so
+  // a stopping gateway never waits on its clients (they reconnect to another replica).
+  const stop = app.stop.bind(app);
+  app.stop = (closeActiveConnections?: boolean) => {
+    realtime.closeAll();
+    return stop(closeActiveConnections);
+  };
   publish = (topic, json) => app.server?.publish(topic, json) ?? 0;
   return app;
 }

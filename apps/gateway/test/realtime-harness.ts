@@ -167,7 +167,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
     },
     async stop() {
       for (const s of sockets) s.close();
-      await app.stop(true);
+      if (app.server) await app.stop(true);
       await memory.close();
     },
   };

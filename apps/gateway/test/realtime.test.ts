@@ -442,3 +442,22 @@ describe("idle sockets", () => {
     }
   }, 30_000);
 });
+
+describe("stopping", () => {
+  test("a graceful stop closes every socket with 1001 and completes (Bun's stop would wait for them)", async () => {
+    const gw = await startRealtimeGateway();
+    const c = gw.campaign();
+    const signedIn = await gw.connect(await gw.sign(donor("leaving")));
+    const anon = await gw.connect();
+    anon.send({ op: "follow", campaignId: c.id });
+    await Promise.all([signedIn.barrier(), anon.barrier()]);
+    const stopped = await Promise.race([
+      gw.app.stop(false).then(() => "stopped"),
+      Bun.sleep(5_000).then(() => "still waiting"),
+    ]);
+    expect(stopped).toBe("stopped");
+    for (const s of [signedIn, anon]) expect((await s.waitClosed()).code).toBe(1001);
+    expect(gw.fanout.topics()).toBe(0);
+    await gw.fanout.close();
+  });
+});

@@ -130,17 +130,22 @@ function sayRefusal(status: UpstreamStatus): [RealtimeModel.ErrorCode, string] {
   return ["unavailable", "Chat is unavailable; try again shortly"];
 }
 
-export function realtimeRoutes(deps: RealtimeDeps) {
+/**
+ * The /api/ws route and `closeAll`: Bun's graceful stop waits for every WebSocket to close, so the
+ * server's stop must first tell them to go (1001) — clients reconnect to another replica.
+ */
+export function createRealtime(deps: RealtimeDeps) {
   const { verifier, fanout, snapshots, upstreams, clock, log } = deps;
   const limits: RealtimeLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const sessions = new WeakMap<object, Session>();
-  let open = 0;
+  /** Every open socket: for the gauge, and to close them all when the server stops. */
+  const sockets = new Set<Socket>();
   const hub: TopicHub = createTopicHub(
     fanout,
     (topic, json) => deps.publish(topic, json),
     (topic) => metrics.fanoutOut(topic, hub.holders(topic)),
   );
-  const metrics = realtimeMetrics(deps.metrics, { sockets: () => open, topics: () => hub.size() });
+  const metrics = realtimeMetrics(deps.metrics, { sockets: () => sockets.size, topics: () => hub.size() });
 
   function send(ws: Socket, frame: { type: string }): void {
     ws.send(JSON.stringify(frame));
@@ -153,9 +158,10 @@ export function realtimeRoutes(deps: RealtimeDeps) {
     metrics.error(code);
   }
 
+  /** The fan-out listener first: if it cannot be had, the socket holds nothing it would give back. */
   function hold(ws: Socket, topic: string): void {
-    ws.subscribe(topic);
     hub.acquire(topic);
+    ws.subscribe(topic);
   }
 
   function drop(ws: Socket, topic: string): void {
@@ -180,8 +186,8 @@ export function realtimeRoutes(deps: RealtimeDeps) {
     // Subscribed before the current totals are sent: a change from now on is not missed (it may
     // arrive just before the snapshot it supersedes; totals frames carry whole figures, not deltas).
     if (!session.follows.has(topic)) {
-      session.follows.add(topic);
       hold(ws, topic);
+      session.follows.add(topic);
     }
     const snapshot = JSON.parse(body) as { raisedMinor: number; donorCount: number; pledgeCount: number };
     const totals: RealtimeModel.CampaignTotals = {
@@ -207,8 +213,8 @@ export function realtimeRoutes(deps: RealtimeDeps) {
     if (status === 400 || status === 403 || status === 404) return refuse(ws, "not_found", "No such pledge");
     if (status !== 200) return refuse(ws, "unavailable", "Pledges are unavailable; try again shortly");
     if (ws.readyState !== WebSocket.OPEN || session.follows.has(topic)) return;
-    session.follows.add(topic);
     hold(ws, topic);
+    session.follows.add(topic);
   }
 
   function unfollow(ws: Socket, session: Session, topic: string) {
@@ -235,8 +241,8 @@ export function realtimeRoutes(deps: RealtimeDeps) {
       if (body === null) return refuse(ws, "not_found", "No such campaign");
     }
     if (ws.readyState !== WebSocket.OPEN || session.rooms.has(topic)) return;
-    session.rooms.add(topic);
     hold(ws, topic);
+    session.rooms.add(topic);
   }
 
   function leave(ws: Socket, session: Session, name: string) {
@@ -289,90 +295,102 @@ export function realtimeRoutes(deps: RealtimeDeps) {
     ws.close(code, text);
   }
 
-  return (
-    new Elysia({ name: "gateway-realtime" })
-      // Elysia routes only upgrade requests here (a plain GET is a 404 problem like any unknown route).
-      .resolve(async ({ query }) => {
-        const token = (query as Record<string, string | undefined>).token;
-        // No token: an anonymous socket. A token, even an empty one, must be valid (else 401), and
-        // is checked as every bearer token is: signature, issuer, expiry, the ended-sessions list
-        // (a read: while that list is unreachable the token is let through, as for GET requests).
-        if (token === undefined) return { principal: null as Principal | null, token: null as string | null };
-        const principal = await verifier.verify(token, { whenDenylistUnavailable: "allow" });
-        return { principal: principal as Principal | null, token: token as string | null };
-      })
-      .ws("/api/ws", {
-        open(ws) {
-          const { principal, token } = ws.data;
-          const raw = ws.raw as Socket;
-          const own = principal ? [`user.${principal.id}`, ...(principal.role === "admin" ? ["admins"] : [])] : [];
-          const session: Session = {
-            principal,
-            token,
-            budget: createFrameBudget(limits, clock.now()),
-            follows: new Set(),
-            rooms: new Set(),
-            own,
-            queue: Promise.resolve(),
-            pending: 0,
-            closedBy: null,
-            expiry: undefined,
-          };
-          sessions.set(raw.data as object, session);
-          open++;
-          for (const topic of own) hold(raw, topic);
-          // A signed-in socket lives as long as its access token: then it is closed (4401) and the
-          // client reconnects with a fresh one — so a session ended since cannot keep listening.
-          const exp = token ? decodeJwt(token).exp : undefined;
-          if (exp !== undefined)
-            session.expiry = setTimeout(
-              () => close(raw, session, CLOSE_TOKEN_EXPIRED, "token_expired", "The access token expired"),
-              Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - clock.now())),
-            );
-        },
-        message(ws, message) {
-          const raw = ws.raw as Socket;
-          const session = sessions.get(raw.data as object);
-          if (!session || session.closedBy) return;
-          const verdict = session.budget.take(clock.now());
-          if (verdict === "abuse") {
-            metrics.frameIn("rate_limited");
-            log.warn({ userId: session.principal?.id, remote: raw.remoteAddress }, "ws.closed_for_abuse");
-            return close(raw, session, 1008, "rate_abuse", "Too many frames");
-          }
-          if (verdict === "rate_limited" || session.pending >= MAX_PENDING_FRAMES) {
-            metrics.frameIn("rate_limited");
-            return refuse(raw, "rate_limited", "Too many frames; slow down");
-          }
-          const reading = readFrame(message);
-          if (!reading.ok) {
-            metrics.frameIn(reading.op ?? "invalid");
-            return refuse(raw, reading.code, reading.message);
-          }
-          const frame = reading.frame;
-          metrics.frameIn(frame.op);
-          session.pending++;
-          session.queue = session.queue
-            .then(() => (session.closedBy || raw.readyState !== WebSocket.OPEN ? undefined : run(raw, session, frame)))
-            .catch((err) => {
-              log.error({ err, op: frame.op }, "ws.frame_failed");
-              if (raw.readyState === WebSocket.OPEN) refuse(raw, "unavailable", "That could not be done; try again");
-            })
-            .finally(() => {
-              session.pending--;
-            });
-        },
-        close(ws, code, reason) {
-          const raw = ws.raw as Socket;
-          const session = sessions.get(raw.data as object);
-          if (!session) return;
-          sessions.delete(raw.data as object);
-          open--;
-          clearTimeout(session.expiry);
-          // Bun drops a closed socket's topics itself; the fan-out listeners are ours to give back.
-          for (const topic of [...session.own, ...session.follows, ...session.rooms]) hub.release(topic);
-          metrics.close(closeReason(code, reason, session.closedBy));
-        },
-      })
-  );
+  const routes = new Elysia({ name: "gateway-realtime" })
+    // Elysia routes only upgrade requests here (a plain GET is a 404 problem like any unknown route).
+    .resolve(async ({ query }) => {
+      const token = (query as Record<string, string | undefined>).token;
+      // No token: an anonymous socket. A token, even an empty one, must be valid (else 401), and
+      // is checked as every bearer token is: signature, issuer, expiry, the ended-sessions list
+      // (a read: while that list is unreachable the token is let through, as for GET requests).
+      if (token === undefined) return { principal: null as Principal | null, token: null as string | null };
+      const principal = await verifier.verify(token, { whenDenylistUnavailable: "allow" });
+      return { principal: principal as Principal | null, token: token as string | null };
+    })
+    .ws("/api/ws", {
+      open(ws) {
+        const { principal, token } = ws.data;
+        const raw = ws.raw as Socket;
+        const own = principal ? [`user.${principal.id}`, ...(principal.role === "admin" ? ["admins"] : [])] : [];
+        const session: Session = {
+          principal,
+          token,
+          budget: createFrameBudget(limits, clock.now()),
+          follows: new Set(),
+          rooms: new Set(),
+          own,
+          queue: Promise.resolve(),
+          pending: 0,
+          closedBy: null,
+          expiry: undefined,
+        };
+        sessions.set(raw.data as object, session);
+        sockets.add(raw);
+        for (const topic of own) hold(raw, topic);
+        // A signed-in socket lives as long as its access token: then it is closed (4401) and the
+        // client reconnects with a fresh one — so a session ended since cannot keep listening.
+        const exp = token ? decodeJwt(token).exp : undefined;
+        if (exp !== undefined)
+          session.expiry = setTimeout(
+            () => close(raw, session, CLOSE_TOKEN_EXPIRED, "token_expired", "The access token expired"),
+            Math.min(MAX_TIMER_MS, Math.max(0, exp * 1000 - clock.now())),
+          );
+      },
+      message(ws, message) {
+        const raw = ws.raw as Socket;
+        const session = sessions.get(raw.data as object);
+        if (!session || session.closedBy) return;
+        const verdict = session.budget.take(clock.now());
+        if (verdict === "abuse") {
+          metrics.frameIn("rate_limited");
+          log.warn({ userId: session.principal?.id, remote: raw.remoteAddress }, "ws.closed_for_abuse");
+          return close(raw, session, 1008, "rate_abuse", "Too many frames");
+        }
+        if (verdict === "rate_limited" || session.pending >= MAX_PENDING_FRAMES) {
+          metrics.frameIn("rate_limited");
+          return refuse(raw, "rate_limited", "Too many frames; slow down");
+        }
+        const reading = readFrame(message);
+        if (!reading.ok) {
+          metrics.frameIn(reading.op ?? "invalid");
+          return refuse(raw, reading.code, reading.message);
+        }
+        const frame = reading.frame;
+        metrics.frameIn(frame.op);
+        session.pending++;
+        session.queue = session.queue
+          .then(() => (session.closedBy || raw.readyState !== WebSocket.OPEN ? undefined : run(raw, session, frame)))
+          .catch((err) => {
+            log.error({ err, op: frame.op }, "ws.frame_failed");
+            if (raw.readyState === WebSocket.OPEN) refuse(raw, "unavailable", "That could not be done; try again");
+          })
+          .finally(() => {
+            session.pending--;
+          });
+      },
+      close(ws, code, reason) {
+        const raw = ws.raw as Socket;
+        const session = sessions.get(raw.data as object);
+        if (!session) return;
+        sessions.delete(raw.data as object);
+        sockets.delete(raw);
+        clearTimeout(session.expiry);
+        // Bun drops a closed socket's topics itself; the fan-out listeners are ours to give back.
+        for (const topic of [...session.own, ...session.follows, ...session.rooms]) hub.release(topic);
+        metrics.close(closeReason(code, reason, session.closedBy));
+      },
+    });
+
+  return {
+    routes,
+    /** Closes every socket with 1001 (going away); run before the server's graceful stop. */
+    closeAll(): void {
+      for (const socket of sockets) {
+        const session = sessions.get(socket.data as object);
+        if (session) session.closedBy = "going_away";
+        socket.close(1001, "The server is going away; reconnect");
+      }
+    },
+    /** Open sockets (tests, diagnostics). */
+    sockets: () => sockets.size,
+  };
 }
