@@ -9,7 +9,9 @@ import type { TObject } from "@sinclair/typebox";
 import { AuthConfigSchema } from "../../apps/auth/src/config";
 import { BankConfigSchema } from "../../apps/bank/src/config";
 import { CampaignConfigSchema } from "../../apps/campaign/src/config";
+import { ChatConfigSchema } from "../../apps/chat/src/config";
 import { GatewayConfigSchema } from "../../apps/gateway/src/config";
+import { NotificationConfigSchema } from "../../apps/notification/src/config";
 import { PaymentConfigSchema } from "../../apps/payment/src/config";
 import { PledgeConfigSchema } from "../../apps/pledge/src/config";
 
@@ -23,6 +25,8 @@ const SERVICES: Record<string, { schema: TObject; secrets: string[] }> = {
   pledge: { schema: PledgeConfigSchema, secrets: ["DONOR_KEY_SECRET"] },
   campaign: { schema: CampaignConfigSchema, secrets: [] },
   gateway: { schema: GatewayConfigSchema, secrets: [] },
+  notification: { schema: NotificationConfigSchema, secrets: [] },
+  chat: { schema: ChatConfigSchema, secrets: [] },
 };
 
 /** The development value a secret defaults to. */

@@ -269,7 +269,7 @@ for (const [label, open] of targets) {
 
     test("every service's migrations apply (SQL functions included), and again is a no-op", async () => {
       const apps = join(import.meta.dir, "..", "..", "..", "apps");
-      const services = ["auth", "bank", "campaign", "payment", "pledge"];
+      const services = ["auth", "bank", "campaign", "chat", "notification", "payment", "pledge"];
       for (const service of services) {
         const folder = join(apps, service, "src", "db", "migrations");
         await migrate({ url: target.url, migrationsFolder: folder, schema: service });

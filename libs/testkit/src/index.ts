@@ -230,3 +230,4 @@ export async function forgeServiceToken(options: {
 }
 export * from "./callers";
 export * from "./stack-credentials";
+export * from "./ws";
