@@ -2,8 +2,8 @@
 // (PGlite behind a local socket; one schema per service, migrated as on the servers), ONE
 // in-memory bus journaled beside it (a SQLite file in the data directory, so an accepted event
 // survives a crash as on JetStream; see libs/bus/src/journal.ts for why not PGlite) and ONE
-// in-memory cache, telemetry set up once, and services reaching each
-// other in-process (the callee's app.handle, no socket) with the same credentials and caller checks.
+// in-memory cache, telemetry set up once, and services reaching each other in-process (the
+// callee's app.handle, no socket) with the same credentials and caller checks.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
