@@ -162,7 +162,7 @@ function embeddedTarget(platform: EmbeddedBenchPlatform, bareDb: TestDatabase): 
     gatewayUrl: platform.gatewayUrl,
     metricsUrls: { gateway: platform.gatewayUrl },
     pledgeUrl: null,
-    processes: { "embedded platform (6 services + PGlite)": platform.pid },
+    processes: { "embedded platform (every service + PGlite)": platform.pid },
     database: null,
     bareDatabaseUrl: bareDb.url,
     pipeline: () => [],
@@ -948,8 +948,8 @@ async function measureBare(
 /** What the embedded figures mean (printed with them). */
 function embeddedLines(): string[] {
   return [
-    "profile embedded: bun scripts/start-embedded.ts (what ./cfa start --embedded runs), fresh data dir — all six " +
-      "services, their relays, consumers and workers in ONE process on PGlite (single-threaded WASM PostgreSQL: one " +
+    "profile embedded: bun scripts/start-embedded.ts (what ./cfa start --embedded runs), fresh data dir — every " +
+      "service, its relays, consumers and workers in ONE process on PGlite (single-threaded WASM PostgreSQL: one " +
       "backend, one transaction at a time for the whole platform), the in-memory bus and cache; the bare accept is " +
       "still Bun + this machine's PostgreSQL, the reference a real deployment has",
   ];
