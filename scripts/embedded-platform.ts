@@ -36,7 +36,7 @@ export interface EmbeddedPlatformOptions {
   env?: Record<string, string | undefined>;
   /** Where the JWT and service keys live (generated once, as `./cfa start` does). Default `.data/keys`. */
   keysDir?: string;
-  /** How long a stop waits for the events in the in-memory bus to be handled (default DRAIN_MS). */
+  /** How long a stop waits for the events in the bus to be handled (default DRAIN_MS). */
   drainMs?: number;
   /** Each service's logger (default JSON on stdout at LOG_LEVEL). */
   createLog?: (service: string, level: string) => Logger;
@@ -49,7 +49,12 @@ export interface EmbeddedPlatform {
   stop(reason?: string): Promise<void>;
 }
 
-/** How long a stop waits by default for the bus to empty (the in-memory bus is gone after it). */
+/**
+ * How long a stop waits by default for the bus to empty. Nothing depends on it: the bus is
+ * journaled (an event accepted is in the data directory before anyone sees it, and a consumer
+ * resumes where it was), so a stop that does not wait, or a crash, only means redeliveries after
+ * the restart. Waiting a little lets a Ctrl-C finish the donations in flight.
+ */
 export const DRAIN_MS = 10_000;
 
 /** One service's boot, whatever its config type. */
@@ -102,8 +107,8 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
     for (const name of started.splice(0).reverse()) {
       await services.get(name)?.stop(reason);
       infra.unregister(name);
-      // The gateway is closed: let the pipeline finish what is in the bus (which a restart would not
-      // have), while every other service still runs.
+      // The gateway is closed: let the pipeline finish what is in the bus while every other service
+      // still runs (a restart would redeliver it anyway; this only spares the redeliveries).
       if (name === "gateway" && drainMs > 0) {
         const left = await infra.drain(drainMs);
         if (left > 0) platformLog.warn({ events: left }, "platform.stopped_with_undelivered_events");

@@ -144,3 +144,19 @@ describe("embeddedInfrastructure", () => {
     expect(await infra.drain(5_000, 10)).toBe(0);
   });
 });
+
+describe("embeddedInfrastructure's pools", () => {
+  test("each service's pool follows its DATABASE_POOL_MAX, 4 when its configuration has none", async () => {
+    const { join } = await import("node:path");
+    const { tables } = await import("./fixtures/schema");
+    const spec = { schema: tables, migrationsFolder: join(import.meta.dir, "fixtures", "migrations") };
+    const sized = await infra.database({ service: "campaign", config: { DATABASE_POOL_MAX: 7 }, log }, spec);
+    const unsized = await infra.database({ service: "campaign", config: {}, log }, spec);
+    try {
+      expect(sized.db.$client.options.max).toBe(7);
+      expect(unsized.db.$client.options.max).toBe(4);
+    } finally {
+      await Promise.all([sized.close(), unsized.close()]);
+    }
+  });
+});
