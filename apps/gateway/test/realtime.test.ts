@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as tcpConnect } from "node:net";
 import { TEST_ADMIN, type TestPrincipal, waitFor } from "@careforall/testkit";
+import fc from "fast-check";
 import { type Frame, type RealtimeGateway, startRealtimeGateway, type TestSocket } from "./realtime-harness";
 
 const donor = (name: string): TestPrincipal => ({
@@ -459,5 +460,46 @@ describe("stopping", () => {
     for (const s of [signedIn, anon]) expect((await s.waitClosed()).code).toBe(1001);
     expect(gw.fanout.topics()).toBe(0);
     await gw.fanout.close();
+  });
+});
+
+describe("hostile frames", () => {
+  test("generated frames — any JSON, ops with wrong or extra fields — never close the socket nor fail a handler", async () => {
+    const gw = await startRealtimeGateway({ config: { WS_FRAMES_PER_SECOND: 1000, WS_FRAME_BURST: 1000 } });
+    try {
+      const socket = await gw.connect(await gw.sign(donor("fuzz")));
+      const op = fc.constantFrom("follow", "unfollow", "join", "leave", "say", "ping", "FOLLOW", "", "__proto__");
+      const frame = fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.string(),
+        fc
+          .record(
+            {
+              op,
+              campaignId: fc.oneof(fc.uuid(), fc.string(), fc.integer()),
+              pledgeId: fc.oneof(fc.uuid(), fc.constant(null)),
+              receiptToken: fc.string(),
+              room: fc.oneof(
+                fc.string(),
+                fc.uuid().map((id) => `campaign:${id}`),
+                fc.uuid().map((id) => `support:${id}`),
+              ),
+              text: fc.oneof(fc.string(), fc.integer()),
+              clientId: fc.oneof(fc.string({ maxLength: 80 }), fc.constant(null)),
+            },
+            { requiredKeys: [] },
+          )
+          .map((v) => JSON.stringify(v)),
+      );
+      const frames = fc.sample(frame, { numRuns: 300, seed: 42 });
+      for (const f of frames) socket.send(f);
+      await socket.barrier();
+      expect(socket.closed).toBeNull();
+      // Every frame got its answer in order: nothing failed inside (that would be an `unavailable`).
+      expect(socket.of("error").filter((f) => f.code === "unavailable")).toEqual([]);
+      expect(await gw.metricsText()).toMatch(/gateway_ws_error_frames_total\{[^}]*code="invalid_frame"[^}]*\} \d+/);
+    } finally {
+      await gw.stop();
+    }
   });
 });

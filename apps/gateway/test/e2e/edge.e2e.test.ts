@@ -440,6 +440,8 @@ describe("operations", () => {
       pledge: "up",
       payment: "up",
       bank: "up",
+      notification: "up",
+      chat: "up",
     });
   });
 
