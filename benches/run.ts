@@ -1,7 +1,7 @@
 // Benchmark entry point: `bun benches/run.ts <scenario> [--profile servers|embedded] [--duration 10s]
 // [--warmup 2s] [--connections 64] [--threads 2] [--rounds 3] [--log-level info]` (also `./cfa bench ...`).
 // Scenarios are the files in benches/scenarios/, each exporting `name`, `description` and `run(options)`
-// (and `profiles` when it can measure the embedded profile too).
+// (and `profiles` when it can measure the embedded profile too, `flags` for options of its own).
 // Exit codes: 0 measured (whatever the verdict), 1 harness failure, 2 usage error, 130 interrupted.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -51,6 +51,7 @@ export async function loadScenarios(): Promise<Scenario[]> {
       description: candidate.description,
       run: candidate.run,
       profiles: Array.isArray(candidate.profiles) ? candidate.profiles : ["servers"],
+      ...(candidate.flags ? { flags: candidate.flags } : {}),
     });
   }
   const names = new Set<string>();
@@ -105,6 +106,8 @@ interface ParsedArgs {
   threads: string;
   rounds: string;
   logLevel?: string;
+  /** `--name value` options none of the common ones: the scenario's own `flags` (checked once it is known). */
+  extra: Record<string, string>;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -116,6 +119,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     connections: String(DEFAULTS.connections),
     threads: String(DEFAULTS.threads),
     rounds: String(DEFAULTS.rounds),
+    extra: {},
   };
   const flags = ["profile", "duration", "warmup", "connections", "threads", "rounds", "log-level"] as const;
   for (let i = 0; i < argv.length; i++) {
@@ -127,10 +131,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (arg.startsWith("--")) {
       const [key, inline] = arg.slice(2).split("=", 2) as [string, string | undefined];
       const flag = flags.find((f) => f === key);
-      if (!flag) throw new UsageError(`unknown option ${arg}`);
       const value = inline ?? argv[++i];
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      if (flag === "log-level") args.logLevel = value;
+      if (!flag) args.extra[key] = value;
+      else if (flag === "log-level") args.logLevel = value;
       else args[flag] = value;
       continue;
     }
@@ -147,7 +151,12 @@ function usage(scenarios: Scenario[]): string {
     "",
     "scenarios:",
     ...(scenarios.length
-      ? scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description} [${(s.profiles ?? ["servers"]).join(", ")}]`)
+      ? scenarios.flatMap((s) => [
+          `  ${s.name.padEnd(width)}  ${s.description} [${(s.profiles ?? ["servers"]).join(", ")}]`,
+          ...Object.entries(s.flags ?? {}).map(
+            ([flag, f]) => `  ${"".padEnd(width)}    --${flag} <n>: ${f.help} (default ${f.default})`,
+          ),
+        ])
       : ["  (none)"]),
     "",
     "options:",
@@ -184,6 +193,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const unknown = Object.keys(args.extra).filter((k) => !(k in (scenario.flags ?? {})));
+  if (unknown.length > 0) {
+    console.error(`unknown option ${unknown.map((k) => `--${k}`).join(", ")}\n\n${usage(scenarios)}`);
+    return 2;
+  }
   const controller = new AbortController();
   let options: BenchOptions;
   try {
@@ -197,6 +211,10 @@ async function main(argv: string[]): Promise<number> {
       logLevel: parseLogLevel(args.logLevel) ?? startLogLevel(),
       signal: controller.signal,
       log: (message) => console.error(`[bench] ${message}`),
+      flags: {
+        ...Object.fromEntries(Object.entries(scenario.flags ?? {}).map(([k, f]) => [k, f.default])),
+        ...args.extra,
+      },
     };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;

@@ -48,6 +48,14 @@ export interface BenchOptions {
   signal: AbortSignal;
   /** Progress lines (stderr), so stdout stays the report. */
   log(message: string): void;
+  /** Values of the scenario's own options (its `flags`), as given on the command line. */
+  flags?: Record<string, string>;
+}
+
+/** An option only one scenario takes (`--<name> <value>`), with its default and help text. */
+export interface ScenarioFlag {
+  default: string;
+  help: string;
 }
 
 /** One measured target (e.g. the baseline, the gateway) across all rounds. */
@@ -86,5 +94,7 @@ export interface Scenario {
   description: string;
   /** The profiles it can measure (default: servers only). */
   profiles?: readonly Profile[];
+  /** Options of its own beyond the common ones (e.g. ws-fanout's --sockets). */
+  flags?: Record<string, ScenarioFlag>;
   run(options: BenchOptions): Promise<ScenarioResult>;
 }

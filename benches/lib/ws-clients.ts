@@ -3,8 +3,9 @@
 // sockets spread over WS_URLS, each follows WS_CAMPAIGN_ID; then it keeps, per socket, the first
 // receipt time of each distinct `raisedMinor` seen in a campaign.totals frame. Frames are read with
 // a prefix check and an indexOf, never JSON.parse: the client must not be the bottleneck.
-// Protocol: one `READY {json}` line on stdout once every socket has its first totals frame; on a
-// `stop` line on stdin it writes the figures to WS_OUT and prints `DONE`.
+// Protocol: one `READY {json}` line on stdout once every socket has its first totals frame; a
+// `have <raisedMinor>` line on stdin is answered `HAVE <sockets that saw it>`; on a `stop` line it
+// writes the figures to WS_OUT and prints `DONE`.
 import { writeFileSync } from "node:fs";
 
 const urls = (process.env.WS_URLS ?? "").split(",").filter(Boolean);
@@ -114,7 +115,8 @@ function finish(): void {
   const values = [...new Set(clients.flatMap((c) => [...c.seen.keys()]))].sort((a, b) => a - b);
   const times = values.map((v) => clients.map((c) => c.seen.get(v) ?? null));
   const sortedLags = lags.sort((a, b) => a - b);
-  const pick = (p: number) => sortedLags[Math.min(sortedLags.length - 1, Math.floor((p / 100) * sortedLags.length))] ?? 0;
+  const pick = (p: number) =>
+    sortedLags[Math.min(sortedLags.length - 1, Math.floor((p / 100) * sortedLags.length))] ?? 0;
   writeFileSync(
     outFile,
     JSON.stringify({
@@ -135,7 +137,13 @@ function finish(): void {
 }
 
 for await (const line of console) {
-  if (line.trim() === "stop") break;
+  const command = line.trim();
+  if (command === "stop") break;
+  // `have <raisedMinor>`: how many sockets have seen that total (the harness waits for the final one).
+  if (command.startsWith("have ")) {
+    const value = Number(command.slice(5));
+    console.log(`HAVE ${clients.filter((c) => c.seen.has(value)).length}`);
+  }
 }
 finish();
 process.exit(0);

@@ -36,6 +36,8 @@ export interface Fleet {
   /** Milliseconds it took every socket to open and get its first totals frame. */
   openMs: number;
   pids: number[];
+  /** How many sockets have seen a totals frame with this raisedMinor so far. */
+  have(raisedMinor: number): Promise<number>;
   stop(): Promise<FleetResult>;
   /** Kills the processes without reading anything (teardown after a failure). */
   kill(): Promise<void>;
@@ -51,8 +53,11 @@ interface Child {
 async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
     let nl = buffer.indexOf("\n");
     while (nl >= 0) {
       yield buffer.slice(0, nl);
@@ -121,6 +126,16 @@ export async function startFleet(options: {
       openMs,
       pids: children.map((c) => c.proc.pid),
       kill,
+      async have(raisedMinor) {
+        let n = 0;
+        for (const c of children) {
+          const stdin = c.proc.stdin as import("bun").FileSink;
+          stdin.write(`have ${raisedMinor}\n`);
+          await stdin.flush();
+          n += Number(await nextLine(c, "HAVE ", 10_000, "HAVE"));
+        }
+        return n;
+      },
       async stop() {
         for (const c of children) {
           const stdin = c.proc.stdin as import("bun").FileSink;
