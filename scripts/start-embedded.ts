@@ -9,6 +9,7 @@ import { banner } from "./banner";
 import { startEmbeddedPlatform } from "./embedded-platform";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT } from "./stack";
+import { ensureWebBuild } from "./web";
 
 const env = process.env;
 const admin = {
@@ -28,6 +29,7 @@ const createLog = (service: string, level: string) =>
 const log = createLog("platform", env.LOG_LEVEL ?? "info");
 guardProcess(log);
 
+await ensureWebBuild((line) => log.info(line));
 const platform = await startEmbeddedPlatform({
   dataDir,
   gatewayPort: Number(env.PORT ?? DEFAULT_PORTS.gateway),

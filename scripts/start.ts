@@ -7,6 +7,7 @@ import { banner } from "./banner";
 import { ensureDevKeys, ensureDevServiceKeys } from "./dev-keys";
 import { seed } from "./seed";
 import { DEFAULT_PORTS, ROOT, startStack } from "./stack";
+import { ensureWebBuild } from "./web";
 
 const env = process.env;
 const databaseUrl = env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/careforall";
@@ -21,6 +22,7 @@ const keys = {
   services: await ensureDevServiceKeys(join(ROOT, ".data", "keys")),
 };
 
+await ensureWebBuild((line) => console.log(`[cfa] ${line}`));
 await ensureDatabase(databaseUrl);
 const gatewayPort = Number(env.PORT ?? DEFAULT_PORTS.gateway);
 // For a person at a terminal, one readable line per log record; JSON otherwise (LOG_FORMAT=json forces it).

@@ -37,6 +37,7 @@ import { gatewayContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
 import { notificationRoutes } from "./routes/notifications";
 import { pledgeRoutes } from "./routes/pledges";
+import { webRoutes } from "./routes/web";
 import type { SnapshotStore } from "./snapshots";
 
 export interface GatewayClients {
@@ -82,6 +83,8 @@ export interface GatewayDeps {
   /** What the WebSocket asks other services; by default the Eden clients above. */
   realtimeUpstreams?: RealtimeUpstreams;
   clock?: Clock;
+  /** The web app's build to serve at `/` (main.ts: WEB_DIST_DIR); without it `/` stays a 404. */
+  web?: { distDir: string };
 }
 
 export function createGatewayApp(deps: GatewayDeps) {
@@ -161,7 +164,8 @@ export function createGatewayApp(deps: GatewayDeps) {
     .use(chatRoutes({ chat: clients.chat, log, context }))
     .use(notificationRoutes({ notification: clients.notification, log, context }))
     .use(adminRoutes({ auditor: deps.auditor ?? createAuditor({ clients, log, metrics }), context }))
-    .use(realtime.routes);
+    .use(realtime.routes)
+    .use(deps.web ? webRoutes({ distDir: deps.web.distDir, log }) : new Elysia({ name: "gateway-web" }));
   table.routes = app.routes;
   // Bun's graceful stop waits for every WebSocket to close: they are told to go (1001) first, so
   // a stopping gateway never waits on its clients (they reconnect to another replica).

@@ -1,5 +1,6 @@
 // The gateway's environment schema: public port, upstream service URLs, shared infrastructure,
 // rate limits (per minute; 0 turns one off) and the hot-path cache timings.
+import { join } from "node:path";
 import {
   commonConfig,
   jwtVerifyConfig,
@@ -68,6 +69,8 @@ export const GatewayConfigSchema = T.Object({
   WS_IDLE_TIMEOUT_SECONDS: T.Integer({ minimum: 5, maximum: 960, default: 60 }),
   /** Bytes queued for one slow reader before its socket is closed rather than buffered further. */
   WS_BACKPRESSURE_LIMIT_BYTES: T.Integer({ minimum: 64 * 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+  /** The web app's Vite build served at `/` (./cfa start builds it when missing or stale). */
+  WEB_DIST_DIR: T.String({ default: join(import.meta.dir, "..", "..", "web", "dist") }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -104,6 +104,7 @@ export const gatewayService = defineService({
     onStop("audit", () => auditLoop.stop());
 
     const app = createGatewayApp({
+      web: { distDir: config.WEB_DIST_DIR },
       auditor,
       // One listener per topic for the whole process, feeding every local socket of /api/ws.
       fanout: await fanout(),

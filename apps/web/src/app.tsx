@@ -1,0 +1,99 @@
+// The shell: header with navigation and who is signed in, the "your session ended" notice, and the
+// routes. Pages are split into their own chunks so the donor pages stay small as screens are added.
+import { A, Route, Router, type RouteSectionProps, useNavigate } from "@solidjs/router";
+import { type JSX, lazy, Show } from "solid-js";
+import { useServices } from "./context";
+
+const Campaigns = lazy(() => import("./pages/campaigns"));
+const CampaignPage = lazy(() => import("./pages/campaign"));
+const Receipt = lazy(() => import("./pages/receipt"));
+const SignIn = lazy(() => import("./pages/auth").then((m) => ({ default: m.SignIn })));
+const SignUp = lazy(() => import("./pages/auth").then((m) => ({ default: m.SignUp })));
+
+function Layout(props: RouteSectionProps) {
+  const { api } = useServices();
+  const navigate = useNavigate();
+  const user = api.session.user;
+
+  async function signOut() {
+    const refreshToken = api.session.refreshToken();
+    api.session.signOut();
+    if (refreshToken) await api.client.auth.logout.post({ refreshToken }).catch(() => undefined);
+    navigate("/");
+  }
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <A href="/" class="brand" end>
+          CareForAll
+        </A>
+        <nav aria-label="Main">
+          <A href="/" end>
+            Campaigns
+          </A>
+          <Show
+            when={user()}
+            fallback={
+              <>
+                <A href="/signin">Sign in</A>
+                <A href="/signup" class="button-link">
+                  Sign up
+                </A>
+              </>
+            }
+          >
+            {(u) => (
+              <>
+                <span class="who" data-testid="who">
+                  {u().name}
+                </span>
+                <button type="button" class="link" onClick={signOut}>
+                  Sign out
+                </button>
+              </>
+            )}
+          </Show>
+        </nav>
+      </header>
+      <Show when={api.session.expired()}>
+        <div class="notice" role="alert">
+          Your session ended. <A href={`/signin?next=${encodeURIComponent(location.pathname)}`}>Sign in again</A>{" "}
+          <button type="button" class="link" onClick={() => api.session.dismissExpired()}>
+            Dismiss
+          </button>
+        </div>
+      </Show>
+      <main id="main" tabindex="-1">
+        {props.children}
+      </main>
+    </>
+  );
+}
+
+function NotFound(): JSX.Element {
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        <A href="/">See the campaigns</A>
+      </p>
+    </section>
+  );
+}
+
+export function App() {
+  return (
+    <Router root={Layout}>
+      <Route path="/" component={Campaigns} />
+      <Route path="/campaigns/:id" component={CampaignPage} />
+      <Route path="/pledges/:id" component={Receipt} />
+      <Route path="/signin" component={SignIn} />
+      <Route path="/signup" component={SignUp} />
+      <Route path="*404" component={NotFound} />
+    </Router>
+  );
+}

@@ -1,0 +1,130 @@
+// A campaign: its story, the goal bar and numbers that move live (campaign.totals over the tab's one
+// WebSocket), recent donations, and the donate panel. After a reconnect the page re-reads the
+// campaign: pushes missed while away are not replayed.
+import { A, useParams } from "@solidjs/router";
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { toProblem } from "../api/problem";
+import { DonatePanel } from "../components/donate-panel";
+import { GoalBar } from "../components/goal-bar";
+import { Empty, Loading, ProblemBox } from "../components/status";
+import { useServices } from "../context";
+import { formatMoney } from "../lib/money";
+import type { CampaignView } from "./campaigns";
+
+interface Donation {
+  id: string;
+  amountMinor: number;
+  currency: string;
+  donorName: string | null;
+  message: string | null;
+  capturedAt: string;
+}
+
+export default function CampaignPage() {
+  const { api, realtime } = useServices();
+  const params = useParams<{ id: string }>();
+  const [totals, setTotals] = createSignal<{ raisedMinor: number; donorCount: number; pledgeCount: number } | null>(
+    null,
+  );
+
+  const [campaign, { refetch }] = createResource(
+    () => params.id,
+    async (id) => {
+      const res = await api.client.campaigns({ id }).get();
+      if (!res.data) throw toProblem(res.error);
+      setTotals(null);
+      return res.data as unknown as CampaignView;
+    },
+  );
+  const [donations, donationsActions] = createResource(
+    () => params.id,
+    async (id) => {
+      const res = await api.client.campaigns({ id }).donations.get({ query: { limit: 10 } });
+      return (res.data?.items ?? []) as Donation[];
+    },
+  );
+
+  const stopFollow = realtime.followCampaign(params.id);
+  const offFrame = realtime.on((frame) => {
+    if (frame.type === "campaign.totals" && frame.campaignId === params.id) {
+      setTotals({ raisedMinor: frame.raisedMinor, donorCount: frame.donorCount, pledgeCount: frame.pledgeCount });
+      void donationsActions.refetch();
+    }
+  });
+  const offReconnect = realtime.onReconnect(() => {
+    void refetch();
+    void donationsActions.refetch();
+  });
+  onCleanup(() => {
+    stopFollow();
+    offFrame();
+    offReconnect();
+  });
+
+  const live = () => {
+    const c = campaign();
+    return c ? { ...c, ...(totals() ?? {}) } : undefined;
+  };
+
+  return (
+    <Show
+      when={!campaign.error}
+      fallback={
+        <section>
+          <ProblemBox problem={campaign.error} retry={refetch} />
+          <A href="/">Back to campaigns</A>
+        </section>
+      }
+    >
+      <Show when={live()} fallback={<Loading label="Loading the campaign…" />}>
+        {(c) => (
+          <div class="campaign">
+            <article class="story">
+              <p class="crumbs">
+                <A href="/">Campaigns</A>
+              </p>
+              <h1>{c().title}</h1>
+              <Show when={c().status === "closed"}>
+                <span class="badge">Closed</span>
+              </Show>
+              <div aria-live="polite">
+                <GoalBar
+                  large
+                  raisedMinor={c().raisedMinor}
+                  goalMinor={c().goalMinor}
+                  currency={c().currency}
+                  donorCount={c().donorCount}
+                />
+              </div>
+              <div class="description">
+                <For each={c().description.split(/\n{2,}/)}>{(para) => <p>{para}</p>}</For>
+              </div>
+              <h2>Recent donations</h2>
+              <Show when={donations()} fallback={<Loading label="Loading donations…" />}>
+                {(list) => (
+                  <Show when={list().length > 0} fallback={<Empty>No donations yet: be the first.</Empty>}>
+                    <ul class="donations">
+                      <For each={list()}>
+                        {(d) => (
+                          <li>
+                            <strong>{formatMoney(d.amountMinor, d.currency)}</strong> from {d.donorName ?? "Anonymous"}
+                            <Show when={d.message}>
+                              <q>{d.message}</q>
+                            </Show>
+                          </li>
+                        )}
+                      </For>
+                    </ul>
+                  </Show>
+                )}
+              </Show>
+            </article>
+            <aside>
+              <DonatePanel campaign={c()} />
+            </aside>
+          </div>
+        )}
+      </Show>
+    </Show>
+  );
+}

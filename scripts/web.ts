@@ -1,0 +1,71 @@
+// The web app's build and dev server. `ensureWebBuild()` (called by ./cfa start in both profiles and
+// by the browser tests) runs Vite's build when apps/web/dist is missing or was built from other
+// sources: a hash of every source file is kept beside the build. `./cfa web` runs Vite's dev server
+// with hot reload, forwarding /api and /api/ws to the gateway (GATEWAY_URL, default :3000).
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { ROOT } from "./stack";
+
+export const WEB_DIR = join(ROOT, "apps", "web");
+export const WEB_DIST = join(WEB_DIR, "dist");
+const STAMP = join(WEB_DIST, ".source-hash");
+const SOURCES = ["src", "index.html", "vite.config.ts", "package.json", "public"];
+
+function files(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (statSync(path).isFile()) return [path];
+  return readdirSync(path)
+    .sort()
+    .flatMap((name) => files(join(path, name)));
+}
+
+/** A hash of everything the build is made from (paths and contents). */
+export function webSourceHash(): string {
+  const hash = createHash("sha256");
+  for (const file of SOURCES.flatMap((s) => files(join(WEB_DIR, s)))) {
+    hash.update(relative(WEB_DIR, file));
+    hash.update("\0");
+    hash.update(readFileSync(file));
+    hash.update("\0");
+  }
+  return hash.digest("hex");
+}
+
+export function webBuildIsCurrent(): boolean {
+  return (
+    existsSync(join(WEB_DIST, "index.html")) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === webSourceHash()
+  );
+}
+
+/** Builds apps/web unless its build is current; returns whether it built. Throws with Vite's output on failure. */
+export async function ensureWebBuild(say: (line: string) => void = () => {}): Promise<boolean> {
+  if (webBuildIsCurrent()) return false;
+  say("building the web app (apps/web changed or was never built)…");
+  const hash = webSourceHash();
+  const proc = Bun.spawn(["bun", "x", "vite", "build", "--logLevel", "warn"], {
+    cwd: WEB_DIR,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`the web app's build failed (vite build in apps/web):\n${out}${err}`);
+  writeFileSync(STAMP, hash);
+  return true;
+}
+
+if (import.meta.main) {
+  const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:3000";
+  console.log(`[cfa] Vite dev server for apps/web; /api and /api/ws go to ${gateway} (start it with ./cfa start)`);
+  const proc = Bun.spawn(["bun", "x", "vite", ...process.argv.slice(2)], {
+    cwd: WEB_DIR,
+    stdio: ["inherit", "inherit", "inherit"],
+    env: { ...process.env, GATEWAY_URL: gateway },
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => proc.kill(signal));
+  process.exit(await proc.exited);
+}

@@ -1,0 +1,180 @@
+// The web app in a real browser (Debian's Chromium through playwright-core, headless) against the
+// real platform: a guest donates and watches the receipt reach `captured` while another open page's
+// total rises without a reload; a signed-in donor double-clicks Donate and exactly one pledge exists;
+// a declined test account shows its failure reason; a phone-width page does not scroll sideways.
+// Screenshots of the main screens go to docs/screenshots/.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { waitFor } from "@careforall/testkit";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { ROOT } from "../../scripts/stack";
+import { ensureWebBuild } from "../../scripts/web";
+import { expectCall, PASSWORD, register, useSystem } from "../system/support";
+
+const SHOTS = join(ROOT, "docs", "screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+// Built before the platform starts (the gateway serves whatever apps/web/dist holds).
+beforeAll(async () => {
+  await ensureWebBuild();
+}, 120_000);
+
+const sys = useSystem({ label: "web" });
+let browser: Browser;
+let campaignId: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  const owner = await register(sys.gw, "Organiser");
+  const campaign = await expectCall<{ id: string }>(
+    201,
+    sys.gw,
+    "POST",
+    "/api/campaigns",
+    {
+      title: "Clean water for Sylhet",
+      description:
+        "Flood season cut off the wells in three villages.\n\nEvery taka buys filters and jerry cans, delivered by local volunteers.",
+      goalMinor: 50_000_000,
+      currency: "BDT",
+    },
+    { token: owner.accessToken },
+  );
+  campaignId = campaign.id;
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+});
+
+async function newPage(viewport = { width: 1280, height: 860 }): Promise<Page> {
+  const context = await browser.newContext({ viewport, baseURL: sys.gw });
+  contexts.push(context);
+  return context.newPage();
+}
+
+/** The raised amount shown on a campaign page, in minor units (BDT: "BDT 1,234.50" or "৳1,234.50"). */
+async function raisedMinor(page: Page): Promise<number> {
+  const text = (await page.getByTestId("raised").first().textContent()) ?? "";
+  return Math.round(Number(text.replace(/[^\d.]/g, "")) * 100);
+}
+
+describe("the web app in Chromium", () => {
+  test("a guest donates, the receipt reaches captured and another open page's total rises without reload", async () => {
+    const watcher = await newPage();
+    await watcher.goto("/");
+    await watcher.getByRole("link", { name: "Clean water for Sylhet" }).waitFor();
+    await watcher.screenshot({ path: join(SHOTS, "campaigns.png") });
+    await watcher.getByRole("link", { name: "Clean water for Sylhet" }).click();
+    await watcher.getByRole("heading", { name: "Clean water for Sylhet" }).waitFor();
+    // A marker that a reload would wipe.
+    await watcher.evaluate(() => Object.assign(window, { __noReload: true }));
+    const before = await raisedMinor(watcher);
+
+    const guest = await newPage();
+    await guest.goto(`/campaigns/${campaignId}`);
+    await guest.getByLabel("Name", { exact: true }).fill("Rahim Uddin");
+    await guest.getByLabel("Email (for your receipt)").fill("rahim@example.org");
+    await guest.getByRole("button", { name: "Get a demo bank account" }).click();
+    await guest.getByTestId("demo-account").waitFor();
+    await guest.getByLabel("Amount", { exact: true }).fill("1234.50");
+    await guest.getByLabel("Message (optional)").fill("For the wells");
+    await guest.screenshot({ path: join(SHOTS, "campaign.png"), fullPage: true });
+    await guest.getByRole("button", { name: /^Donate / }).click();
+    await guest.waitForURL(/\/pledges\//);
+    await waitFor(async () => (await guest.getByTestId("pledge-status").textContent()) === "captured", {
+      timeoutMs: 20_000,
+      what: "the receipt to show captured",
+    });
+    await guest.screenshot({ path: join(SHOTS, "receipt.png"), fullPage: true });
+    // The receipt is remembered by this browser: a reload reads it with the stored receipt token.
+    await guest.reload();
+    await waitFor(async () => (await guest.getByTestId("pledge-status").textContent()) === "captured", {
+      what: "the reloaded receipt",
+    });
+
+    await waitFor(async () => (await raisedMinor(watcher)) === before + 123_450, {
+      timeoutMs: 10_000,
+      what: "the open campaign page's total to rise by 1,234.50",
+    });
+    expect(await watcher.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    expect(await watcher.getByTestId("donors").textContent()).toBe("1");
+  }, 60_000);
+
+  test("a signed-in donor double-clicks Donate and exactly one pledge exists", async () => {
+    const donor = await register(sys.gw, "Karim");
+    const page = await newPage();
+    let posts = 0;
+    page.on("request", (req) => {
+      if (req.method() === "POST" && /\/api\/campaigns\/[^/]+\/pledges$/.test(req.url())) posts++;
+    });
+    await page.goto("/signin");
+    await page.getByLabel("Email").fill(donor.user.email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.screenshot({ path: join(SHOTS, "sign-in.png") });
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("who").waitFor();
+    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByRole("button", { name: /^Donate / }).waitFor();
+    await page.getByLabel("Amount", { exact: true }).fill("500");
+    await page.getByRole("button", { name: /^Donate / }).dblclick();
+    await page.waitForURL(/\/pledges\//);
+    await waitFor(async () => (await page.getByTestId("pledge-status").textContent()) === "captured", {
+      timeoutMs: 20_000,
+      what: "the signed-in donor's receipt to show captured",
+    });
+    const mine = await expectCall<{ items: { amountMinor: number }[] }>(
+      200,
+      sys.gw,
+      "GET",
+      "/api/me/pledges",
+      undefined,
+      {
+        token: donor.accessToken,
+      },
+    );
+    expect(mine.items.map((p) => p.amountMinor)).toEqual([50_000]);
+    expect(posts).toBe(1);
+  }, 60_000);
+
+  test("a declined test account shows its failure reason", async () => {
+    const page = await newPage();
+    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByLabel("Name", { exact: true }).fill("Test Declined");
+    await page.getByLabel("Email (for your receipt)").fill("declined@example.org");
+    await page.getByLabel("Another account").check();
+    await page.getByLabel("Account id").fill("acct_test_declined");
+    await page.getByLabel("Account secret").fill("test");
+    await page.getByRole("button", { name: /^Donate / }).click();
+    await page.waitForURL(/\/pledges\//);
+    await waitFor(async () => (await page.getByTestId("pledge-status").textContent()) === "failed", {
+      timeoutMs: 20_000,
+      what: "the declined pledge to show failed",
+    });
+    const reason = (await page.getByTestId("failure-reason").textContent()) ?? "";
+    expect(reason.length).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, "receipt-failed.png"), fullPage: true });
+  }, 60_000);
+
+  test("a phone-width page has no horizontal scroll", async () => {
+    const page = await newPage({ width: 360, height: 740 });
+    for (const path of ["/", `/campaigns/${campaignId}`, "/signup"]) {
+      await page.goto(path);
+      await page.locator("h1").first().waitFor();
+      await page
+        .getByText("Loading")
+        .first()
+        .waitFor({ state: "detached" })
+        .catch(() => {});
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect({ path, overflow }).toEqual({ path, overflow: 0 });
+    }
+    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByRole("heading", { name: "Clean water for Sylhet" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "campaign-phone.png"), fullPage: true });
+  }, 60_000);
+});
