@@ -1,6 +1,7 @@
 // The gateway: the only public origin. It validates at the edge, rate limits, verifies tokens,
-// serves the hot campaign read from its snapshot cache, documents everything under /docs, and
-// reaches internal services only through Eden Treaty clients built from their app types.
+// serves the hot campaign read from its snapshot cache, hosts the WebSocket edge (/api/ws, fed by
+// the fan-out), documents everything under /docs, and reaches internal services only through Eden
+// Treaty clients built from their app types.
 import type { AuthApp } from "@careforall/auth";
 import type { BankApp } from "@careforall/bank";
 import type { Fanout } from "@careforall/bus";
