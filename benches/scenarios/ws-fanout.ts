@@ -6,13 +6,14 @@
 // donation), capture → HTTP-visible p99 (a poller on GET /api/campaigns/:id), frames lost, the
 // gateway's RSS per socket, and the read throughput beside it against a bare Bun.serve (same run).
 import { readFileSync } from "node:fs";
-import { waitFor } from "@careforall/testkit";
+import { TEST_NATS_URL, waitFor } from "@careforall/testkit";
 import { type Baseline, startBaseline } from "../lib/baseline";
 import { runLoad } from "../lib/load";
 import { api, createCampaign, type Platform, registerUser, startPlatform } from "../lib/platform";
 import { fixed, median, percentile } from "../lib/report";
 import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
 import { type FleetResult, startFleet } from "../lib/ws-fleet";
+import { startStageProbe } from "../lib/ws-stages";
 
 export const name = "ws-fanout";
 export const description =
@@ -48,6 +49,8 @@ interface RoundFigures {
   donations: { started: number; accepted: number; captured: number; refused: Record<string, number> };
   delivery: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
   http: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; reads: number };
+  /** Capture → each stage of the totals path on NATS (per donation), see ws-stages.ts. */
+  stages: Record<"pledgeCaptured" | "totalsChanged" | "liveFrame", ReturnType<typeof spread>>;
   lost: { missingFrames: number; socketsWithoutFinal: number; socketsClosed: number; undelivered: number };
   totals: { distinctValues: number; undecoded: number; swapped: number; frames: number };
   rss: Array<{ gateway: number; beforeKiB: number; afterKiB: number; sockets: number; perSocketKiB: number }>;
@@ -216,7 +219,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       // bank learn campaigns from campaign.created) and gives the starting total.
       const campaign = await createCampaign(gw, owner.accessToken, { title: `ws-fanout round ${round}` });
       campaignUrl = `${gw}/api/campaigns/${campaign.id}`;
-      const probe = await waitFor(
+      const probePledge = await waitFor(
         async () => {
           const got = await pledge(campaign.id, 500);
           if (typeof got === "string" && got !== "404") throw new Error(`probe pledge refused: ${got}`);
@@ -224,7 +227,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         },
         { what: "the probe pledge to be accepted", timeoutMs: 30_000, intervalMs: 200 },
       );
-      await waitFor(async () => (await readPledge(probe)).status === "captured", {
+      await waitFor(async () => (await readPledge(probePledge)).status === "captured", {
         what: "the probe pledge captured",
         timeoutMs: 30_000,
         intervalMs: 100,
@@ -284,6 +287,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           await Bun.sleep(POLL_INTERVAL_MS);
         }
       })();
+      const probe = await startStageProbe(TEST_NATS_URL, platform.busPrefix, campaign.id);
+      kills.push(probe.close);
       const reading = runLoad({ ...load, url: campaignUrl, durationSec: options.durationSec });
       const started = Date.now();
       const inflight: Array<Promise<void>> = [];
@@ -339,6 +344,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       });
       polling = false;
       await poller;
+      await probe.close();
+      kills.pop();
       const result = await fleet.stop();
       kills.pop();
 
@@ -368,6 +375,17 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       const httpLatencies = [...httpFirst]
         .map((t, i) => t - (captured[i]?.capturedAt as number))
         .filter((v) => !Number.isNaN(v));
+      const since = (first: Float64Array) =>
+        spread([...first].map((t, i) => t - (captured[i]?.capturedAt as number)).filter((v) => !Number.isNaN(v)));
+      const stages = {
+        pledgeCaptured: spread(
+          captured
+            .map((d) => (probe.captured.get(d.id) ?? Number.NaN) - (d.capturedAt as number))
+            .filter((v) => !Number.isNaN(v)),
+        ),
+        totalsChanged: since(firstIncluding(probe.totalsChanged, captured.length, decode, cache)),
+        liveFrame: since(firstIncluding(probe.live, captured.length, decode, cache)),
+      };
       let undecoded = 0;
       let swapped = 0;
       const prefixes = new Set<number>();
@@ -393,6 +411,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         },
         delivery: spread(latencies),
         http: { ...spread(httpLatencies), reads },
+        stages,
         lost: { missingFrames, socketsWithoutFinal: withoutFinal, socketsClosed: result.closed, undelivered },
         totals: { distinctValues: union.size, undecoded, swapped, frames: result.frames },
         rss: gateways.map((_, i) => {
@@ -438,6 +457,11 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       deliveryP50Ms: med((r) => r.delivery.p50Ms),
       deliveryP99Ms: med((r) => r.delivery.p99Ms),
       deliveryMaxMs: med((r) => r.delivery.maxMs),
+      stagesP99Ms: {
+        pledgeCaptured: med((r) => r.stages.pledgeCaptured.p99Ms),
+        totalsChanged: med((r) => r.stages.totalsChanged.p99Ms),
+        liveFrame: med((r) => r.stages.liveFrame.p99Ms),
+      },
       httpP99Ms: med((r) => r.http.p99Ms),
       lost,
       perSocketKiBFirstRound: rounds[0]?.rss.map((g) => g.perSocketKiB) ?? [],
@@ -498,10 +522,25 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
         .join("  ")
         .trimEnd();
+    const stage = (pick: (r: RoundFigures) => { p50Ms: number; p99Ms: number }) =>
+      `${fixed(
+        med((r) => pick(r).p50Ms),
+        1,
+      )} / ${fixed(
+        med((r) => pick(r).p99Ms),
+        1,
+      )}`;
     const report = [
       line(header),
       widths.map((w) => "-".repeat(w)).join("  "),
       ...rows.map(line),
+      "",
+      "where the time goes, capture → each stage, p50 / p99 ms (medians over rounds; a plain NATS subscriber's receipt):",
+      `  pledge.captured on the bus (pledge outbox relay)          ${stage((r) => r.stages.pledgeCaptured)}`,
+      `  campaign.totals_changed on the bus (campaign apply+relay) ${stage((r) => r.stages.totalsChanged)}`,
+      `  live campaign.totals frame (notification apply+push)      ${stage((r) => r.stages.liveFrame)}`,
+      `  on the sockets (gateway fan-out, client)                  ${stage((r) => r.delivery)}`,
+      `  visible to GET /api/campaigns/:id                          ${stage((r) => r.http)}`,
       "",
       `ms from the pledge's captured \`at\` to the first totals frame including it (every socket × donation) / to the`,
       `first GET /api/campaigns/:id showing it (poller every ${POLL_INTERVAL_MS} ms); lost = totals values missing on a socket +`,
