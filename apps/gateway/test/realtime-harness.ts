@@ -4,7 +4,7 @@
 // Clients are Bun's own WebSocket; `TestSocket` keeps every frame and waits with deadlines.
 import { createMemoryFanout, type Fanout } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
-import { systemClock } from "@careforall/config";
+import { type Clock, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
 import { createHttpMetrics, freePort } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
@@ -58,6 +58,8 @@ export interface HarnessOptions {
   clients?: Partial<GatewayClients>;
   /** false: `say` and pledge follows go through `clients` (the real Eden path), not the recorded fakes. */
   fakeUpstreams?: boolean;
+  /** The gateway's clock (default: the system's); a frozen one makes the frame budget exact. */
+  clock?: Clock;
   /** The signing key of access tokens (default: a fresh one). */
   keys?: { privateKeyPem: string; publicKeyPem: string };
 }
@@ -130,6 +132,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
       ...options.config,
     },
     fanout: counted.fanout,
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fakeUpstreams === false ? {} : { realtimeUpstreams: upstreams }),
     log,
     metrics,

@@ -4,7 +4,7 @@
 // published on JetStream reach sockets on both replicas exactly once and only their owners; chat
 // said on one replica reaches the room on the other; the notification routes answer through the
 // gateway; what the sockets held is given back when they close.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { type BootedService, bootService, serversInfrastructure } from "@careforall/boot";
 import { type Bus, createJetStreamBus, deleteStream, type EventEnvelope } from "@careforall/bus";
 import { createTestDatabase, type TestDatabase } from "@careforall/db";
@@ -29,6 +29,7 @@ import { notificationService } from "../../notification/src/main";
 import { gatewayService } from "../src/main";
 import { type Frame, TestSocket } from "./realtime-harness";
 
+setDefaultTimeout(30_000);
 const prefix = uniqueName("gw_rt");
 const databases: TestDatabase[] = [];
 const booted: Array<BootedService<unknown>> = [];
@@ -108,7 +109,7 @@ beforeAll(async () => {
     gateways.push(`http://127.0.0.1:${gateway.port}`);
   }
   bus = await createJetStreamBus({ url: TEST_NATS_URL, prefix, log: silentLogger() });
-});
+}, 60_000);
 
 afterAll(async () => {
   for (const s of sockets) s.close();
@@ -117,7 +118,7 @@ afterAll(async () => {
   await deleteStream(TEST_NATS_URL, prefix).catch(() => {});
   for (const d of databases) await d.drop();
   gateways = [];
-});
+}, 30_000);
 
 const campaignEvent = (type: string, snapshot: CampaignSnapshot): EventEnvelope =>
   newEvent(type, snapshot.id, snapshot) as EventEnvelope;
