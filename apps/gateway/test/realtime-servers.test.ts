@@ -4,7 +4,7 @@
 // published on JetStream reach sockets on both replicas exactly once and only their owners; chat
 // said on one replica reaches the room on the other; the notification routes answer through the
 // gateway; what the sockets held is given back when they close.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type BootedService, bootService, serversInfrastructure } from "@careforall/boot";
 import { type Bus, createJetStreamBus, deleteStream, type EventEnvelope } from "@careforall/bus";
 import { createTestDatabase, type TestDatabase } from "@careforall/db";
@@ -29,7 +29,6 @@ import { notificationService } from "../../notification/src/main";
 import { gatewayService } from "../src/main";
 import { type Frame, TestSocket } from "./realtime-harness";
 
-setDefaultTimeout(30_000);
 const prefix = uniqueName("gw_rt");
 const databases: TestDatabase[] = [];
 const booted: Array<BootedService<unknown>> = [];
@@ -179,7 +178,7 @@ describe("two gateway replicas on NATS", () => {
       const body = (await (await fetch(`${gateway}/ready`)).json()) as { checks: Record<string, string> };
       expect(body.checks).toMatchObject({ chat: "up", notification: "up" });
     }
-  });
+  }, 30_000);
 
   test("a donor's pledge: status and notification frames on the donor's sockets on both replicas, once each, and nobody else's; totals to every follower", async () => {
     const donor = person("Ayesha");
@@ -236,7 +235,7 @@ describe("two gateway replicas on NATS", () => {
     expect(unread.items).toEqual([]);
     expect((await api(a, "POST", "/api/notifications/read-all", donor)).status).toBe(204);
     expect((await api(a, "GET", "/api/notifications")).status).toBe(401);
-  });
+  }, 30_000);
 
   test("chat: said on one replica, the room hears it on both, once, with the sender's clientId; history through the gateway", async () => {
     const campaign = campaignSnapshot();
@@ -280,7 +279,7 @@ describe("two gateway replicas on NATS", () => {
     const history = (await (await api(b, "GET", `/api/chat/rooms/${room}/messages?limit=10`)).json()) as Frame[];
     expect(history.map((m) => m.text)).toEqual(["Kobe shesh hobe? 🙂"]);
     expect((await api(b, "GET", `/api/chat/rooms/support:${speaker.id}/messages`, person("Other"))).status).toBe(404);
-  });
+  }, 30_000);
 
   test("support rooms over the WebSocket: the user and an admin hear each other; another user's support room is forbidden", async () => {
     const [a, b] = gateways as [string, string];
@@ -297,7 +296,7 @@ describe("two gateway replicas on NATS", () => {
     // A support room the socket did not join: the gateway refuses before asking chat.
     mine.send({ op: "say", room: `support:${Bun.randomUUIDv7()}`, text: "hello?" });
     await mine.next((f) => f.type === "error" && f.code === "forbidden", "forbidden");
-  });
+  }, 30_000);
 
   test("closing every socket gives every fan-out topic back", async () => {
     for (const s of sockets) s.close();
@@ -311,5 +310,5 @@ describe("two gateway replicas on NATS", () => {
         },
         { what: `${gateway} to hold no socket and no topic` },
       );
-  });
+  }, 30_000);
 });

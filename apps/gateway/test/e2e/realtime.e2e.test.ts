@@ -2,14 +2,13 @@
 // pledge with the receipt token and watches it go authorized → captured while the campaign's
 // followers see the totals move; a signed-in donor's sockets get their pledge's status and the
 // stored notification, another donor's nothing; a campaign room's chat reaches an anonymous reader.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { waitFor } from "@careforall/testkit";
 import { type Frame, TestSocket } from "../realtime-harness";
 import { accepted, donor, moneyEnv, SLOW } from "./money";
 import { type Account, type Campaign, call, createCampaign, register, useStack } from "./support";
 
 const e2e = useStack(moneyEnv(), { label: "gw_ws" });
-setDefaultTimeout(30_000);
 const sockets: TestSocket[] = [];
 let owner: Account;
 let campaign: Campaign;
@@ -85,7 +84,7 @@ describe("guests", () => {
     // The HTTP read agrees.
     const read = await call<{ raisedMinor: number }>(e2e.gw, "GET", `/api/campaigns/${campaign.id}`);
     expect(read.body.raisedMinor).toBe(40_000);
-  });
+  }, 30_000);
 });
 
 describe("signed-in donors", () => {
@@ -123,7 +122,7 @@ describe("signed-in donors", () => {
       { what: "the stored notification" },
     );
     expect(listed.map((n) => [n.kind, n.pledgeId])).toEqual([["pledge.captured", created.id]]);
-  });
+  }, 30_000);
 });
 
 describe("chat", () => {
@@ -140,5 +139,5 @@ describe("chat", () => {
     expect(heard).toMatchObject({ room, userId: speaker.session.user.id, name: "Nusrat", clientId: "c-1" });
     const history = await call<Frame[]>(e2e.gw, "GET", `/api/chat/rooms/${room}/messages`);
     expect(history.body.map((m) => m.text)).toEqual(["When will the wells be dug?"]);
-  });
+  }, 30_000);
 });
