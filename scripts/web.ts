@@ -1,7 +1,8 @@
 // The web app's build and dev server. `ensureWebBuild()` (called by ./cfa start in both profiles and
 // by the browser tests) runs Vite's build when apps/web/dist is missing or was built from other
 // sources: a hash of every source file is kept beside the build. `./cfa web` runs Vite's dev server
-// with hot reload, forwarding /api and /api/ws to the gateway (GATEWAY_URL, default :3000).
+// with hot reload, forwarding /api and /api/ws to the gateway (GATEWAY_URL, default :3000);
+// `bun scripts/web.ts --budget` prints the donor pages' gzipped JavaScript against its 50 KiB budget.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -58,7 +59,60 @@ export async function ensureWebBuild(say: (line: string) => void = () => {}): Pr
   return true;
 }
 
-if (import.meta.main) {
+/** The pages a donor meets (the admin and organiser screens, added later, are not counted). */
+export const DONOR_PAGES = [
+  "src/pages/campaigns.tsx",
+  "src/pages/campaign.tsx",
+  "src/pages/receipt.tsx",
+  "src/pages/auth.tsx",
+];
+
+interface ManifestChunk {
+  file: string;
+  imports?: string[];
+  dynamicImports?: string[];
+  css?: string[];
+  isEntry?: boolean;
+}
+
+/**
+ * The JavaScript a donor can download — the entry, the donor pages and every chunk they import —
+ * each file gzipped (level 9) as a server would send it, from the build's Vite manifest.
+ */
+export function donorBundle(): { files: { file: string; raw: number; gzip: number }[]; gzipTotal: number } {
+  const manifest = JSON.parse(readFileSync(join(WEB_DIST, ".vite", "manifest.json"), "utf8")) as Record<
+    string,
+    ManifestChunk
+  >;
+  const wanted = new Set<string>();
+  const visit = (key: string) => {
+    if (wanted.has(key) || !manifest[key]) return;
+    wanted.add(key);
+    for (const next of manifest[key]?.imports ?? []) visit(next);
+  };
+  visit("index.html");
+  for (const page of DONOR_PAGES) {
+    if (!manifest[page]) throw new Error(`${page} is not a chunk of the build: is it still lazy-loaded in app.tsx?`);
+    visit(page);
+  }
+  const files = [...wanted].map((key) => {
+    const file = manifest[key]?.file as string;
+    const bytes = readFileSync(join(WEB_DIST, file));
+    return { file, raw: bytes.length, gzip: Bun.gzipSync(bytes, { level: 9 }).length };
+  });
+  return { files, gzipTotal: files.reduce((n, f) => n + f.gzip, 0) };
+}
+
+if (import.meta.main && process.argv[2] === "--budget") {
+  await ensureWebBuild((line) => console.log(line));
+  const { files, gzipTotal } = donorBundle();
+  for (const f of files)
+    console.log(`${f.file.padEnd(40)} ${String(f.raw).padStart(8)} B  ${String(f.gzip).padStart(7)} B gz`);
+  console.log(`donor pages' JavaScript: ${(gzipTotal / 1024).toFixed(1)} KiB gzipped (budget 50 KiB)`);
+  process.exit(gzipTotal <= 50 * 1024 ? 0 : 1);
+}
+
+if (import.meta.main && process.argv[2] !== "--budget") {
   const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:3000";
   console.log(`[cfa] Vite dev server for apps/web; /api and /api/ws go to ${gateway} (start it with ./cfa start)`);
   const proc = Bun.spawn(["bun", "x", "vite", ...process.argv.slice(2)], {

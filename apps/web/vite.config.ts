@@ -7,7 +7,8 @@ const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
   plugins: [solid()],
-  build: { target: "es2022", outDir: "dist", emptyOutDir: true, assetsDir: "assets", sourcemap: false },
+  // The manifest lets the budget check (tests/web/budget.test.ts) find the donor pages' chunks.
+  build: { target: "es2022", outDir: "dist", emptyOutDir: true, assetsDir: "assets", sourcemap: false, manifest: true },
   server: {
     port: Number(process.env.WEB_PORT ?? 5173),
     strictPort: true,

@@ -40,7 +40,7 @@ export function formatMoney(minor: number, currency: string, options: FormatOpti
  */
 export function parseAmount(input: string, currency: string): number | null {
   const digits = minorDigits(currency);
-  const cleaned = input.replace(/[\s,_]/g, "").replace(/^[^\d.]+/, "");
+  const cleaned = input.replace(/[\s,_]/g, "").replace(/^[^\d.-]+/, "");
   const match = /^(\d{1,12})(?:\.(\d*))?$/.exec(cleaned);
   if (!match) return null;
   const fraction = match[2] ?? "";
