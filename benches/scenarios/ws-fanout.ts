@@ -24,6 +24,7 @@ export const flags = {
   rate: { default: "10", help: "donations started per second" },
   gateways: { default: "1", help: "gateway processes (1 or 2); sockets split evenly" },
   "ws-processes": { default: "1", help: "bun processes holding the sockets" },
+  reads: { default: "on", help: "the full-speed read load beside it: on, or off (the totals path alone)" },
 };
 
 const TARGET_P99_MS = 250;
@@ -56,11 +57,12 @@ interface RoundFigures {
   rss: Array<{ gateway: number; beforeKiB: number; afterKiB: number; sockets: number; perSocketKiB: number }>;
   openMs: number;
   clients: FleetResult["processes"];
-  read: LoadResult;
+  /** null with --reads off. */
+  read: LoadResult | null;
   baseline: LoadResult;
 }
 
-function flag(options: BenchOptions, key: keyof typeof flags): number {
+function flag(options: BenchOptions, key: Exclude<keyof typeof flags, "reads">): number {
   const text = options.flags?.[key] ?? flags[key].default;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${key}: expected a whole number >= 1, got ${text}`);
@@ -145,6 +147,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
   const rate = flag(options, "rate");
   const gatewayCount = flag(options, "gateways");
   const wsProcesses = flag(options, "ws-processes");
+  const readsText = options.flags?.reads ?? flags.reads.default;
+  if (readsText !== "on" && readsText !== "off") throw new Error(`--reads: on or off, got ${readsText}`);
+  const readLoad = readsText === "on";
   if (gatewayCount > 2) throw new Error("--gateways: 1 or 2");
   let platform: Platform | undefined;
   let baseline: Baseline | undefined;
@@ -266,7 +271,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       await Bun.sleep(500); // lets the gateways' allocations from the upgrades settle before reading RSS
       const after = gateways.map((g) => rssKiB(g.pid));
       log(`${tag}: ${socketCount} sockets following in ${fleet.openMs} ms; gateway RSS ${before} → ${after} KiB`);
-      if (options.warmupSec > 0) await runLoad({ ...load, url: campaignUrl, durationSec: options.warmupSec });
+      if (readLoad && options.warmupSec > 0)
+        await runLoad({ ...load, url: campaignUrl, durationSec: options.warmupSec });
 
       // The measured window: full-speed reads, a donation every 1/rate s, and the HTTP poller.
       const amounts = distinctAmounts(perRound);
@@ -289,7 +295,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       })();
       const probe = await startStageProbe(TEST_NATS_URL, platform.busPrefix, campaign.id);
       kills.push(probe.close);
-      const reading = runLoad({ ...load, url: campaignUrl, durationSec: options.durationSec });
+      const reading = readLoad ? runLoad({ ...load, url: campaignUrl, durationSec: options.durationSec }) : null;
       const started = Date.now();
       const inflight: Array<Promise<void>> = [];
       for (let i = 0; i < amounts.length; i++) {
@@ -304,10 +310,10 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         );
       }
       await Promise.all(inflight);
-      const read = await reading;
-      readRounds.push(read);
+      const read = reading ? await reading : null;
+      if (read) readRounds.push(read);
       log(
-        `${tag}: ${donations.length}/${amounts.length} donations accepted; reads beside ${read.requestsPerSec.toFixed(0)} req/s`,
+        `${tag}: ${donations.length}/${amounts.length} donations accepted; reads beside ${read ? read.requestsPerSec.toFixed(0) : "off"} req/s`,
       );
 
       // Settle: every accepted donation terminal, then every socket holding the final total.
@@ -443,14 +449,15 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         baseline: true,
         rounds: baseRounds,
       },
-      {
+    ];
+    if (readLoad)
+      targets.push({
         name: "gateway+ws",
         request: "GET /api/campaigns/:id beside the sockets and donations",
         url: campaignUrl,
         baseline: false,
         rounds: readRounds,
-      },
-    ];
+      });
     const med = (f: (r: RoundFigures) => number) => median(rounds.map(f));
     const lost = rounds.reduce((n, r) => n + r.lost.missingFrames + r.lost.socketsWithoutFinal + r.lost.undelivered, 0);
     const summary = {
@@ -466,7 +473,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       lost,
       perSocketKiBFirstRound: rounds[0]?.rss.map((g) => g.perSocketKiB) ?? [],
       perSocketKiBMedian: gateways.map((_, i) => med((r) => r.rss[i]?.perSocketKiB ?? Number.NaN)),
-      readRatio: med((r) => r.read.requestsPerSec) / med((r) => r.baseline.requestsPerSec),
+      readRatio: readLoad
+        ? med((r) => r.read?.requestsPerSec ?? Number.NaN) / med((r) => r.baseline.requestsPerSec)
+        : null,
     };
     const header = [
       "round",
@@ -494,7 +503,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       fixed(r.http.p99Ms, 1),
       String(r.lost.missingFrames + r.lost.socketsWithoutFinal + r.lost.undelivered),
       r.rss.map((g) => fixed(g.perSocketKiB, 1)).join("/"),
-      fixed(r.read.requestsPerSec, 0),
+      r.read ? fixed(r.read.requestsPerSec, 0) : "off",
       r.clients.map((c) => fixed(c.cpuShare, 2)).join("/"),
       r.clients.map((c) => fixed(c.lagMs.p99, 1)).join("/"),
     ]);
@@ -509,10 +518,12 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       fixed(summary.httpP99Ms, 1),
       `${lost} total`,
       summary.perSocketKiBMedian.map((v) => fixed(v, 1)).join("/"),
-      fixed(
-        med((r) => r.read.requestsPerSec),
-        0,
-      ),
+      readLoad
+        ? fixed(
+            med((r) => r.read?.requestsPerSec ?? Number.NaN),
+            0,
+          )
+        : "off",
       "",
       "",
     ]);
@@ -547,7 +558,9 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       `sockets without the final total + donations never delivered; KiB/socket = gateway VmRSS after the sockets`,
       `followed minus before, per gateway (round 1: fresh process; later rounds reuse freed memory); client = the`,
       `sockets' bun process(es): CPU share while measuring (1.00 = a core) and 10 ms timer lag p99`,
-      `read ratio beside the sockets: ${fixed(summary.readRatio, 2)} of the bare Bun.serve`,
+      readLoad
+        ? `read ratio beside the sockets: ${fixed(summary.readRatio ?? Number.NaN, 2)} of the bare Bun.serve`
+        : "--reads off: no read load beside it (the baseline row is still measured, alone)",
     ];
     return {
       targets,
@@ -564,6 +577,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         rate,
         gateways: gateways.length,
         wsProcesses,
+        reads: readLoad,
         pollIntervalMs: POLL_INTERVAL_MS,
         summary,
         rounds,
