@@ -2,67 +2,29 @@
 // fan-out), as the one-process platform runs it: its migrations apply on PGlite, campaign.created
 // on the bus opens the room, and a post — retried with its clientId — is stored once and pushed once.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type BootedService, bootService, type EmbeddedInfrastructure, embeddedInfrastructure } from "@careforall/boot";
-import type { Bus, Fanout } from "@careforall/bus";
-import { trustedKeysJson } from "@careforall/http";
-import { silentLogger } from "@careforall/log";
-import {
-  accessTokenSigner,
-  campaignSnapshot,
-  createTestKeys,
-  inProcessCaller,
-  testServiceKeys,
-  waitFor,
-} from "@careforall/testkit";
+import { bootForTest, campaignSnapshot, type TestBootFor, waitFor } from "@careforall/testkit";
 import { chatService } from "../src/main";
 import { type MessageBody, user } from "./support";
 
-const log = silentLogger("chat-embedded-test");
-let infra: EmbeddedInfrastructure;
-let booted: BootedService<unknown>;
-let bus: Bus;
-let fanout: Fanout;
-let call: ReturnType<typeof inProcessCaller>;
+let t: TestBootFor<"embedded", unknown>;
 
 beforeAll(async () => {
-  infra = await embeddedInfrastructure({ log });
-  const keys = await testServiceKeys();
-  const jwt = await createTestKeys();
-  booted = (await bootService(chatService, {
-    infrastructure: infra,
-    listen: false,
-    env: {
-      LOG_LEVEL: "silent",
-      DATABASE_URL: infra.databaseUrl,
-      JWT_PUBLIC_KEY: jwt.publicKeyPem,
-      SERVICE_PRIVATE_KEY: keys.chat.privateKeyPem,
-      SERVICE_TRUSTED_KEYS: trustedKeysJson(keys),
-    },
-  })) as BootedService<unknown>;
-  infra.register("chat", booted.app);
-  const ctx = { service: "gateway" as const, config: {}, log };
-  bus = await infra.bus(ctx);
-  fanout = await infra.fanout(ctx);
-  call = inProcessCaller(booted.app, await accessTokenSigner(jwt.privateKeyPem), "chat");
+  t = await bootForTest(chatService, { label: "chat", profile: "embedded" });
 }, 120_000); // PGlite's first start takes tens of seconds on a loaded machine
 
-afterAll(async () => {
-  await booted.stop();
-  infra.unregister("chat");
-  await infra.close();
-});
+afterAll(() => t?.close());
 
 test("on PGlite and the in-memory bus: the room opens from campaign.created, a retried post is stored and pushed once", async () => {
   const campaign = campaignSnapshot();
   const room = `campaign:${campaign.id}`;
   const poster = user("Nusrat");
   const frames: string[] = [];
-  const unsubscribe = fanout.subscribe(`chat.${room}`, (json) => frames.push(json));
+  const unsubscribe = t.replicas[0]!.subscribe(`chat.${room}`, (json) => frames.push(json));
   const post = (text: string, clientId: string) =>
-    call("POST", `/rooms/${room}/messages`, { as: poster, body: { text, clientId } });
+    t.call("POST", `/rooms/${room}/messages`, { as: poster, body: { text, clientId } });
 
   expect((await post("too early", "e-1")).status).toBe(404);
-  await bus.publish({
+  await t.bus.publish({
     id: Bun.randomUUIDv7(),
     type: "campaign.created",
     occurredAt: new Date().toISOString(),
@@ -85,7 +47,7 @@ test("on PGlite and the in-memory bus: the room opens from campaign.created, a r
     { type: "chat.message", ...first },
     { type: "chat.message", ...next },
   ]);
-  const history = await call("GET", `/rooms/${room}/messages`);
+  const history = await t.call("GET", `/rooms/${room}/messages`);
   expect(((await history.json()) as MessageBody[]).map((m) => m.text)).toEqual(["next", "প্রশ্ন আছে"]);
   unsubscribe();
 });

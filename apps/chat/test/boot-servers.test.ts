@@ -3,96 +3,36 @@
 // post over HTTP (as the gateway sends it) is stored, and two other NATS connections (two gateway
 // replicas) each get exactly one chat.message frame for it; /ready and /metrics answer.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type BootedService, bootService, serversInfrastructure } from "@careforall/boot";
-import { type Bus, createJetStreamBus, createNatsFanout, deleteStream, type Fanout } from "@careforall/bus";
-import { createTestDatabase, type TestDatabase } from "@careforall/db";
-import { trustedKeysJson } from "@careforall/http";
-import { silentLogger } from "@careforall/log";
-import {
-  accessTokenSigner,
-  campaignSnapshot,
-  createTestKeys,
-  serviceHeaders,
-  TEST_NATS_URL,
-  TEST_REDIS_URL,
-  testServiceKeys,
-  uniqueName,
-  waitFor,
-} from "@careforall/testkit";
+import { bootForTest, campaignSnapshot, type TestBootFor, waitFor } from "@careforall/testkit";
 import { chatService } from "../src/main";
 import { user } from "./support";
 
-const prefix = uniqueName("chat");
-let tdb: TestDatabase;
-let booted: BootedService<unknown>;
-let bus: Bus;
-let replicas: Fanout[];
-let signToken: Awaited<ReturnType<typeof accessTokenSigner>>;
-let base: string;
+let t: TestBootFor<"servers", unknown>;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase("chat_boot");
-  const keys = await testServiceKeys();
-  const jwt = await createTestKeys();
-  signToken = await accessTokenSigner(jwt.privateKeyPem);
-  booted = (await bootService(chatService, {
-    infrastructure: serversInfrastructure(),
-    port: 0,
-    env: {
-      LOG_LEVEL: "silent",
-      DATABASE_URL: tdb.url,
-      NATS_URL: TEST_NATS_URL,
-      BUS_PREFIX: prefix,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: `${prefix}:`,
-      JWT_PUBLIC_KEY: jwt.publicKeyPem,
-      SERVICE_PRIVATE_KEY: keys.chat.privateKeyPem,
-      SERVICE_TRUSTED_KEYS: trustedKeysJson(keys),
-      CHAT_RATE_PER_10S: "100",
-    },
-  })) as BootedService<unknown>;
-  base = `http://127.0.0.1:${booted.port}`;
-  bus = await createJetStreamBus({ url: TEST_NATS_URL, prefix, log: silentLogger() });
-  replicas = await Promise.all(
-    ["gateway-a", "gateway-b"].map((name) =>
-      createNatsFanout({ url: TEST_NATS_URL, prefix, log: silentLogger(), name: `${prefix}-${name}` }),
-    ),
-  );
+  t = await bootForTest(chatService, { label: "chat", profile: "servers", env: { CHAT_RATE_PER_10S: "100" } });
 });
 
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.close()));
-  await booted.stop();
-  await bus.close();
-  await deleteStream(TEST_NATS_URL, prefix);
-  await tdb.drop();
-});
+afterAll(() => t?.close());
 
 test("a message posted to the booted service reaches every replica's fan-out exactly once", async () => {
   const campaign = campaignSnapshot();
   const room = `campaign:${campaign.id}`;
   const poster = user("Rahim Uddin");
-  const received = replicas.map((replica) => {
+  const received = t.replicas.map((replica) => {
     const frames: string[] = [];
     replica.subscribe(`chat.${room}`, (json) => frames.push(json));
     return frames;
   });
-  await Promise.all(replicas.map((r) => r.flush()));
+  await Promise.all(t.replicas.map((r) => r.flush()));
 
-  const post = async (text: string, clientId?: string) =>
-    fetch(`${base}/rooms/${room}/messages`, {
-      method: "POST",
-      headers: {
-        ...(await serviceHeaders("chat", "gateway")),
-        authorization: `Bearer ${await signToken(poster)}`,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify({ text, ...(clientId ? { clientId } : {}) }),
-    });
+  // Over HTTP to the listening port, with the gateway's credential and the poster's token.
+  const post = (text: string, clientId?: string) =>
+    t.call("POST", `/rooms/${room}/messages`, { as: poster, body: { text, ...(clientId ? { clientId } : {}) } });
 
   // Unknown until campaign.created arrives through JetStream.
   expect((await post("too early")).status).toBe(404);
-  await bus.publish({
+  await t.bus.publish({
     id: Bun.randomUUIDv7(),
     type: "campaign.created",
     occurredAt: new Date().toISOString(),
@@ -121,7 +61,7 @@ test("a message posted to the booted service reaches every replica's fan-out exa
   expect(first).toMatchObject({ room, userId: poster.id, name: "Rahim Uddin", clientId: "opt-42" });
 
   // History over HTTP, as a guest through the gateway.
-  const history = await fetch(`${base}/rooms/${room}/messages`, { headers: await serviceHeaders("chat", "gateway") });
+  const history = await t.call("GET", `/rooms/${room}/messages`);
   expect(((await history.json()) as Array<{ id: string }>).map((m) => m.id)).toEqual([
     String(second.id),
     String(first.id),
@@ -129,15 +69,15 @@ test("a message posted to the booted service reaches every replica's fan-out exa
 });
 
 test("/health, /ready (postgres, NATS, Redis) and /metrics answer without a service credential", async () => {
-  expect((await fetch(`${base}/health`)).status).toBe(200);
-  const ready = await fetch(`${base}/ready`);
+  expect((await fetch(`${t.url}/health`)).status).toBe(200);
+  const ready = await fetch(`${t.url}/ready`);
   expect(ready.status).toBe(200);
   expect(await ready.json()).toEqual({
     status: "ready",
     service: "chat",
     checks: { postgres: "up", nats: "up", redis: "up" },
   });
-  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const metrics = await (await fetch(`${t.url}/metrics`)).text();
   expect(metrics).toMatch(/^chat_messages_stored_total\{service="chat"\} 2$/m);
   expect(metrics).toMatch(/^chat_posts_rate_limited_total\{service="chat"\} 0$/m);
   expect(metrics).toContain('consumer="chat-campaigns"');

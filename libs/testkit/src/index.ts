@@ -228,6 +228,7 @@ export async function forgeServiceToken(options: {
     .setExpirationTime(options.expiresAt)
     .sign(key);
 }
+export * from "./boot";
 export * from "./callers";
 export * from "./stack-credentials";
 export * from "./ws";
