@@ -9,7 +9,7 @@ import { waitFor } from "@careforall/testkit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { ROOT } from "../../scripts/stack";
 import { ensureWebBuild } from "../../scripts/web";
-import { expectCall, PASSWORD, register, useSystem } from "../system/support";
+import { call, expectCall, PASSWORD, register, useSystem } from "../system/support";
 
 const SHOTS = join(ROOT, "docs", "screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -105,6 +105,13 @@ describe("the web app in Chromium", () => {
 
   test("a signed-in donor double-clicks Donate and exactly one pledge exists", async () => {
     const donor = await register(sys.gw, "Karim");
+    // The new user's bank account is opened asynchronously after registration.
+    await waitFor(
+      async () => (await call(sys.gw, "GET", "/api/me/bank", undefined, { token: donor.accessToken })).status === 200,
+      {
+        what: "the donor's bank account",
+      },
+    );
     const page = await newPage();
     let posts = 0;
     page.on("request", (req) => {

@@ -1,7 +1,7 @@
 // The shell: header with navigation and who is signed in, the "your session ended" notice, and the
 // routes. Pages are split into their own chunks so the donor pages stay small as screens are added.
-import { A, Route, Router, type RouteSectionProps, useNavigate } from "@solidjs/router";
-import { type JSX, lazy, Show } from "solid-js";
+import { A, Route, Router, type RouteSectionProps, useLocation, useNavigate } from "@solidjs/router";
+import { createEffect, type JSX, lazy, on, Show } from "solid-js";
 import { useServices } from "./context";
 
 const Campaigns = lazy(() => import("./pages/campaigns"));
@@ -14,6 +14,17 @@ function Layout(props: RouteSectionProps) {
   const { api } = useServices();
   const navigate = useNavigate();
   const user = api.session.user;
+  const location = useLocation();
+  let main: HTMLElement | undefined;
+  // After a navigation (not the first load) focus moves to the new page, as a page load would move it,
+  // so keyboard and screen-reader users start at the content instead of the link they left.
+  createEffect(
+    on(
+      () => location.pathname,
+      () => main?.focus({ preventScroll: true }),
+      { defer: true },
+    ),
+  );
 
   async function signOut() {
     const refreshToken = api.session.refreshToken();
@@ -67,7 +78,7 @@ function Layout(props: RouteSectionProps) {
           </button>
         </div>
       </Show>
-      <main id="main" tabindex="-1">
+      <main id="main" tabindex="-1" ref={main}>
         {props.children}
       </main>
     </>
