@@ -10,16 +10,15 @@ import { breakerCache, createFailoverRateLimiter, createMemoryRateLimiter } from
 import type { CampaignApp } from "@careforall/campaign";
 import type { ChatApp } from "@careforall/chat";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createSessionDenylist, dependencyBreaker, mintRequestId } from "@careforall/http";
+import { createSessionDenylist, dependencyBreaker } from "@careforall/http";
 import type { NotificationApp } from "@careforall/notification";
 import type { PaymentApp } from "@careforall/payment";
 import type { PledgeApp } from "@careforall/pledge";
-import { createPollingLoop } from "@careforall/worker";
 import { treaty } from "@elysiajs/eden";
 import { createAuditor, createGatewayApp, type GatewayClients, hotCampaignRead } from "./app";
 import { GatewayConfigSchema } from "./config";
 import { createSnapshotStore } from "./snapshots";
-import { auditCompletedEvent } from "./workers/audit-event";
+import { createAuditLoop } from "./workers/audit-loop";
 import { startSnapshotRefresher } from "./workers/snapshot-refresher";
 
 export const gatewayService = defineService({
@@ -88,17 +87,12 @@ export const gatewayService = defineService({
 
     // The money audit, also run in the background so careforall_audit_drift_minor stays current.
     const auditor = createAuditor({ clients, log, metrics });
-    const auditLoop = createPollingLoop({
-      name: "gateway.audit",
+    const auditLoop = createAuditLoop({
+      auditor,
+      bus,
+      clock,
       log,
       intervalMs: config.AUDIT_INTERVAL_SECONDS * 1000,
-      async tick() {
-        const report = await auditor.run(mintRequestId());
-        // Straight to the bus, no outbox: the gateway has no database, and a lost report is
-        // replaced by the next run's.
-        await bus.publish(auditCompletedEvent(report, clock)).catch((err) => log.warn({ err }, "audit.publish_failed"));
-        return false;
-      },
     });
     if (config.AUDIT_INTERVAL_SECONDS > 0) auditLoop.start();
     onStop("audit", () => auditLoop.stop());

@@ -1,8 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { createMemoryBus, type EventEnvelope } from "@careforall/bus";
+import { systemClock } from "@careforall/config";
 import { AuditCompleted } from "@careforall/events";
+import { silentLogger } from "@careforall/log";
+import { waitFor } from "@careforall/testkit";
 import { Value } from "@sinclair/typebox/value";
 import { compareLedgers } from "../src/domain/audit";
-import { auditCompletedEvent } from "../src/workers/audit-event";
+import { auditCompletedEvent, createAuditLoop } from "../src/workers/audit-loop";
 
 const now = new Date("2026-11-25T12:00:00Z");
 
@@ -93,5 +97,42 @@ describe("auditCompletedEvent", () => {
     expect(Value.Check(AuditCompleted.schema, event.data)).toBe(true);
     const clean = auditCompletedEvent(compareLedgers([], [], new Map(), 0, now), clock);
     expect(clean.data.drifting).toEqual([]);
+  });
+});
+
+describe("the background audit", () => {
+  test("each run is published on the bus as audit.completed", async () => {
+    const log = silentLogger();
+    const bus = createMemoryBus({ log });
+    const seen: EventEnvelope[] = [];
+    await bus.subscribe({ types: [AuditCompleted.type], handler: async (event) => void seen.push(event) });
+    const report = compareLedgers([{ campaignId: "a", raisedMinor: 900 }], [], new Map(), 1, now);
+    let runs = 0;
+    const loop = createAuditLoop({
+      auditor: {
+        async run() {
+          runs++;
+          return report;
+        },
+      },
+      bus,
+      clock: systemClock,
+      log,
+      intervalMs: 10,
+    });
+    loop.start();
+    try {
+      await waitFor(() => seen.length >= 2, { what: "two audit.completed events" });
+    } finally {
+      await loop.stop();
+      await bus.close();
+    }
+    expect(runs).toBeGreaterThanOrEqual(2);
+    expect(seen[0]?.data).toEqual({
+      checkedAt: now.toISOString(),
+      totalDriftMinor: 900,
+      drifting: [{ campaignId: "a", driftMinor: 900 }],
+      stuckPledges: 1,
+    });
   });
 });
