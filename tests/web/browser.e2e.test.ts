@@ -74,7 +74,12 @@ describe("the web app in Chromium", () => {
     const before = await raisedMinor(watcher);
 
     const guest = await newPage();
+    // Issue 11's budget (reported, not asserted: a loaded CI machine is not a user's): the title and
+    // total shown within 1 s of navigating to a campaign page.
+    const started = performance.now();
     await guest.goto(`/campaigns/${campaignId}`);
+    await guest.getByTestId("raised").waitFor();
+    console.log(`campaign page: title and total shown ${Math.round(performance.now() - started)} ms after navigation`);
     await guest.getByLabel("Name", { exact: true }).fill("Rahim Uddin");
     await guest.getByLabel("Email (for your receipt)").fill("rahim@example.org");
     await guest.getByRole("button", { name: "Get a demo bank account" }).click();
