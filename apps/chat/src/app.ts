@@ -4,14 +4,13 @@ import type { Fanout } from "@careforall/bus";
 import type { RateLimiter } from "@careforall/cache";
 import type { Clock } from "@careforall/config";
 import {
-  authGuard,
   createHttpMetrics,
-  createTokenVerifier,
   type HttpMetrics,
   httpKit,
   type ReadinessChecks,
   type ServiceIdentity,
   type SessionDenylist,
+  userGuard,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
@@ -64,14 +63,7 @@ export function createChatApp(deps: ChatAppDeps) {
     onRateLimited: () => limited.inc(),
     onPushFailed: () => pushFailed.inc(),
   });
-  const guard = authGuard(
-    createTokenVerifier({
-      publicKeyPem: config.JWT_PUBLIC_KEY,
-      issuer: config.JWT_ISSUER,
-      log,
-      ...(deps.denylist ? { denylist: deps.denylist } : {}),
-    }),
-  );
+  const guard = userGuard(config, { log, denylist: deps.denylist });
   return new Elysia()
     .use(
       httpKit({

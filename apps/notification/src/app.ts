@@ -2,13 +2,12 @@
 // time. main.ts wires real ones (and starts the consumer and the stuck sweeper); tests build it in-process.
 import type { Clock } from "@careforall/config";
 import {
-  authGuard,
-  createTokenVerifier,
   type HttpMetrics,
   httpKit,
   type ReadinessChecks,
   type ServiceIdentity,
   type SessionDenylist,
+  userGuard,
 } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { sql } from "drizzle-orm";
@@ -35,14 +34,7 @@ export interface NotificationAppDeps {
 
 export function createNotificationApp(deps: NotificationAppDeps) {
   const { db, clock, config, log } = deps;
-  const guard = authGuard(
-    createTokenVerifier({
-      publicKeyPem: config.JWT_PUBLIC_KEY,
-      issuer: config.JWT_ISSUER,
-      log,
-      ...(deps.denylist ? { denylist: deps.denylist } : {}),
-    }),
-  );
+  const guard = userGuard(config, { log, denylist: deps.denylist });
   return new Elysia()
     .use(
       httpKit({

@@ -210,3 +210,14 @@ export function authGuard(verifier: TokenVerifier) {
     },
   });
 }
+
+/**
+ * The guard a service builds from its JWT settings (jwtVerifyConfig): the same verifier options
+ * everywhere, plus the ended-sessions denylist and where its outages are logged, when given.
+ */
+export function userGuard(
+  config: { JWT_PUBLIC_KEY: string; JWT_ISSUER: string },
+  options: Pick<TokenVerifierOptions, "denylist" | "log"> = {},
+) {
+  return authGuard(createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, issuer: config.JWT_ISSUER, ...options }));
+}
