@@ -5,16 +5,18 @@ import { join } from "node:path";
 import { createMemoryFanout, type Fanout } from "@careforall/bus";
 import { createMemoryRateLimiter } from "@careforall/cache";
 import { manualClock } from "@careforall/config";
-import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import {
   accessTokenSigner,
   createTestKeys,
   inProcessCaller,
+  migratedTestDatabase,
+  recordFrames,
   TEST_ISSUER,
   type TestPrincipal,
   testServiceIdentity,
+  testUser,
 } from "@careforall/testkit";
 import { createChatApp } from "../src/app";
 import { rememberCampaigns } from "../src/campaign-directory";
@@ -22,12 +24,7 @@ import { schema } from "../src/db/schema";
 
 export type TestUser = TestPrincipal;
 
-export const user = (name: string, role: TestUser["role"] = "donor"): TestUser => ({
-  id: Bun.randomUUIDv7(),
-  email: `${name.toLowerCase().replace(/[^a-z]/g, "") || "user"}@example.test`,
-  name,
-  role,
-});
+export const user = testUser;
 
 export const MIGRATIONS = join(import.meta.dir, "..", "src", "db", "migrations");
 
@@ -40,16 +37,14 @@ export interface ChatTestOptions {
 }
 
 export async function startChatTestApp(options: ChatTestOptions = {}) {
-  const database = await createTestDatabase("chat");
-  await migrate({ url: database.url, migrationsFolder: MIGRATIONS, schema: "chat" });
-  const handle = createDb({ url: database.url, schema, max: 12, name: "chat-test" });
+  const database = await migratedTestDatabase({ label: "chat", migrationsFolder: MIGRATIONS, schema });
   const keys = await createTestKeys();
   const clock = manualClock(Date.now());
   const log = silentLogger("chat-test");
   const fanout = options.fanout ?? createMemoryFanout({ log });
   const app = createChatApp({
     identity: await testServiceIdentity("chat"),
-    db: handle.db,
+    db: database.db,
     clock,
     config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: TEST_ISSUER, CHAT_RATE_PER_10S: options.ratePer10s ?? 0 },
     log,
@@ -62,7 +57,7 @@ export async function startChatTestApp(options: ChatTestOptions = {}) {
 
   return {
     app,
-    db: handle.db,
+    db: database.db,
     clock,
     call,
     tokenFor,
@@ -72,7 +67,7 @@ export async function startChatTestApp(options: ChatTestOptions = {}) {
     /** A campaign chat knows exists (as if its campaign.created had been consumed); returns its room. */
     async campaignRoom(): Promise<string> {
       const id = Bun.randomUUIDv7();
-      await rememberCampaigns(handle.db, clock, [id]);
+      await rememberCampaigns(database.db, clock, [id]);
       return `campaign:${id}`;
     },
     post(room: string, as: TestUser | null, body: unknown) {
@@ -82,14 +77,9 @@ export async function startChatTestApp(options: ChatTestOptions = {}) {
       return call("GET", `/rooms/${room}/messages${query}`, as ? { as } : {});
     },
     /** Every frame the fan-out carries on `topic` from now on, parsed. */
-    record(topic: string) {
-      const frames: Array<Record<string, unknown>> = [];
-      const stop = fanout.subscribe(topic, (json) => frames.push(JSON.parse(json)));
-      return { frames, stop };
-    },
+    record: (topic: string) => recordFrames(fanout, topic),
     async stop() {
       await fanout.close();
-      await handle.close();
       await database.drop();
     },
   };

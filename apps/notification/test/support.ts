@@ -4,7 +4,6 @@
 import { join } from "node:path";
 import { createMemoryFanout, type EventEnvelope } from "@careforall/bus";
 import { manualClock } from "@careforall/config";
-import { createDb, createTestDatabase, migrate } from "@careforall/db";
 import type { CampaignSnapshot, PledgeChange, PledgeCreated, PledgeStatus } from "@careforall/events";
 import { createHttpMetrics, type SessionDenylist } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
@@ -13,10 +12,12 @@ import {
   accessTokenSigner,
   createTestKeys,
   inProcessCaller,
+  migratedTestDatabase,
+  recordFrames,
   campaignSnapshot as snapshotOf,
   TEST_ISSUER,
-  type TestPrincipal,
   testServiceIdentity,
+  testUser,
   waitFor,
 } from "@careforall/testkit";
 import { createNotificationApp } from "../src/app";
@@ -25,23 +26,17 @@ import { schema } from "../src/db/schema";
 import { createPusher, notificationMetrics } from "../src/pushes";
 import { createStuckSweep } from "../src/stuck-pledges";
 
-export const user = (name: string, role: TestPrincipal["role"] = "donor"): TestPrincipal => ({
-  id: Bun.randomUUIDv7(),
-  email: `${name}@example.test`,
-  name,
-  role,
-});
+export const user = testUser;
 
 export const STUCK_AFTER_SECONDS = 120;
 
 export async function startNotificationTestApp(options: { denylist?: SessionDenylist } = {}) {
-  const database = await createTestDatabase("notification");
-  await migrate({
-    url: database.url,
+  const database = await migratedTestDatabase({
+    label: "notification",
     migrationsFolder: join(import.meta.dir, "..", "src", "db", "migrations"),
-    schema: "notification",
+    schema,
+    max: 8,
   });
-  const handle = createDb({ url: database.url, schema, max: 8, name: "notification-test" });
   const keys = await createTestKeys();
   const clock = manualClock(Date.now());
   const log = silentLogger("notification-test");
@@ -49,9 +44,9 @@ export async function startNotificationTestApp(options: { denylist?: SessionDeny
   const counters = notificationMetrics(metrics);
   const fanout = createMemoryFanout({ log });
   const push = createPusher(fanout, counters, log);
-  const apply = createEventApplier({ db: handle.db, log, push, metrics: counters });
+  const apply = createEventApplier({ db: database.db, log, push, metrics: counters });
   const sweep = createStuckSweep({
-    db: handle.db,
+    db: database.db,
     clock,
     push,
     metrics: counters,
@@ -59,7 +54,7 @@ export async function startNotificationTestApp(options: { denylist?: SessionDeny
   });
   const app = createNotificationApp({
     identity: await testServiceIdentity("notification"),
-    db: handle.db,
+    db: database.db,
     clock,
     config: { JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: TEST_ISSUER },
     log,
@@ -70,11 +65,7 @@ export async function startNotificationTestApp(options: { denylist?: SessionDeny
   const call = inProcessCaller(app, tokenFor, "notification");
 
   /** Every frame published on a topic since `listen(topic)`, parsed. */
-  function listen(topic: string) {
-    const frames: Array<Record<string, unknown>> = [];
-    const stop = fanout.subscribe(topic, (json) => frames.push(JSON.parse(json)));
-    return { frames, stop };
-  }
+  const listen = (topic: string) => recordFrames(fanout, topic);
 
   /** Applies events and lets the in-memory fan-out deliver what was pushed (it delivers on a microtask). */
   async function applyAndSettle(events: EventEnvelope[]) {
@@ -85,7 +76,7 @@ export async function startNotificationTestApp(options: { denylist?: SessionDeny
 
   return {
     app,
-    db: handle.db,
+    db: database.db,
     clock,
     call,
     tokenFor,
@@ -97,7 +88,6 @@ export async function startNotificationTestApp(options: { denylist?: SessionDeny
     metrics,
     async stop() {
       await fanout.close();
-      await handle.close();
       await database.drop();
     },
   };

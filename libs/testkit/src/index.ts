@@ -230,5 +230,6 @@ export async function forgeServiceToken(options: {
 }
 export * from "./boot";
 export * from "./callers";
+export * from "./service-harness";
 export * from "./stack-credentials";
 export * from "./ws";
