@@ -119,9 +119,12 @@ describe("donate panel", () => {
     await waitFor(() => expect(sent).toHaveLength(2));
     expect(sent[1]?.key).toBe(sent[0]?.key as string);
     sent[1]?.release(
-      Response.json(
-        { title: "Bad request", status: 400, errors: [{ path: "/message", message: "Too rude" }] },
-        { status: 400 },
+      new Response(
+        JSON.stringify({ title: "Bad request", status: 400, errors: [{ path: "/message", message: "Too rude" }] }),
+        {
+          status: 400,
+          headers: { "content-type": "application/problem+json" },
+        },
       ),
     );
     await screen.findByText("Too rude");
