@@ -3,6 +3,7 @@
 // of the totals path appears on the bus — pledge.captured (the pledge service's outbox relay),
 // campaign.totals_changed (the campaign service applied it, its relay published it) and the
 // campaign.<id> live frame (the notification service applied that and pushed it to the gateways).
+import { readdirSync, readFileSync } from "node:fs";
 import { natsConnectOptions } from "@careforall/bus";
 import { connect } from "@nats-io/transport-node";
 
@@ -55,4 +56,35 @@ export async function startStageProbe(natsUrl: string, busPrefix: string, campai
     live,
     close: () => nc.close(),
   };
+}
+
+/** CPU time and run-queue wait (time runnable but not running) of a process, summed over its threads. */
+export interface SchedTimes {
+  cpuMs: number;
+  waitMs: number;
+}
+
+/**
+ * From /proc/<pid>/task/<tid>/schedstat ("ns on the CPU, ns waiting on a run queue, slices"): a
+ * service whose wait grows as fast as its CPU time was starved for CPU, not slow by itself.
+ */
+export function schedTimes(pid: number): SchedTimes {
+  let cpuNs = 0;
+  let waitNs = 0;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { cpuMs: Number.NaN, waitMs: Number.NaN };
+  }
+  for (const tid of tids) {
+    try {
+      const [cpu, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").trim().split(" ");
+      cpuNs += Number(cpu);
+      waitNs += Number(wait);
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6 };
 }

@@ -13,7 +13,7 @@ import { api, createCampaign, type Platform, registerUser, startPlatform } from 
 import { fixed, median, percentile } from "../lib/report";
 import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
 import { type FleetResult, startFleet } from "../lib/ws-fleet";
-import { startStageProbe } from "../lib/ws-stages";
+import { type SchedTimes, schedTimes, startStageProbe } from "../lib/ws-stages";
 
 export const name = "ws-fanout";
 export const description =
@@ -52,6 +52,8 @@ interface RoundFigures {
   http: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; reads: number };
   /** Capture → each stage of the totals path on NATS (per donation), see ws-stages.ts. */
   stages: Record<"pledgeCaptured" | "totalsChanged" | "liveFrame", ReturnType<typeof spread>>;
+  /** Per process, measured window through settle: CPU time and time runnable but waiting for a CPU. */
+  sched: Record<string, SchedTimes>;
   lost: { missingFrames: number; socketsWithoutFinal: number; socketsClosed: number; undelivered: number };
   totals: { distinctValues: number; undecoded: number; swapped: number; frames: number };
   rss: Array<{ gateway: number; beforeKiB: number; afterKiB: number; sockets: number; perSocketKiB: number }>;
@@ -168,6 +170,14 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     }
     log(`gateways: ${gateways.map((g) => `${g.url} (pid ${g.pid})`).join(", ")}`);
     const owner = await registerUser(gw);
+    // The processes whose CPU time and run-queue wait are reported (which one starves, if any).
+    const processes: Array<[string, number]> = [
+      ...["pledge", "payment", "bank", "campaign", "notification"].map((n): [string, number] => [
+        n,
+        platform?.stack.services.get(n as "pledge")?.proc.pid as number,
+      ]),
+      ...gateways.map((g, i): [string, number] => [gateways.length > 1 ? `gateway ${i + 1}` : "gateway", g.pid]),
+    ];
 
     const perRound = rate * options.durationSec;
     const perAccount = 40;
@@ -293,6 +303,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
           await Bun.sleep(POLL_INTERVAL_MS);
         }
       })();
+      const schedBefore = Object.fromEntries(processes.map(([n, pid]) => [n, schedTimes(pid)]));
       const probe = await startStageProbe(TEST_NATS_URL, platform.busPrefix, campaign.id);
       kills.push(probe.close);
       const reading = readLoad ? runLoad({ ...load, url: campaignUrl, durationSec: options.durationSec }) : null;
@@ -348,6 +359,16 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         log(`${tag}: ${String(err)}`);
         return 0;
       });
+      const schedAfter = Object.fromEntries(processes.map(([n, pid]) => [n, schedTimes(pid)]));
+      const sched = Object.fromEntries(
+        processes.map(([n]) => [
+          n,
+          {
+            cpuMs: (schedAfter[n]?.cpuMs ?? Number.NaN) - (schedBefore[n]?.cpuMs ?? Number.NaN),
+            waitMs: (schedAfter[n]?.waitMs ?? Number.NaN) - (schedBefore[n]?.waitMs ?? Number.NaN),
+          },
+        ]),
+      );
       polling = false;
       await poller;
       await probe.close();
@@ -418,6 +439,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         delivery: spread(latencies),
         http: { ...spread(httpLatencies), reads },
         stages,
+        sched,
         lost: { missingFrames, socketsWithoutFinal: withoutFinal, socketsClosed: result.closed, undelivered },
         totals: { distinctValues: union.size, undecoded, swapped, frames: result.frames },
         rss: gateways.map((_, i) => {
@@ -553,6 +575,14 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       `  on the sockets (gateway fan-out, client)                  ${stage((r) => r.delivery)}`,
       `  visible to GET /api/campaigns/:id                          ${stage((r) => r.http)}`,
       "",
+      "CPU and run-queue wait per process, window start → every socket has the final total (medians over rounds;",
+      "wait = runnable but no CPU free, /proc/<pid>/task/*/schedstat; the pipeline services run at nice CFA_PIPELINE_NICE):",
+      ...processes.map(([n]) => {
+        const cpu = med((r) => r.sched[n]?.cpuMs ?? Number.NaN);
+        const wait = med((r) => r.sched[n]?.waitMs ?? Number.NaN);
+        return `  ${n.padEnd(12)} cpu ${fixed(cpu, 0).padStart(6)} ms  wait ${fixed(wait, 0).padStart(6)} ms  wait/cpu ${fixed(wait / cpu, 2)}`;
+      }),
+      "",
       `ms from the pledge's captured \`at\` to the first totals frame including it (every socket × donation) / to the`,
       `first GET /api/campaigns/:id showing it (poller every ${POLL_INTERVAL_MS} ms); lost = totals values missing on a socket +`,
       `sockets without the final total + donations never delivered; KiB/socket = gateway VmRSS after the sockets`,
@@ -578,6 +608,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         gateways: gateways.length,
         wsProcesses,
         reads: readLoad,
+        // The launcher's niceness for payment, bank and campaign (scripts/stack.ts), 0 = off.
+        pipelineNice: process.env.CFA_PIPELINE_NICE ?? "10",
         pollIntervalMs: POLL_INTERVAL_MS,
         summary,
         rounds,
