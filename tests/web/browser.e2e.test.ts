@@ -149,6 +149,37 @@ describe("the web app in Chromium", () => {
     );
     expect(mine.items.map((p) => p.amountMinor)).toEqual([50_000]);
     expect(posts).toBe(1);
+
+    // Signing out forgets the session in this browser.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("link", { name: "Sign in" }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem("cfa.session"))).toBeNull();
+  }, 60_000);
+
+  test("sign up through the form; a taken email is told; bad input is refused before sending", async () => {
+    const page = await newPage();
+    await page.goto("/signup");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("At least 8 characters").waitFor();
+    expect(await page.getByLabel("Email").getAttribute("aria-invalid")).toBe("true");
+    const email = `web-${Date.now()}@example.org`;
+    await page.getByLabel("Name").fill("Nasrin");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByTestId("who").waitFor();
+    expect(await page.getByTestId("who").textContent()).toBe("Nasrin");
+    // A reload keeps the session (refresh token in storage, a new access token in memory).
+    await page.reload();
+    await page.getByTestId("who").waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.goto("/signup");
+    await page.getByLabel("Name").fill("Nasrin again");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("alert").waitFor();
+    expect(page.url()).toContain("/signup");
   }, 60_000);
 
   test("a declined test account shows its failure reason", async () => {
