@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { bootForTest, campaignSnapshot, type TestBootFor, waitFor } from "@careforall/testkit";
 import { chatService } from "../src/main";
-import { type MessageBody, user } from "./support";
+import { campaignEvent, type MessageBody, user } from "./support";
 
 let t: TestBootFor<"embedded", unknown>;
 
@@ -24,13 +24,7 @@ test("on PGlite and the in-memory bus: the room opens from campaign.created, a r
     t.call("POST", `/rooms/${room}/messages`, { as: poster, body: { text, clientId } });
 
   expect((await post("too early", "e-1")).status).toBe(404);
-  await t.bus.publish({
-    id: Bun.randomUUIDv7(),
-    type: "campaign.created",
-    occurredAt: new Date().toISOString(),
-    aggregateId: campaign.id,
-    data: campaign,
-  });
+  await t.bus.publish(campaignEvent("campaign.created", campaign));
   const first = await waitFor(
     async () => {
       const res = await post("প্রশ্ন আছে", "q-1");

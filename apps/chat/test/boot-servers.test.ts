@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { bootForTest, campaignSnapshot, type TestBootFor, waitFor } from "@careforall/testkit";
 import { chatService } from "../src/main";
-import { user } from "./support";
+import { campaignEvent, user } from "./support";
 
 let t: TestBootFor<"servers", unknown>;
 
@@ -32,13 +32,7 @@ test("a message posted to the booted service reaches every replica's fan-out exa
 
   // Unknown until campaign.created arrives through JetStream.
   expect((await post("too early")).status).toBe(404);
-  await t.bus.publish({
-    id: Bun.randomUUIDv7(),
-    type: "campaign.created",
-    occurredAt: new Date().toISOString(),
-    aggregateId: campaign.id,
-    data: campaign,
-  });
+  await t.bus.publish(campaignEvent("campaign.created", campaign));
   const first = await waitFor(
     async () => {
       const res = await post("Kobe shesh hobe?", "opt-42");

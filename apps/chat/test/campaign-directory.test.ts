@@ -2,26 +2,18 @@
 // updated / closed) consumed from the bus — once however often delivered, a malformed event
 // skipped without blocking its batch — after which the campaign's room accepts posts.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createMemoryBus, type EventEnvelope } from "@careforall/bus";
+import { createMemoryBus } from "@careforall/bus";
 import { createLogger, silentLogger } from "@careforall/log";
 import { campaignSnapshot, waitFor } from "@careforall/testkit";
 import { sql } from "drizzle-orm";
 import { createCampaignEventsHandler, startCampaignConsumer } from "../src/workers/campaign-events";
-import { type ChatTestApp, startChatTestApp, user } from "./support";
+import { type ChatTestApp, campaignEvent as event, startChatTestApp, user } from "./support";
 
 let h: ChatTestApp;
 beforeAll(async () => {
   h = await startChatTestApp();
 });
 afterAll(() => h.stop());
-
-const event = (type: string, data: unknown): EventEnvelope => ({
-  id: Bun.randomUUIDv7(),
-  type,
-  occurredAt: new Date().toISOString(),
-  aggregateId: (data as { id?: string }).id ?? "x",
-  data,
-});
 
 const known = async (id: string) =>
   ((await h.db.execute<{ n: number }>(sql`select count(*)::int as n from chat.campaigns where id = ${id}`))[0]?.n ??

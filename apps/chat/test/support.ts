@@ -2,7 +2,7 @@
 // in-process as the gateway calls it, access tokens signed the way auth signs them, and a
 // recorder of what the fan-out carries (memory by default; a test may pass NATS).
 import { join } from "node:path";
-import { createMemoryFanout, type Fanout } from "@careforall/bus";
+import { createMemoryFanout, type EventEnvelope, type Fanout } from "@careforall/bus";
 import { createMemoryRateLimiter } from "@careforall/cache";
 import { manualClock } from "@careforall/config";
 import type { SessionDenylist } from "@careforall/http";
@@ -86,6 +86,15 @@ export async function startChatTestApp(options: ChatTestOptions = {}) {
 }
 
 export type ChatTestApp = Awaited<ReturnType<typeof startChatTestApp>>;
+
+/** A campaign.* event as the campaign service publishes it; `data` may be malformed on purpose. */
+export const campaignEvent = (type: string, data: unknown): EventEnvelope => ({
+  id: Bun.randomUUIDv7(),
+  type,
+  occurredAt: new Date().toISOString(),
+  aggregateId: (data as { id?: string }).id ?? "x",
+  data,
+});
 
 export interface MessageBody {
   id: string;
