@@ -539,7 +539,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       fixed(summary.deliveryMaxMs, 1),
       fixed(summary.httpP99Ms, 1),
       `${lost} total`,
-      summary.perSocketKiBMedian.map((v) => fixed(v, 1)).join("/"),
+      // Memory: the first round's (a fresh gateway); later rounds reuse what earlier sockets freed.
+      `r1 ${summary.perSocketKiBFirstRound.map((v) => fixed(v, 1)).join("/")}`,
       readLoad
         ? fixed(
             med((r) => r.read?.requestsPerSec ?? Number.NaN),
@@ -586,7 +587,8 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       `ms from the pledge's captured \`at\` to the first totals frame including it (every socket × donation) / to the`,
       `first GET /api/campaigns/:id showing it (poller every ${POLL_INTERVAL_MS} ms); lost = totals values missing on a socket +`,
       `sockets without the final total + donations never delivered; KiB/socket = gateway VmRSS after the sockets`,
-      `followed minus before, per gateway (round 1: fresh process; later rounds reuse freed memory); client = the`,
+      `followed minus before, per gateway (the median row shows round 1's: a fresh process; later rounds reuse`,
+      `memory the previous sockets freed, so they read lower); client = the`,
       `sockets' bun process(es): CPU share while measuring (1.00 = a core) and 10 ms timer lag p99`,
       readLoad
         ? `read ratio beside the sockets: ${fixed(summary.readRatio ?? Number.NaN, 2)} of the bare Bun.serve`
