@@ -2,7 +2,7 @@
 // WebSocket), recent donations, and the donate panel. After a reconnect the page re-reads the
 // campaign: pushes missed while away are not replayed.
 import { A, useParams } from "@solidjs/router";
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toProblem } from "../api/problem";
 import { DonatePanel } from "../components/donate-panel";
 import { GoalBar } from "../components/goal-bar";
@@ -32,7 +32,6 @@ export default function CampaignPage() {
     async (id) => {
       const res = await api.client.campaigns({ id }).get();
       if (!res.data) throw toProblem(res.error);
-      setTotals(null);
       return res.data as unknown as CampaignView;
     },
   );
@@ -44,11 +43,30 @@ export default function CampaignPage() {
     },
   );
 
-  const stopFollow = realtime.followCampaign(params.id);
+  // The list of donations is re-read at most every 2 s however fast donations arrive: every open
+  // page re-reading it on every push would turn a busy campaign into a storm of reads.
+  let donationsTimer: ReturnType<typeof setTimeout> | undefined;
+  const refreshDonationsSoon = () => {
+    donationsTimer ??= setTimeout(() => {
+      donationsTimer = undefined;
+      void donationsActions.refetch();
+    }, 2_000);
+  };
+
+  // Followed for as long as this campaign is shown (the same page may be handed another id).
+  createEffect(
+    on(
+      () => params.id,
+      (id) => {
+        setTotals(null);
+        onCleanup(realtime.followCampaign(id));
+      },
+    ),
+  );
   const offFrame = realtime.on((frame) => {
     if (frame.type === "campaign.totals" && frame.campaignId === params.id) {
       setTotals({ raisedMinor: frame.raisedMinor, donorCount: frame.donorCount, pledgeCount: frame.pledgeCount });
-      void donationsActions.refetch();
+      refreshDonationsSoon();
     }
   });
   const offReconnect = realtime.onReconnect(() => {
@@ -56,14 +74,16 @@ export default function CampaignPage() {
     void donationsActions.refetch();
   });
   onCleanup(() => {
-    stopFollow();
+    clearTimeout(donationsTimer);
     offFrame();
     offReconnect();
   });
 
+  // A push and the GET can cross: whichever has seen more pledges is the newer one.
   const live = () => {
     const c = campaign();
-    return c ? { ...c, ...(totals() ?? {}) } : undefined;
+    const t = totals();
+    return c ? (t && t.pledgeCount >= c.pledgeCount ? { ...c, ...t } : c) : undefined;
   };
 
   return (

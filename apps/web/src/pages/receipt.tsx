@@ -2,7 +2,7 @@
 // why), updated live. A guest reads and follows it with the receiptToken this browser remembered; a
 // signed-in donor as themselves. Each pledge.status push re-reads the pledge for its full history.
 import { A, useParams } from "@solidjs/router";
-import { createResource, For, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, For, on, onCleanup, Show } from "solid-js";
 import { toProblem } from "../api/problem";
 import { Loading, ProblemBox } from "../components/status";
 import { useServices } from "../context";
@@ -65,7 +65,12 @@ export default function Receipt() {
     },
   );
 
-  const stop = realtime.followPledge(params.id, saved()?.receiptToken);
+  createEffect(
+    on(
+      () => params.id,
+      () => onCleanup(realtime.followPledge(params.id, saved()?.receiptToken)),
+    ),
+  );
   const off = realtime.on((frame) => {
     if (frame.type !== "pledge.status" || frame.pledgeId !== params.id) return;
     const current = pledge();
@@ -82,7 +87,6 @@ export default function Receipt() {
   });
   const offReconnect = realtime.onReconnect(() => void refetch());
   onCleanup(() => {
-    stop();
     off();
     offReconnect();
   });
