@@ -154,7 +154,7 @@ function usage(scenarios: Scenario[]): string {
       ? scenarios.flatMap((s) => [
           `  ${s.name.padEnd(width)}  ${s.description} [${(s.profiles ?? ["servers"]).join(", ")}]`,
           ...Object.entries(s.flags ?? {}).map(
-            ([flag, f]) => `  ${"".padEnd(width)}    --${flag} <n>: ${f.help} (default ${f.default})`,
+            ([flag, f]) => `  ${"".padEnd(width)}    --${flag} <value>: ${f.help} (default ${f.default})`,
           ),
         ])
       : ["  (none)"]),

@@ -14,6 +14,7 @@ import { fixed, median, percentile } from "../lib/report";
 import type { BenchOptions, LoadResult, ScenarioResult, TargetResult } from "../lib/types";
 import { type FleetResult, startFleet } from "../lib/ws-fleet";
 import { type SchedTimes, schedTimes, startStageProbe } from "../lib/ws-stages";
+import { decoder, firstIncluding, type Includes } from "../lib/ws-totals";
 
 export const name = "ws-fanout";
 export const description =
@@ -30,8 +31,6 @@ export const flags = {
 const TARGET_P99_MS = 250;
 /** The HTTP poller's pause between reads. */
 const POLL_INTERVAL_MS = 5;
-/** Out-of-order captures tried when a total is not a prefix of the captures (see decode). */
-const SWAP_WINDOW = 8;
 
 interface Donation {
   id: string;
@@ -83,54 +82,6 @@ function distinctAmounts(count: number): number[] {
   const picked = new Set<number>();
   while (picked.size < count) picked.add(1000 + Math.floor(Math.random() * span));
   return [...picked];
-}
-
-/**
- * Which captures a total includes. Captures sorted by their `at`; a total normally is a prefix of
- * them (P[k]); when two captures close together were applied out of `at` order it is a prefix
- * with one capture swapped for a later one. Amounts are distinct random numbers, so an accidental
- * match is unlikely; a total explained by neither is counted as undecoded (and includes nothing).
- */
-export function decoder(baseMinor: number, amounts: readonly number[]) {
-  const prefix = [baseMinor];
-  for (const a of amounts) prefix.push((prefix.at(-1) as number) + a);
-  const byPrefix = new Map(prefix.map((p, k) => [p, k]));
-  return (value: number): ((i: number) => boolean) | null => {
-    const k = byPrefix.get(value);
-    if (k !== undefined) return (i) => i < k;
-    for (let n = 1; n < prefix.length; n++) {
-      const p = prefix[n] as number;
-      for (let j = Math.max(0, n - SWAP_WINDOW); j < n; j++) {
-        for (let m = n; m < Math.min(amounts.length, n + SWAP_WINDOW); m++) {
-          if (p - (amounts[j] as number) + (amounts[m] as number) === value)
-            return (i) => (i < n && i !== j) || i === m;
-        }
-      }
-    }
-    return null;
-  };
-}
-
-/** For each capture (index), the earliest time among `seen` totals that include it; NaN if none. */
-function firstIncluding(
-  seen: Map<number, number>,
-  count: number,
-  decode: (v: number) => ((i: number) => boolean) | null,
-  cache: Map<number, ((i: number) => boolean) | null>,
-): Float64Array {
-  const out = new Float64Array(count).fill(Number.NaN);
-  for (const [value, t] of seen) {
-    let includes = cache.get(value);
-    if (includes === undefined) {
-      includes = decode(value);
-      cache.set(value, includes);
-    }
-    if (!includes) continue;
-    for (let i = 0; i < count; i++) {
-      if (includes(i) && !((out[i] as number) <= t)) out[i] = t;
-    }
-  }
-  return out;
 }
 
 const spread = (values: number[]) => {
@@ -381,7 +332,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         500,
         captured.map((d) => d.amountMinor),
       );
-      const cache = new Map<number, ((i: number) => boolean) | null>();
+      const cache = new Map<number, Includes | null>();
       const latencies: number[] = [];
       let undelivered = 0;
       const union = new Set<number>();
