@@ -7,6 +7,7 @@ import { toProblem } from "../api/problem";
 import { Loading, ProblemBox } from "../components/status";
 import { useServices } from "../context";
 import { formatMoney } from "../lib/money";
+import { timeline } from "../lib/timeline";
 
 interface PledgeView {
   id: string;
@@ -21,7 +22,6 @@ interface PledgeView {
   history: { status: string; at: string }[];
 }
 
-const HAPPY = ["pending", "authorized", "captured"] as const;
 const LABEL: Record<string, string> = {
   pending: "Received",
   authorized: "Authorized by the bank",
@@ -31,24 +31,6 @@ const LABEL: Record<string, string> = {
   expired: "Expired",
   refunded: "Refunded",
 };
-
-type StepState = "done" | "current" | "todo" | "stopped";
-
-/** The steps to draw: the happy path so far and to come, or where the pledge left it. */
-export function timeline(
-  p: Pick<PledgeView, "status" | "history">,
-): { status: string; at?: string; state: StepState }[] {
-  const at = new Map(p.history.map((h) => [h.status, h.at]));
-  const idx = HAPPY.indexOf(p.status as (typeof HAPPY)[number]);
-  if (idx >= 0)
-    return HAPPY.map((s, i) => ({
-      status: s,
-      at: at.get(s),
-      state: i < idx || p.status === "captured" ? "done" : i === idx ? "current" : "todo",
-    }));
-  const reached = HAPPY.filter((s) => at.has(s)).map((s) => ({ status: s, at: at.get(s), state: "done" as const }));
-  return [...reached, { status: p.status, at: at.get(p.status), state: p.status === "refunded" ? "done" : "stopped" }];
-}
 
 export default function Receipt() {
   const { api, realtime, receipts } = useServices();
