@@ -207,6 +207,23 @@ describe("the web app in Chromium", () => {
     await page.screenshot({ path: join(SHOTS, "receipt-failed.png"), fullPage: true });
   }, 60_000);
 
+  test("keyboard only: skip link, a preset with Space, Enter submits and focus lands on the first bad field", async () => {
+    const page = await newPage();
+    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByRole("heading", { name: "Clean water for Sylhet" }).waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+    await page.getByRole("button", { name: "BDT 2,500" }).focus();
+    await page.keyboard.press("Space");
+    expect(await page.getByLabel("Amount", { exact: true }).inputValue()).toBe("2500.00");
+    await page.getByLabel("Amount", { exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByText("Your name, for the receipt").waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("donor-name");
+  }, 60_000);
+
   test("a phone-width page has no horizontal scroll", async () => {
     const page = await newPage({ width: 360, height: 740 });
     for (const path of ["/", `/campaigns/${campaignId}`, "/signup"]) {

@@ -36,7 +36,15 @@ function Layout(props: RouteSectionProps) {
 
   return (
     <>
-      <a class="skip" href="#main">
+      {/* biome-ignore lint/a11y/useValidAnchor: a skip link is a link (#main works without script); the router swallows its default, so it moves focus itself */}
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          main?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">
