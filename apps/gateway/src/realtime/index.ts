@@ -158,10 +158,15 @@ export function createRealtime(deps: RealtimeDeps) {
     metrics.error(code);
   }
 
-  /** The fan-out listener first: if it cannot be had, the socket holds nothing it would give back. */
-  function hold(ws: Socket, topic: string): void {
-    hub.acquire(topic);
+  /**
+   * The fan-out listener first: if it cannot be had, the socket holds nothing it would give back.
+   * Resolves once the subscription is in force (see TopicHub.acquire); the frame that took it is
+   * answered after that, so a client's barrier (ping → pong) means "subscribed".
+   */
+  function hold(ws: Socket, topic: string): Promise<void> {
+    const ready = hub.acquire(topic);
     ws.subscribe(topic);
+    return ready;
   }
 
   function drop(ws: Socket, topic: string): void {
@@ -186,8 +191,8 @@ export function createRealtime(deps: RealtimeDeps) {
     // Subscribed before the current totals are sent: a change from now on is not missed (it may
     // arrive just before the snapshot it supersedes; totals frames carry whole figures, not deltas).
     if (!session.follows.has(topic)) {
-      hold(ws, topic);
       session.follows.add(topic);
+      await hold(ws, topic);
     }
     const snapshot = JSON.parse(body) as { raisedMinor: number; donorCount: number; pledgeCount: number };
     const totals: RealtimeModel.CampaignTotals = {
@@ -213,8 +218,8 @@ export function createRealtime(deps: RealtimeDeps) {
     if (status === 400 || status === 403 || status === 404) return refuse(ws, "not_found", "No such pledge");
     if (status !== 200) return refuse(ws, "unavailable", "Pledges are unavailable; try again shortly");
     if (ws.readyState !== WebSocket.OPEN || session.follows.has(topic)) return;
-    hold(ws, topic);
     session.follows.add(topic);
+    await hold(ws, topic);
   }
 
   function unfollow(ws: Socket, session: Session, topic: string) {
@@ -241,8 +246,8 @@ export function createRealtime(deps: RealtimeDeps) {
       if (body === null) return refuse(ws, "not_found", "No such campaign");
     }
     if (ws.readyState !== WebSocket.OPEN || session.rooms.has(topic)) return;
-    hold(ws, topic);
     session.rooms.add(topic);
+    await hold(ws, topic);
   }
 
   function leave(ws: Socket, session: Session, name: string) {
@@ -325,7 +330,8 @@ export function createRealtime(deps: RealtimeDeps) {
         };
         sessions.set(raw.data as object, session);
         sockets.add(raw);
-        for (const topic of own) hold(raw, topic);
+        // The socket's first frame is answered once its own topics are in force (frames run in order).
+        session.queue = Promise.all(own.map((topic) => hold(raw, topic))).then(() => {});
         // A signed-in socket lives as long as its access token: then it is closed (4401) and the
         // client reconnects with a fresh one — so a session ended since cannot keep listening.
         const exp = token ? decodeJwt(token).exp : undefined;

@@ -8,8 +8,12 @@ import type { Fanout } from "@careforall/bus";
 export type LocalPublish = (topic: string, json: string) => number;
 
 export interface TopicHub {
-  /** One more local socket wants `topic`. */
-  acquire(topic: string): void;
+  /**
+   * One more local socket wants `topic`. Resolves once the fan-out subscription is in force at the
+   * server (a new one is flushed: NATS has processed it), so a frame answered after it — a pong, the
+   * current totals — promises that whatever is published from then on reaches this socket.
+   */
+  acquire(topic: string): Promise<void>;
   /** One socket less; the last one gives the fan-out subscription back. */
   release(topic: string): void;
   /** Topics this process listens to on the fan-out now. */
@@ -19,19 +23,22 @@ export interface TopicHub {
 }
 
 export function createTopicHub(fanout: Fanout, publish: LocalPublish, onFrame?: (topic: string) => void): TopicHub {
-  const held = new Map<string, { sockets: number; unsubscribe: () => void }>();
+  const held = new Map<string, { sockets: number; unsubscribe: () => void; ready: Promise<void> }>();
   return {
     acquire(topic) {
       const entry = held.get(topic);
       if (entry) {
         entry.sockets++;
-        return;
+        return entry.ready;
       }
       const unsubscribe = fanout.subscribe(topic, (json) => {
         publish(topic, json);
         onFrame?.(topic);
       });
-      held.set(topic, { sockets: 1, unsubscribe });
+      // A fan-out that cannot flush (NATS away) still holds the subscription: it is resent on reconnect.
+      const ready = fanout.flush().catch(() => {});
+      held.set(topic, { sockets: 1, unsubscribe, ready });
+      return ready;
     },
     release(topic) {
       const entry = held.get(topic);
