@@ -6,59 +6,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMemoryFanout } from "@careforall/bus";
-import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
-import { systemClock } from "@careforall/config";
-import { createHttpMetrics, freePort } from "@careforall/http";
-import { silentLogger } from "@careforall/log";
-import { createTestKeys } from "@careforall/testkit";
-import { treaty } from "@elysiajs/eden";
-import { createGatewayApp, createSnapshotStore, type GatewayClients } from "../../apps/gateway/src/app";
+import { offlineGateway } from "../../apps/gateway/test/offline-gateway";
 
 let dist: string;
 
-async function gateway(web?: { distDir: string }) {
-  const keys = await createTestKeys();
-  const nowhere = `127.0.0.1:${freePort()}`;
-  const log = silentLogger("gateway-web-test");
-  const metrics = createHttpMetrics("gateway");
-  const clients = Object.fromEntries(
-    ["auth", "campaign", "pledge", "payment", "bank", "chat", "notification"].map((n) => [n, treaty(nowhere)]),
-  ) as unknown as GatewayClients;
-  return createGatewayApp({
-    ...(web ? { web } : {}),
-    clients,
-    snapshots: createSnapshotStore({
-      cache: createMemoryCache(),
-      origin: { fetch: async () => null },
-      clock: systemClock,
-      log,
-      metrics,
-      localTtlMs: 1_000,
-      redisTtlSeconds: 60,
-    }),
-    limiter: createMemoryRateLimiter(),
-    config: {
-      JWT_PUBLIC_KEY: keys.publicKeyPem,
-      JWT_ISSUER: "careforall-auth",
-      RATE_LIMIT_AUTH: 0,
-      RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
-      RATE_LIMIT_DEMO_ACCOUNTS: 0,
-      RATE_LIMIT_PLEDGES: 0,
-      RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
-      TRUSTED_PROXIES: "",
-      WS_FRAMES_PER_SECOND: 20,
-      WS_FRAME_BURST: 40,
-      WS_MAX_FOLLOWS: 100,
-      WS_MAX_ROOMS: 20,
-      WS_IDLE_TIMEOUT_SECONDS: 60,
-      WS_BACKPRESSURE_LIMIT_BYTES: 1024 * 1024,
-    },
-    fanout: createMemoryFanout({ log }),
-    log,
-    metrics,
-  });
-}
+const gateway = offlineGateway;
 
 type App = Awaited<ReturnType<typeof gateway>>;
 let app: App;

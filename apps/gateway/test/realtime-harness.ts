@@ -6,7 +6,7 @@ import { createMemoryFanout, type Fanout } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { type Clock, systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, freePort } from "@careforall/http";
+import { createHttpMetrics } from "@careforall/http";
 import { silentLogger } from "@careforall/log";
 import {
   accessTokenSigner,
@@ -19,9 +19,9 @@ import {
 
 export { type Frame, TestSocket };
 
-import { treaty } from "@elysiajs/eden";
 import { createGatewayApp, createSnapshotStore, type GatewayClients, type GatewayConfig } from "../src/app";
 import type { RealtimeUpstreams } from "../src/realtime";
+import { testGatewayConfig, unreachableClients } from "./offline-gateway";
 
 /** Counts what the gateway asks of its fan-out: the claim is one subscription per topic per process. */
 export function countingFanout(inner: Fanout) {
@@ -76,7 +76,6 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
   const sign = await accessTokenSigner(keys.privateKeyPem);
   const log = silentLogger("gateway-realtime");
   const metrics = createHttpMetrics("gateway");
-  const nowhere = `127.0.0.1:${freePort()}`;
   const campaigns = new Map<string, CampaignSnapshot>();
   const memory = options.fanout ?? createMemoryFanout({ log });
   const counted = countingFanout(memory);
@@ -99,16 +98,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
       return upstream.pledgeStatus;
     },
   };
-  const clients = {
-    auth: treaty(nowhere),
-    campaign: treaty(nowhere),
-    pledge: treaty(nowhere),
-    payment: treaty(nowhere),
-    bank: treaty(nowhere),
-    chat: treaty(nowhere),
-    notification: treaty(nowhere),
-    ...options.clients,
-  } as unknown as GatewayClients;
+  const clients = { ...unreachableClients(), ...options.clients } as unknown as GatewayClients;
   const app = createGatewayApp({
     clients,
     snapshots: createSnapshotStore({
@@ -121,23 +111,7 @@ export async function startRealtimeGateway(options: HarnessOptions = {}) {
       redisTtlSeconds: 60,
     }),
     limiter: createMemoryRateLimiter(),
-    config: {
-      JWT_PUBLIC_KEY: keys.publicKeyPem,
-      JWT_ISSUER: "careforall-auth",
-      RATE_LIMIT_AUTH: 0,
-      RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
-      RATE_LIMIT_DEMO_ACCOUNTS: 0,
-      RATE_LIMIT_PLEDGES: 0,
-      RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
-      TRUSTED_PROXIES: "",
-      WS_FRAMES_PER_SECOND: 20,
-      WS_FRAME_BURST: 40,
-      WS_MAX_FOLLOWS: 100,
-      WS_MAX_ROOMS: 20,
-      WS_IDLE_TIMEOUT_SECONDS: 60,
-      WS_BACKPRESSURE_LIMIT_BYTES: 1024 * 1024,
-      ...options.config,
-    },
+    config: { ...testGatewayConfig(keys.publicKeyPem), ...options.config },
     fanout: counted.fanout,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fakeUpstreams === false ? {} : { realtimeUpstreams: upstreams }),
