@@ -1,12 +1,15 @@
 // The shell: header with navigation and who is signed in, the "your session ended" notice, and the
 // routes.
 import { A, Route, Router, type RouteSectionProps, useLocation, useNavigate } from "@solidjs/router";
-import { createEffect, type JSX, on, Show } from "solid-js";
+import { createEffect, type JSX, lazy, on, Show } from "solid-js";
 import { useServices } from "./context";
 import { SignIn, SignUp } from "./pages/auth";
 import CampaignPage from "./pages/campaign";
 import Campaigns from "./pages/campaigns";
 import Receipt from "./pages/receipt";
+
+// Admin screens: a lazy chunk, never part of the donor budget.
+const AdminPage = lazy(() => import("./pages/admin"));
 
 // The donor pages are in the entry chunk (about 9 KiB gzipped together): a direct visit to a campaign
 // then costs one script and one API call, not a script, a chunk and a call in a row. Screens donors
@@ -68,6 +71,9 @@ function Layout(props: RouteSectionProps) {
           >
             {(u) => (
               <>
+                <Show when={u().role === "admin"}>
+                  <A href="/admin">Admin</A>
+                </Show>
                 <span class="who" data-testid="who">
                   {u().name}
                 </span>
@@ -113,6 +119,7 @@ export function App() {
       <Route path="/pledges/:id" component={Receipt} />
       <Route path="/signin" component={SignIn} />
       <Route path="/signup" component={SignUp} />
+      <Route path="/admin" component={AdminPage} />
       <Route path="*404" component={NotFound} />
     </Router>
   );

@@ -1,0 +1,98 @@
+// The admin panel in a real browser (Debian's Chromium, headless) against its own real platform: an
+// admin signs in, opens the panel from the nav, sees the audit at zero drift with no alarm, changes a
+// bank fault knob (a bad value is refused before sending) and the API reads it back; a donor is told
+// "admins only" (and the API refuses them). Writes docs/screenshots/admin.png.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { waitFor } from "@careforall/testkit";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { ROOT } from "../../scripts/stack";
+import { ensureWebBuild } from "../../scripts/web";
+import { ADMIN, call, expectCall, login, PASSWORD, register, useSystem } from "../system/support";
+
+const SHOTS = join(ROOT, "docs", "screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+beforeAll(async () => {
+  await ensureWebBuild();
+}, 120_000);
+
+const sys = useSystem({ label: "webadmin" });
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+});
+
+async function signedIn(email: string, password: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: sys.gw });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("who").waitFor();
+  return page;
+}
+
+async function latency(token: string): Promise<number> {
+  const faults = await expectCall<{ latencyMs: number }>(200, sys.gw, "GET", "/api/admin/bank/faults", undefined, {
+    token,
+  });
+  return faults.latencyMs;
+}
+
+describe("the admin panel in Chromium", () => {
+  test("an admin sees the audit at zero drift and changes a bank fault knob", async () => {
+    const admin = await login(sys.gw, ADMIN.email, ADMIN.password);
+    expect(await latency(admin.accessToken)).toBe(0);
+
+    const page = await signedIn(ADMIN.email, ADMIN.password);
+    await page.getByRole("link", { name: "Admin", exact: true }).click();
+    await page.getByRole("heading", { name: "Admin panel" }).waitFor();
+    const summary = page.getByTestId("audit-summary");
+    await summary.waitFor();
+    expect(await page.getByTestId("total-drift").textContent()).toBe("0");
+    expect(await page.getByTestId("stuck").textContent()).toBe("0");
+    expect(await summary.textContent()).toContain("All consistent");
+    expect(await summary.getAttribute("class")).not.toContain("admin-alarm");
+    await page.getByRole("button", { name: "Run again" }).click();
+    await page.getByRole("button", { name: "Run again" }).waitFor();
+
+    // A bad value is refused before anything is sent.
+    const field = page.getByLabel(/^Latency \(ms\)/);
+    await field.fill("-5");
+    await page.getByRole("button", { name: "Save knobs" }).click();
+    await page.getByText("A whole number of milliseconds from 0 to 60000").waitFor();
+    expect(await field.getAttribute("aria-invalid")).toBe("true");
+    expect(await latency(admin.accessToken)).toBe(0);
+
+    await field.fill("50");
+    await page.getByRole("button", { name: "Save knobs" }).click();
+    await page.getByTestId("faults-saved").waitFor();
+    expect(await latency(admin.accessToken)).toBe(50);
+    await page.screenshot({ path: join(SHOTS, "admin.png"), fullPage: true });
+
+    // Put it back, through the panel again.
+    await field.fill("0");
+    await page.getByRole("button", { name: "Save knobs" }).click();
+    await waitFor(async () => (await latency(admin.accessToken)) === 0, { what: "latencyMs back to 0" });
+  }, 60_000);
+
+  test("a donor sees 'admins only' and the API refuses them", async () => {
+    const donor = await register(sys.gw, "Plain Donor");
+    const page = await signedIn(donor.user.email, PASSWORD);
+    expect(await page.getByRole("link", { name: "Admin", exact: true }).count()).toBe(0);
+    await page.goto("/admin");
+    await page.getByTestId("admins-only").waitFor();
+    expect(await page.getByTestId("admins-only").textContent()).toContain("Admins only");
+    expect((await call(sys.gw, "GET", "/api/admin/audit", undefined, { token: donor.accessToken })).status).toBe(403);
+  }, 60_000);
+});
