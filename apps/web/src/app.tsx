@@ -6,7 +6,13 @@ import { useServices } from "./context";
 import { SignIn, SignUp } from "./pages/auth";
 import CampaignPage from "./pages/campaign";
 import Campaigns from "./pages/campaigns";
+import { NotificationsLink } from "./pages/me/badge";
 import Receipt from "./pages/receipt";
+
+// The signed-in screens (me & chat): lazy chunks, outside the donor budget; the badge is in the header.
+const MyDonations = lazy(() => import("./pages/me/donations"));
+const MyNotifications = lazy(() => import("./pages/me/notifications"));
+const Support = lazy(() => import("./pages/me/support"));
 
 // Admin screens: a lazy chunk, never part of the donor budget.
 const AdminPage = lazy(() => import("./pages/admin"));
@@ -71,6 +77,9 @@ function Layout(props: RouteSectionProps) {
           >
             {(u) => (
               <>
+                <A href="/me/donations">My donations</A>
+                <NotificationsLink />
+                <A href="/me/support">Support</A>
                 <Show when={u().role === "admin"}>
                   <A href="/admin">Admin</A>
                 </Show>
@@ -120,6 +129,9 @@ export function App() {
       <Route path="/signin" component={SignIn} />
       <Route path="/signup" component={SignUp} />
       <Route path="/admin" component={AdminPage} />
+      <Route path="/me/donations" component={MyDonations} />
+      <Route path="/me/notifications" component={MyNotifications} />
+      <Route path="/me/support" component={Support} />
       <Route path="*404" component={NotFound} />
     </Router>
   );

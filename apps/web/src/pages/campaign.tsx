@@ -4,6 +4,7 @@
 import { A, useParams } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toProblem } from "../api/problem";
+import { ChatRoom } from "../components/chat-lazy";
 import { DonatePanel } from "../components/donate-panel";
 import { GoalBar } from "../components/goal-bar";
 import { Empty, Loading, ProblemBox } from "../components/status";
@@ -138,6 +139,7 @@ export default function CampaignPage() {
                   </Show>
                 )}
               </Show>
+              <ChatRoom room={`campaign:${c().id}`} title="Questions & answers" />
             </article>
             <aside>
               <DonatePanel campaign={c()} />

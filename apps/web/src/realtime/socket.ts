@@ -7,12 +7,33 @@
 export type ServerFrame =
   | { type: "campaign.totals"; campaignId: string; raisedMinor: number; donorCount: number; pledgeCount: number }
   | { type: "pledge.status"; pledgeId: string; campaignId: string; status: string; failureReason: string | null }
-  | { type: "chat.message"; id: string; room: string; userId: string; name: string; text: string; at: string }
-  | { type: "notification"; id: string; kind: string; title: string; body: string; at: string }
+  | {
+      type: "chat.message";
+      id: string;
+      room: string;
+      userId: string;
+      name: string;
+      text: string;
+      at: string;
+      clientId?: string;
+    }
+  | {
+      type: "notification";
+      id: string;
+      kind: string;
+      title: string;
+      body: string;
+      at: string;
+      pledgeId?: string;
+      campaignId?: string;
+    }
   | { type: "error"; code: string; message: string }
   | { type: "pong" };
 
-type Follow = { op: "follow"; campaignId: string } | { op: "follow"; pledgeId: string; receiptToken?: string };
+type Follow =
+  | { op: "follow"; campaignId: string }
+  | { op: "follow"; pledgeId: string; receiptToken?: string }
+  | { op: "join"; room: string };
 
 interface SocketLike {
   readonly readyState: number;
@@ -113,7 +134,11 @@ export function createRealtime(deps: RealtimeDeps) {
   }
 
   function key(frame: Follow): string {
-    return "campaignId" in frame ? `c:${frame.campaignId}` : `p:${frame.pledgeId}`;
+    return "room" in frame
+      ? `r:${frame.room}`
+      : "campaignId" in frame
+        ? `c:${frame.campaignId}`
+        : `p:${frame.pledgeId}`;
   }
 
   function add(frame: Follow): () => void {
@@ -134,9 +159,11 @@ export function createRealtime(deps: RealtimeDeps) {
       if (--e.count > 0) return;
       follows.delete(k);
       sendFrame(
-        "campaignId" in frame
-          ? { op: "unfollow", campaignId: frame.campaignId }
-          : { op: "unfollow", pledgeId: frame.pledgeId },
+        "room" in frame
+          ? { op: "leave", room: frame.room }
+          : "campaignId" in frame
+            ? { op: "unfollow", campaignId: frame.campaignId }
+            : { op: "unfollow", pledgeId: frame.pledgeId },
       );
     };
   }
@@ -146,6 +173,14 @@ export function createRealtime(deps: RealtimeDeps) {
     followCampaign: (campaignId: string) => add({ op: "follow", campaignId }),
     followPledge: (pledgeId: string, receiptToken?: string) =>
       add(receiptToken ? { op: "follow", pledgeId, receiptToken } : { op: "follow", pledgeId }),
+    /** A chat room, joined (and re-joined after a reconnect) like a follow; the returned function leaves. */
+    joinRoom: (room: string) => add({ op: "join", room }),
+    /** Posts to a joined room; false when the socket is not open (the caller keeps the message unsent). */
+    say(room: string, text: string, clientId: string): boolean {
+      if (!socket || socket.readyState !== OPEN) return false;
+      socket.send(JSON.stringify({ op: "say", room, text, clientId }));
+      return true;
+    },
     on(fn: (frame: ServerFrame) => void): () => void {
       handlers.add(fn);
       return () => handlers.delete(fn);

@@ -1,0 +1,155 @@
+// The signed-in screens in a real browser (Debian's Chromium through playwright-core, headless) on a
+// platform of their own: two signed-in users chat on a campaign page (live, exactly once, text as text);
+// a donor's My donations lists their pledge after donating. Writes docs/screenshots/chat.png.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { waitFor } from "@careforall/testkit";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { ROOT } from "../../scripts/stack";
+import { ensureWebBuild } from "../../scripts/web";
+import { call, expectCall, PASSWORD, register, type Session, useSystem } from "../system/support";
+
+const SHOTS = join(ROOT, "docs", "screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+// Built before the platform starts (the gateway serves whatever apps/web/dist holds).
+beforeAll(async () => {
+  await ensureWebBuild();
+}, 120_000);
+
+const sys = useSystem({ label: "web_chat" });
+let browser: Browser;
+let campaignId: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  const owner = await register(sys.gw, "Organiser");
+  const campaign = await expectCall<{ id: string }>(
+    201,
+    sys.gw,
+    "POST",
+    "/api/campaigns",
+    {
+      title: "School books for Rangpur",
+      description: "Two hundred children start school without books this year.",
+      goalMinor: 10_000_000,
+      currency: "BDT",
+    },
+    { token: owner.accessToken },
+  );
+  campaignId = campaign.id;
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+});
+
+/** A page in a browser context of its own (its own storage: its own session), signed in through the form. */
+async function signedInPage(who: Session): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, baseURL: sys.gw });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(who.user.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("who").waitFor();
+  return page;
+}
+
+/** How many messages in the page's chat show exactly this text. */
+function shown(page: Page, text: string): Promise<number> {
+  return page
+    .getByTestId("chat-text")
+    .filter({ hasText: text })
+    .evaluateAll((els, t) => els.filter((e) => e.textContent === t).length, text);
+}
+
+/** Sends a message and waits for the room's echo (the optimistic copy is no longer pending). */
+async function say(page: Page, text: string): Promise<void> {
+  await page.getByLabel("Your message").fill(text);
+  await page.getByLabel("Your message").press("Enter");
+  await waitFor(
+    async () => (await shown(page, text)) === 1 && (await page.locator(".chat-message.pending").count()) === 0,
+    {
+      timeoutMs: 10_000,
+      what: `"${text}" echoed by the room`,
+    },
+  );
+}
+
+describe("the signed-in screens in Chromium", () => {
+  test("two signed-in users chat on a campaign page: live, exactly once, markup shown as text", async () => {
+    const [alice, bilal] = await Promise.all([register(sys.gw, "Alice"), register(sys.gw, "Bilal")]);
+    const a = await signedInPage(alice);
+    const b = await signedInPage(bilal);
+    for (const page of [a, b]) {
+      await page.goto(`/campaigns/${campaignId}`);
+      await page.getByRole("heading", { name: "Questions & answers" }).waitFor();
+      await page.getByText("No messages yet.").waitFor();
+      // A marker that a reload would wipe.
+      await page.evaluate(() => Object.assign(window, { __noReload: true }));
+    }
+    // Each page's own message coming back through the room proves its socket has joined it.
+    await say(a, "Hello from Alice");
+    await say(b, "Hello from Bilal");
+    await waitFor(async () => (await shown(a, "Hello from Bilal")) === 1, { what: "Bilal's hello at Alice's" });
+
+    const text = "Is the <b>deadline</b> in March?";
+    await say(a, text);
+    await waitFor(async () => (await shown(b, text)) === 1, {
+      timeoutMs: 10_000,
+      what: "Alice's question on Bilal's page without a reload",
+    });
+    // A round trip after it: a duplicate of Alice's message would have arrived before this echo.
+    await say(b, "Yes, by the 15th.");
+    await waitFor(async () => (await shown(a, "Yes, by the 15th.")) === 1, { what: "Bilal's answer at Alice's" });
+    for (const page of [a, b]) {
+      expect(await shown(page, text)).toBe(1);
+      expect(await page.getByTestId("chat-list").locator("b").count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    }
+    // Newest first.
+    expect(await b.getByTestId("chat-text").first().textContent()).toBe("Yes, by the 15th.");
+    await b.getByRole("heading", { name: "Questions & answers" }).scrollIntoViewIfNeeded();
+    await b.screenshot({ path: join(SHOTS, "chat.png"), fullPage: true });
+
+    // A guest reads the same history but has no input.
+    const context = await browser.newContext({ baseURL: sys.gw });
+    contexts.push(context);
+    const guest = await context.newPage();
+    await guest.goto(`/campaigns/${campaignId}`);
+    await guest.getByText("Sign in to post a message.").waitFor();
+    await waitFor(async () => (await shown(guest, text)) === 1, { what: "the history for a guest" });
+    expect(await guest.getByLabel("Your message").count()).toBe(0);
+  }, 60_000);
+
+  test("a donor's My donations lists their pledge after donating, linked to its receipt", async () => {
+    const donor = await register(sys.gw, "Karim");
+    // The new user's bank account is opened asynchronously after registration.
+    await waitFor(
+      async () => (await call(sys.gw, "GET", "/api/me/bank", undefined, { token: donor.accessToken })).status === 200,
+      { what: "the donor's bank account" },
+    );
+    const page = await signedInPage(donor);
+    await page.getByRole("link", { name: "My donations" }).click();
+    await page.getByText("No donations yet.").waitFor();
+
+    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByLabel("Amount", { exact: true }).fill("750");
+    await page.getByRole("button", { name: /^Donate / }).click();
+    await page.waitForURL(/\/pledges\//);
+    const pledgeId = new URL(page.url()).pathname.split("/").pop();
+
+    await page.getByRole("link", { name: "My donations" }).click();
+    const row = page.getByTestId("my-donations").locator("li");
+    await row.first().waitFor();
+    expect(await row.count()).toBe(1);
+    expect(await row.first().textContent()).toContain("750");
+    await row.first().getByRole("link").click();
+    await page.waitForURL(`**/pledges/${pledgeId}`);
+    await page.getByTestId("pledge-status").waitFor();
+  }, 60_000);
+});
