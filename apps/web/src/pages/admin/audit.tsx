@@ -1,10 +1,11 @@
 // The money audit: per campaign, the displayed total, captured − refunded, the bank balance and the
 // drift between them; drift or stuck pledges are called out in words and colour. Polled every 5 s,
 // which also feeds the live chart (pledges captured per second, captured amount).
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { toProblem } from "../../api/problem";
 import { Loading, ProblemBox } from "../../components/status";
 import { useServices } from "../../context";
+import { formatMoney } from "../../lib/money";
 import { Sparkline } from "./sparkline";
 
 export interface AuditReport {
@@ -22,10 +23,23 @@ export interface AuditReport {
 
 const POLL_MS = 5_000;
 const HISTORY = 30;
+const MAX_FOLLOWS = 50;
 const units = new Intl.NumberFormat();
 
 export function AuditPanel() {
   const { api, realtime } = useServices();
+  // Titles and currencies for the rows (best effort: the audit itself knows only ids and minor units).
+  const [names] = createResource(async () => {
+    const res = await api.client.campaigns.get({ query: { limit: 100 } }).catch(() => null);
+    const map = new Map<string, { title: string; currency: string }>();
+    for (const c of (res?.data?.items ?? []) as { id: string; title: string; currency: string }[])
+      map.set(c.id, { title: c.title, currency: c.currency });
+    return map;
+  });
+  const money = (minor: number, id: string) => {
+    const currency = names.latest?.get(id)?.currency;
+    return currency ? formatMoney(minor, currency) : units.format(minor);
+  };
   const [audit, { refetch }] = createResource(async () => {
     const res = await api.client.admin.audit.get();
     if (!res.data) throw toProblem(res.error);
@@ -35,7 +49,7 @@ export function AuditPanel() {
   });
 
   // The chart: each audit gives the captured sum; between two audits, donations per second come from
-  // the campaign.totals frames the tab sees (pledgeCount deltas) or, failing those, the captured sum's rise.
+  // the campaign.totals frames of the followed campaigns (pledgeCount deltas).
   const [rate, setRate] = createSignal<number[]>([]);
   const [captured, setCaptured] = createSignal<number[]>([]);
   let last: { at: number; captured: number } | undefined;
@@ -51,9 +65,19 @@ export function AuditPanel() {
     last = { at: now, captured: total };
     setCaptured((c) => [...c, total].slice(-HISTORY));
   }
+  // Every audited campaign is followed (up to MAX_FOLLOWS), so its campaign.totals frames arrive: the
+  // rise of their pledgeCount between two audits is the donations of that interval.
+  const follows = new Map<string, () => void>();
+  const counts = new Map<string, number>();
+  createEffect(() => {
+    for (const c of (audit.latest?.campaigns ?? []).slice(0, MAX_FOLLOWS))
+      if (!follows.has(c.campaignId)) follows.set(c.campaignId, realtime.followCampaign(c.campaignId));
+  });
   const off = realtime.on((frame) => {
-    if (frame.type === "campaign.totals" || (frame.type === "notification" && frame.kind.startsWith("pledge.")))
-      pushed++;
+    if (frame.type !== "campaign.totals" || !follows.has(frame.campaignId)) return;
+    const before = counts.get(frame.campaignId);
+    if (before !== undefined && frame.pledgeCount > before) pushed += frame.pledgeCount - before;
+    counts.set(frame.campaignId, frame.pledgeCount);
   });
   const timer = setInterval(() => {
     if (!audit.loading) void refetch();
@@ -61,6 +85,7 @@ export function AuditPanel() {
   onCleanup(() => {
     clearInterval(timer);
     off();
+    for (const unfollow of follows.values()) unfollow();
   });
 
   const alarm = (a: AuditReport) => a.totalDriftMinor !== 0 || a.stuckPledges > 0;
@@ -99,14 +124,14 @@ export function AuditPanel() {
               <figure>
                 <Sparkline values={captured()} label="Captured amount over the last audits" />
                 <figcaption>
-                  Captured − refunded: <strong>{units.format(captured().at(-1) ?? 0)}</strong>
+                  Captured − refunded (minor units): <strong>{units.format(captured().at(-1) ?? 0)}</strong>
                 </figcaption>
               </figure>
             </div>
             <Show when={a().campaigns.length > 0} fallback={<p class="state empty">No campaigns yet.</p>}>
               <div class="admin-scroll">
                 <table class="admin-table">
-                  <caption class="muted">Amounts in each campaign's minor units</caption>
+                  <caption class="muted">Per campaign: the total shown, the pledge records, the bank</caption>
                   <thead>
                     <tr>
                       <th scope="col">Campaign</th>
@@ -121,13 +146,15 @@ export function AuditPanel() {
                       {(c) => (
                         <tr class={c.driftMinor !== 0 ? "admin-bad" : undefined}>
                           <th scope="row">
-                            <a href={`/campaigns/${c.campaignId}`}>{c.campaignId.slice(0, 8)}</a>
+                            <a href={`/campaigns/${c.campaignId}`}>
+                              {names.latest?.get(c.campaignId)?.title ?? c.campaignId.slice(0, 8)}
+                            </a>
                           </th>
-                          <td>{units.format(c.raisedMinor)}</td>
-                          <td>{units.format(c.capturedMinusRefundedMinor)}</td>
-                          <td>{units.format(c.bankBalanceMinor)}</td>
+                          <td>{money(c.raisedMinor, c.campaignId)}</td>
+                          <td>{money(c.capturedMinusRefundedMinor, c.campaignId)}</td>
+                          <td>{money(c.bankBalanceMinor, c.campaignId)}</td>
                           <td>
-                            {units.format(c.driftMinor)}
+                            {money(c.driftMinor, c.campaignId)}
                             {c.driftMinor !== 0 ? " ⚠ drift" : ""}
                           </td>
                         </tr>
