@@ -83,8 +83,7 @@ async function say(page: Page, text: string): Promise<void> {
 describe("the signed-in screens in Chromium", () => {
   test("two signed-in users chat on a campaign page: live, exactly once, markup shown as text", async () => {
     const [alice, bilal] = await Promise.all([register(sys.gw, "Alice"), register(sys.gw, "Bilal")]);
-    const a = await signedInPage(alice);
-    const b = await signedInPage(bilal);
+    const [a, b] = await Promise.all([signedInPage(alice), signedInPage(bilal)]);
     for (const page of [a, b]) {
       await page.goto(`/campaigns/${campaignId}`);
       await page.getByRole("heading", { name: "Questions & answers" }).waitFor();
@@ -126,7 +125,7 @@ describe("the signed-in screens in Chromium", () => {
     expect(await guest.getByLabel("Your message").count()).toBe(0);
   }, 60_000);
 
-  test("a donor's My donations lists their pledge after donating, linked to its receipt", async () => {
+  test("a donor's My donations lists their pledge after donating; its capture lights the live badge and is marked read", async () => {
     const donor = await register(sys.gw, "Karim");
     // The new user's bank account is opened asynchronously after registration.
     await waitFor(
@@ -136,18 +135,48 @@ describe("the signed-in screens in Chromium", () => {
     const page = await signedInPage(donor);
     await page.getByRole("link", { name: "My donations" }).click();
     await page.getByText("No donations yet.").waitFor();
+    expect(await page.getByTestId("unread-badge").count()).toBe(0);
+    // A marker that a reload would wipe: the badge must move by the pushed notification alone.
+    await page.evaluate(() => Object.assign(window, { __noReload: true }));
 
-    await page.goto(`/campaigns/${campaignId}`);
+    await page.getByRole("link", { name: "Campaigns" }).first().click();
+    await page.getByRole("link", { name: "School books for Rangpur" }).click();
     await page.getByLabel("Amount", { exact: true }).fill("750");
     await page.getByRole("button", { name: /^Donate / }).click();
     await page.waitForURL(/\/pledges\//);
     const pledgeId = new URL(page.url()).pathname.split("/").pop();
+    await waitFor(
+      async () =>
+        (await page
+          .getByTestId("unread-badge")
+          .textContent()
+          .catch(() => null)) === "1",
+      {
+        timeoutMs: 20_000,
+        what: "the capture's notification to light the header badge",
+      },
+    );
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 
     await page.getByRole("link", { name: "My donations" }).click();
     const row = page.getByTestId("my-donations").locator("li");
     await row.first().waitFor();
     expect(await row.count()).toBe(1);
     expect(await row.first().textContent()).toContain("750");
+
+    await page.getByRole("link", { name: /^Notifications/ }).click();
+    const note = page.getByTestId("notifications").locator("li");
+    await note.first().waitFor();
+    expect(await note.count()).toBe(1);
+    await note
+      .first()
+      .getByRole("button", { name: /^Mark read/ })
+      .click();
+    await page.getByTestId("unread-badge").waitFor({ state: "detached" });
+    await page.getByLabel("Unread only").check();
+    await page.getByText("Nothing unread.").waitFor();
+
+    await page.getByRole("link", { name: "My donations" }).click();
     await row.first().getByRole("link").click();
     await page.waitForURL(`**/pledges/${pledgeId}`);
     await page.getByTestId("pledge-status").waitFor();
