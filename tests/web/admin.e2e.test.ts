@@ -1,7 +1,8 @@
 // The admin panel in a real browser (Debian's Chromium, headless) against its own real platform: an
 // admin signs in, opens the panel from the nav, sees the audit at zero drift with no alarm, changes a
-// bank fault knob (a bad value is refused before sending) and the API reads it back; a donor is told
-// "admins only" (and the API refuses them). Writes docs/screenshots/admin.png.
+// bank fault knob (a bad value is refused before sending) and the API reads it back; refunds a captured
+// pledge after confirming; the panel fits a phone's width; a donor is told "admins only" (and the API
+// refuses them). Writes docs/screenshots/admin.png.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { waitFor } from "@careforall/testkit";
@@ -166,6 +167,16 @@ describe("the admin panel in Chromium", () => {
           .body.status === "refunded",
       { timeoutMs: 20_000, what: "the pledge to become refunded" },
     );
+
+    // At phone width the tables scroll inside their cards; the page itself does not scroll sideways.
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.reload();
+    await page.getByTestId("audit-summary").waitFor();
+    await page.locator(".admin-table").first().waitFor();
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow).toBe(0);
   }, 60_000);
 
   test("a donor sees 'admins only' and the API refuses them", async () => {
