@@ -7,7 +7,7 @@ import { waitFor } from "@careforall/testkit";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { ROOT } from "../../scripts/stack";
 import { ensureWebBuild } from "../../scripts/web";
-import { call, expectCall, PASSWORD, register, type Session, useSystem } from "../system/support";
+import { ADMIN, call, expectCall, login, PASSWORD, register, type Session, useSystem } from "../system/support";
 
 const SHOTS = join(ROOT, "docs", "screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -180,5 +180,24 @@ describe("the signed-in screens in Chromium", () => {
     await row.first().getByRole("link").click();
     await page.waitForURL(`**/pledges/${pledgeId}`);
     await page.getByTestId("pledge-status").waitFor();
+  }, 60_000);
+
+  test("Support: a user writes in their own support room and an administrator reads it", async () => {
+    const user = await register(sys.gw, "Nadia");
+    const page = await signedInPage(user);
+    await page.getByRole("link", { name: "Support" }).click();
+    await page.getByRole("heading", { name: "Your support conversation" }).waitFor();
+    await page.getByText("No messages yet.").waitFor();
+    await say(page, "My receipt shows failed, was I charged?");
+    const admin = await login(sys.gw, ADMIN.email, ADMIN.password);
+    const history = await expectCall<{ userId: string; text: string }[]>(
+      200,
+      sys.gw,
+      "GET",
+      `/api/chat/rooms/support:${user.user.id}/messages`,
+      undefined,
+      { token: admin.accessToken },
+    );
+    expect(history.map((m) => [m.userId, m.text])).toEqual([[user.user.id, "My receipt shows failed, was I charged?"]]);
   }, 60_000);
 });

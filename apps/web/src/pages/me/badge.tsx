@@ -24,9 +24,12 @@ export function NotificationsLink() {
   const offReconnect = realtime.onReconnect(() => {
     if (api.session.user()) void refreshUnread(api);
   });
+  // Signed out (this link goes with the signed-in header): no user's pushes to wait for.
   onCleanup(() => {
     offFrame();
     offReconnect();
+    realtime.keepAlive(false);
+    clearUnread();
   });
   const label = () => (unread.more() ? `${unread.count()}+` : String(unread.count()));
   return (
