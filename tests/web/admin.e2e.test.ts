@@ -30,19 +30,8 @@ interface Audit {
   stuckPledges: number;
 }
 
-// One campaign with one captured guest donation, so the audit has a row and there is a pledge to refund.
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
-  adminToken = (await login(sys.gw, ADMIN.email, ADMIN.password)).accessToken;
-  const owner = await register(sys.gw, "Organiser");
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title: "Winter blankets", description: "Blankets for the cold months.", goalMinor: 1_000_000, currency: "BDT" },
-    { token: owner.accessToken },
-  );
+/** A guest's donation from a fresh demo account, accepted (the campaign may still be new to the pledge service). */
+async function donate(campaignId: string, amountMinor: number): Promise<{ id: string }> {
   const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
     201,
     sys.gw,
@@ -50,14 +39,14 @@ beforeAll(async () => {
     "/api/bank/demo-accounts",
   );
   const key = crypto.randomUUID();
-  const pledge = await waitFor(
+  return waitFor(
     async () => {
       const reply = await call<{ id: string }>(
         sys.gw,
         "POST",
-        `/api/campaigns/${campaign.id}/pledges`,
+        `/api/campaigns/${campaignId}/pledges`,
         {
-          amountMinor: 25_000,
+          amountMinor,
           currency: "BDT",
           donor: { email: uniqueEmail("admin-web"), name: "Guest" },
           source: { bankAccountId: account.bankAccountId, accountSecret: account.accountSecret },
@@ -71,7 +60,22 @@ beforeAll(async () => {
     },
     { what: "the pledge to be accepted" },
   );
-  pledgeId = pledge.id;
+}
+
+// One campaign with one captured guest donation, so the audit has a row and there is a pledge to refund.
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  adminToken = (await login(sys.gw, ADMIN.email, ADMIN.password)).accessToken;
+  const owner = await register(sys.gw, "Organiser");
+  const campaign = await expectCall<{ id: string }>(
+    201,
+    sys.gw,
+    "POST",
+    "/api/campaigns",
+    { title: "Winter blankets", description: "Blankets for the cold months.", goalMinor: 1_000_000, currency: "BDT" },
+    { token: owner.accessToken },
+  );
+  pledgeId = (await donate(campaign.id, 25_000)).id;
   await waitFor(
     async () => {
       const p = await call<{ status: string }>(sys.gw, "GET", `/api/pledges/${pledgeId}`, undefined, {
@@ -177,6 +181,32 @@ describe("the admin panel in Chromium", () => {
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     expect(overflow).toBe(0);
+  }, 60_000);
+
+  test("an operator notification (a goal reached) arrives live on the open panel", async () => {
+    const page = await signedIn(ADMIN.email, ADMIN.password);
+    await page.goto("/admin");
+    await page.getByRole("heading", { name: "Notifications" }).waitFor();
+    await page.locator('[data-testid="notifications"][aria-busy="false"]').waitFor();
+    await page.getByTestId("audit-summary").waitFor();
+    await page.evaluate(() => Object.assign(window, { __noReload: true }));
+    const before = await page.locator(".admin-notes li").count();
+    const owner = await register(sys.gw, "Small goal organiser");
+    const small = await expectCall<{ id: string }>(
+      201,
+      sys.gw,
+      "POST",
+      "/api/campaigns",
+      { title: "A small goal", description: "Reached by one donation.", goalMinor: 10_000, currency: "BDT" },
+      { token: owner.accessToken },
+    );
+    await donate(small.id, 10_000);
+    await waitFor(async () => (await page.locator(".admin-notes li").count()) > before, {
+      timeoutMs: 20_000,
+      what: "a notification to appear on the open admin panel",
+    });
+    expect(await page.locator(".admin-notes li").first().textContent()).toContain("campaign.goal_reached");
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
   }, 60_000);
 
   test("a donor sees 'admins only' and the API refuses them", async () => {

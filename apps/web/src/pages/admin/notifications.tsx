@@ -45,7 +45,7 @@ export function NotificationsPanel() {
   });
 
   return (
-    <section class="admin-card" aria-labelledby="notes-h">
+    <section class="admin-card" aria-labelledby="notes-h" aria-busy={stored.loading} data-testid="notifications">
       <div class="admin-head">
         <h2 id="notes-h">Notifications</h2>
         <button type="button" class="secondary" onClick={() => void refetch()}>
