@@ -22,10 +22,21 @@ import {
 } from "../src/domain";
 import { type PledgeTestApp, startPledgeTestApp, user } from "./support";
 
-/** Every payment.* event the events lib defines, read from its exports (a new one is found here). */
+/**
+ * Every payment change event the events lib defines (a payment.* event carrying PaymentChange), read
+ * from its exports: a new one is found here. Payment's operational events (the webhook signature
+ * alarm) carry other payloads and are not state changes of a payment.
+ */
 const LIB_PAYMENT_TYPES = (Object.values(events) as unknown[])
   .flatMap((v) =>
-    typeof v === "object" && v !== null && "type" in v && "schema" in v && typeof v.type === "string" ? [v.type] : [],
+    typeof v === "object" &&
+    v !== null &&
+    "type" in v &&
+    "schema" in v &&
+    typeof v.type === "string" &&
+    v.schema === events.PaymentChange
+      ? [v.type]
+      : [],
   )
   .filter((type) => type.startsWith("payment."))
   .sort();

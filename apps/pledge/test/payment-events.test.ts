@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMemoryBus, type Subscription } from "@careforall/bus";
 import { PledgeChange } from "@careforall/events";
-import { silentLogger } from "@careforall/log";
+import { createLogger, silentLogger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
 import { waitFor } from "@careforall/testkit";
 import { Value } from "@sinclair/typebox/value";
@@ -298,6 +298,35 @@ describe("wiring to a bus", () => {
       expect(statuses(await read(p.id))).toEqual(["pending", "authorized", "captured"]);
     } finally {
       for (const s of subscriptions) await s.stop();
+      await bus.close();
+    }
+  });
+
+  test("payment's operational events (the webhook signature alarm) never reach the pledge consumer's handler", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "pledge",
+      level: "debug",
+      destination: { write: (l: string) => lines.push(JSON.parse(l)) },
+    });
+    const bus = createMemoryBus({ log });
+    const sub = await startPaymentConsumer(bus, { db: h.db, clock: h.clock, log });
+    try {
+      const p = await newPledge();
+      await bus.publish(
+        newEvent("payment.webhook_signature_failures", "payment", {
+          failures: 5,
+          windowSeconds: 60,
+          firstAt: h.clock.date().toISOString(),
+          lastAt: h.clock.date().toISOString(),
+        }),
+      );
+      // Published after it: once this one is applied, the alarm has been dealt with too.
+      await bus.publish(newEvent("payment.authorized", p.id, paymentData(p)));
+      await waitFor(async () => (await read(p.id)).status === "authorized", { what: "the pledge authorized" });
+      expect(lines.filter((l) => l.msg === "pledge.payment_event_malformed")).toEqual([]);
+    } finally {
+      await sub.stop();
       await bus.close();
     }
   });

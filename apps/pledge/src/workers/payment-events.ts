@@ -144,7 +144,9 @@ export function startPaymentConsumer(bus: Bus, deps: PaymentEventsDeps): Promise
   const handle = createPaymentEventsHandler(deps);
   return bus.subscribeBatch({
     durable: PAYMENT_CONSUMER,
-    types: ["payment.*"],
+    // The payment changes only: payment also publishes operational events (e.g.
+    // payment.webhook_signature_failures, for operators), which are not the pledge's business.
+    types: [...PAYMENT_EVENT_TYPES],
     handleBatch: async (items) => {
       await handle(items.map((i) => i.event));
     },
