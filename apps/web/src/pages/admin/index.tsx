@@ -2,7 +2,7 @@
 // refund, operator notifications, the bank's fault knobs and a live sparkline. Non-admins get a
 // clear "admins only" message; the API refuses them (403) anyway.
 import { A } from "@solidjs/router";
-import { onCleanup, onMount, Show } from "solid-js";
+import { onMount, Show } from "solid-js";
 import { useServices } from "../../context";
 import { AuditPanel } from "./audit";
 import { FaultsPanel } from "./faults";
@@ -12,12 +12,11 @@ import { PledgesPanel } from "./pledges";
 export default function AdminPage() {
   const { api, realtime } = useServices();
   const isAdmin = () => api.session.user()?.role === "admin";
-  // Operator notifications are pushed to the admin's own socket topics, with nothing followed.
+  // Operator notifications are pushed to the admin's own socket topics, with nothing followed. Not
+  // turned off on leaving: keepAlive is one switch the header's notification badge shares (it turns it
+  // off at sign-out), and a signed-in user's socket is meant to stay open anyway.
   onMount(() => {
-    if (isAdmin()) {
-      realtime.keepAlive(true);
-      onCleanup(() => realtime.keepAlive(false));
-    }
+    if (isAdmin()) realtime.keepAlive(true);
   });
   return (
     <Show
