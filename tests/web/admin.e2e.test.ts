@@ -3,24 +3,14 @@
 // bank fault knob (a bad value is refused before sending) and the API reads it back; refunds a captured
 // pledge after confirming; the panel fits a phone's width; a donor is told "admins only" (and the API
 // refuses them). Writes docs/screenshots/admin.png.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { waitFor } from "@careforall/testkit";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "../../scripts/stack";
-import { ensureWebBuild } from "../../scripts/web";
-import { ADMIN, call, expectCall, login, PASSWORD, register, uniqueEmail, useSystem } from "../system/support";
+import { ADMIN, call, expectCall, login, PASSWORD, register, uniqueEmail } from "../system/support";
+import { createCampaign, SHOTS, useWebSystem } from "./support";
 
-const SHOTS = join(ROOT, "docs", "screenshots");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-beforeAll(async () => {
-  await ensureWebBuild();
-}, 120_000);
-
-const sys = useSystem({ label: "webadmin" });
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const web = useWebSystem("webadmin");
+const { sys } = web;
 let adminToken: string;
 let pledgeId: string;
 
@@ -64,18 +54,15 @@ async function donate(campaignId: string, amountMinor: number): Promise<{ id: st
 
 // One campaign with one captured guest donation, so the audit has a row and there is a pledge to refund.
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   adminToken = (await login(sys.gw, ADMIN.email, ADMIN.password)).accessToken;
   const owner = await register(sys.gw, "Organiser");
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title: "Winter blankets", description: "Blankets for the cold months.", goalMinor: 1_000_000, currency: "BDT" },
-    { token: owner.accessToken },
-  );
-  pledgeId = (await donate(campaign.id, 25_000)).id;
+  const campaignId = await createCampaign(sys.gw, owner.accessToken, {
+    title: "Winter blankets",
+    description: "Blankets for the cold months.",
+    goalMinor: 1_000_000,
+    currency: "BDT",
+  });
+  pledgeId = (await donate(campaignId, 25_000)).id;
   await waitFor(
     async () => {
       const p = await call<{ status: string }>(sys.gw, "GET", `/api/pledges/${pledgeId}`, undefined, {
@@ -89,21 +76,9 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-});
-
-async function signedIn(email: string, password: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: sys.gw });
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("who").waitFor();
-  return page;
+/** Signed in through the form, 900 px tall (the admin.png screenshot). */
+function signedIn(email: string, password: string) {
+  return web.signedInPage(email, password, { width: 1280, height: 900 });
 }
 
 async function latency(token: string): Promise<number> {

@@ -3,57 +3,26 @@
 // total rises without a reload; a signed-in donor double-clicks Donate and exactly one pledge exists;
 // a declined test account shows its failure reason; a phone-width page does not scroll sideways.
 // Screenshots of the main screens go to docs/screenshots/.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { waitFor } from "@careforall/testkit";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "../../scripts/stack";
-import { ensureWebBuild } from "../../scripts/web";
-import { call, expectCall, PASSWORD, register, useSystem } from "../system/support";
+import type { Page } from "playwright-core";
+import { call, expectCall, PASSWORD, register } from "../system/support";
+import { createCampaign, fillSignIn, SHOTS, submitSignIn, useWebSystem } from "./support";
 
-const SHOTS = join(ROOT, "docs", "screenshots");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-// Built before the platform starts (the gateway serves whatever apps/web/dist holds).
-beforeAll(async () => {
-  await ensureWebBuild();
-}, 120_000);
-
-const sys = useSystem({ label: "web" });
-let browser: Browser;
+const { sys, newPage } = useWebSystem("web");
 let campaignId: string;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   const owner = await register(sys.gw, "Organiser");
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    {
-      title: "Clean water for Sylhet",
-      description:
-        "Flood season cut off the wells in three villages.\n\nEvery taka buys filters and jerry cans, delivered by local volunteers.",
-      goalMinor: 50_000_000,
-      currency: "BDT",
-    },
-    { token: owner.accessToken },
-  );
-  campaignId = campaign.id;
+  campaignId = await createCampaign(sys.gw, owner.accessToken, {
+    title: "Clean water for Sylhet",
+    description:
+      "Flood season cut off the wells in three villages.\n\nEvery taka buys filters and jerry cans, delivered by local volunteers.",
+    goalMinor: 50_000_000,
+    currency: "BDT",
+  });
 }, 60_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-});
-
-async function newPage(viewport = { width: 1280, height: 860 }): Promise<Page> {
-  const context = await browser.newContext({ viewport, baseURL: sys.gw });
-  contexts.push(context);
-  return context.newPage();
-}
 
 /** The raised amount shown on a campaign page, in minor units (BDT: "BDT 1,234.50" or "৳1,234.50"). */
 async function raisedMinor(page: Page): Promise<number> {
@@ -128,12 +97,9 @@ describe("the web app in Chromium", () => {
     page.on("request", (req) => {
       if (req.method() === "POST" && /\/api\/campaigns\/[^/]+\/pledges$/.test(req.url())) posts++;
     });
-    await page.goto("/signin");
-    await page.getByLabel("Email").fill(donor.user.email);
-    await page.getByLabel("Password").fill(PASSWORD);
+    await fillSignIn(page, donor.user.email, PASSWORD);
     await page.screenshot({ path: join(SHOTS, "sign-in.png") });
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByTestId("who").waitFor();
+    await submitSignIn(page);
     await page.goto(`/campaigns/${campaignId}`);
     await page.getByRole("button", { name: /^Donate / }).waitFor();
     await page.getByLabel("Amount", { exact: true }).fill("500");

@@ -1,62 +1,29 @@
 // The signed-in screens in a real browser (Debian's Chromium through playwright-core, headless) on a
 // platform of their own: two signed-in users chat on a campaign page (live, exactly once, text as text);
 // a donor's My donations lists their pledge after donating. Writes docs/screenshots/chat.png.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { waitFor } from "@careforall/testkit";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "../../scripts/stack";
-import { ensureWebBuild } from "../../scripts/web";
-import { ADMIN, call, expectCall, login, PASSWORD, register, type Session, useSystem } from "../system/support";
+import type { Page } from "playwright-core";
+import { ADMIN, call, expectCall, login, PASSWORD, register, type Session } from "../system/support";
+import { createCampaign, SHOTS, useWebSystem } from "./support";
 
-const SHOTS = join(ROOT, "docs", "screenshots");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-// Built before the platform starts (the gateway serves whatever apps/web/dist holds).
-beforeAll(async () => {
-  await ensureWebBuild();
-}, 120_000);
-
-const sys = useSystem({ label: "web_chat" });
-let browser: Browser;
+const { sys, newPage, signedInPage: signedIn } = useWebSystem("web_chat");
 let campaignId: string;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   const owner = await register(sys.gw, "Organiser");
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    {
-      title: "School books for Rangpur",
-      description: "Two hundred children start school without books this year.",
-      goalMinor: 10_000_000,
-      currency: "BDT",
-    },
-    { token: owner.accessToken },
-  );
-  campaignId = campaign.id;
+  campaignId = await createCampaign(sys.gw, owner.accessToken, {
+    title: "School books for Rangpur",
+    description: "Two hundred children start school without books this year.",
+    goalMinor: 10_000_000,
+    currency: "BDT",
+  });
 }, 60_000);
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-});
-
 /** A page in a browser context of its own (its own storage: its own session), signed in through the form. */
-async function signedInPage(who: Session): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, baseURL: sys.gw });
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto("/signin");
-  await page.getByLabel("Email").fill(who.user.email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("who").waitFor();
-  return page;
+function signedInPage(who: Session): Promise<Page> {
+  return signedIn(who.user.email, PASSWORD);
 }
 
 /** How many messages in the page's chat show exactly this text. */
@@ -116,9 +83,7 @@ describe("the signed-in screens in Chromium", () => {
     await b.screenshot({ path: join(SHOTS, "chat.png"), fullPage: true });
 
     // A guest reads the same history but has no input.
-    const context = await browser.newContext({ baseURL: sys.gw });
-    contexts.push(context);
-    const guest = await context.newPage();
+    const guest = await newPage();
     await guest.goto(`/campaigns/${campaignId}`);
     await guest.getByText("Sign in to post a message.").waitFor();
     await waitFor(async () => (await shown(guest, text)) === 1, { what: "the history for a guest" });
