@@ -9,7 +9,8 @@ import { useServices } from "../context";
 import { formatMoney } from "../lib/money";
 import { timeline } from "../lib/timeline";
 
-interface PledgeView {
+/** A pledge as the API lists it (My donations shows these); the receipt adds its history. */
+export interface PledgeSummary {
   id: string;
   campaignId: string;
   amountMinor: number;
@@ -19,6 +20,9 @@ interface PledgeView {
   message: string | null;
   failureReason: string | null;
   createdAt: string;
+}
+
+interface PledgeView extends PledgeSummary {
   history: { status: string; at: string }[];
 }
 

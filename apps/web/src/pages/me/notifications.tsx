@@ -1,9 +1,10 @@
 // Notifications (/me/notifications): the signed-in user's notifications, newest first, all or unread
 // only, a page at a time; mark one or all read. New ones pushed over the socket appear at the top.
 import { A } from "@solidjs/router";
-import { createSignal, For, onCleanup, onMount, Show } from "solid-js";
-import { type ProblemDetails, toProblem } from "../../api/problem";
-import { Empty, Loading, ProblemBox } from "../../components/status";
+import { createSignal, onCleanup, onMount, Show } from "solid-js";
+import { toProblem } from "../../api/problem";
+import { createPaged, PagedList, type PageOf } from "../../components/paged-list";
+import { ProblemBox } from "../../components/status";
 import { useServices } from "../../context";
 import { SignedIn } from "./guard";
 import { bumpUnread, clearUnread, refreshUnread } from "./unread";
@@ -23,34 +24,18 @@ const PAGE = 20;
 
 function NotificationList() {
   const { api, realtime } = useServices();
-  const [items, setItems] = createSignal<Note[]>([]);
-  const [cursor, setCursor] = createSignal<string | null>(null);
   const [unreadOnly, setUnreadOnly] = createSignal(false);
-  const [loading, setLoading] = createSignal(false);
-  const [loaded, setLoaded] = createSignal(false);
-  const [problem, setProblem] = createSignal<ProblemDetails | null>(null);
-
-  async function load(after: string | null) {
-    setLoading(true);
-    setProblem(null);
-    try {
-      const query = {
-        limit: PAGE,
-        ...(after ? { cursor: after } : {}),
-        ...(unreadOnly() ? { unread: true } : {}),
-      };
-      const res = await api.client.notifications.get({ query });
-      if (!res.data) throw toProblem(res.error);
-      const page = res.data as unknown as { items: Note[]; nextCursor: string | null };
-      setItems((list) => (after ? [...list, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      setLoaded(true);
-    } catch (err) {
-      setProblem(err as ProblemDetails);
-    } finally {
-      setLoading(false);
-    }
-  }
+  const list = createPaged<Note>(async (after) => {
+    const query = {
+      limit: PAGE,
+      ...(after ? { cursor: after } : {}),
+      ...(unreadOnly() ? { unread: true } : {}),
+    };
+    const res = await api.client.notifications.get({ query });
+    if (!res.data) throw toProblem(res.error);
+    return res.data as unknown as PageOf<Note>;
+  });
+  const { setItems, problem, setProblem, load } = list;
   onMount(() => void load(null));
   const offFrame = realtime.on((frame) => {
     if (frame.type !== "notification") return;
@@ -108,39 +93,31 @@ function NotificationList() {
         </button>
       </div>
       <ProblemBox problem={problem()} retry={() => void load(null)} />
-      <Show when={loaded()} fallback={<Show when={!problem()}>{<Loading label="Loading notifications…" />}</Show>}>
-        <Show
-          when={items().length > 0}
-          fallback={<Empty>{unreadOnly() ? "Nothing unread." : "No notifications yet."}</Empty>}
-        >
-          <ul class="me-list" data-testid="notifications">
-            <For each={items()}>
-              {(n) => (
-                <li classList={{ unread: !n.readAt }}>
-                  <strong>{n.title}</strong>
-                  <Show when={!n.readAt}>
-                    <span class="badge">New</span>
-                  </Show>{" "}
-                  <time dateTime={n.at}>{new Date(n.at).toLocaleString()}</time>
-                  <p>{n.body}</p>
-                  <Show when={link(n)}>{(href) => <A href={href()}>Open</A>}</Show>
-                  <Show when={!n.readAt}>
-                    {" "}
-                    <button type="button" class="link" onClick={() => void markRead(n)}>
-                      Mark read<span class="sr-only">: {n.title}</span>
-                    </button>
-                  </Show>
-                </li>
-              )}
-            </For>
-          </ul>
-          <Show when={cursor()}>
-            <button type="button" class="link" disabled={loading()} onClick={() => void load(cursor())}>
-              {loading() ? "Loading…" : "More notifications"}
-            </button>
-          </Show>
-        </Show>
-      </Show>
+      <PagedList
+        list={list}
+        loadingLabel="Loading notifications…"
+        empty={unreadOnly() ? "Nothing unread." : "No notifications yet."}
+        testId="notifications"
+        more="More notifications"
+      >
+        {(n) => (
+          <li classList={{ unread: !n.readAt }}>
+            <strong>{n.title}</strong>
+            <Show when={!n.readAt}>
+              <span class="badge">New</span>
+            </Show>{" "}
+            <time dateTime={n.at}>{new Date(n.at).toLocaleString()}</time>
+            <p>{n.body}</p>
+            <Show when={link(n)}>{(href) => <A href={href()}>Open</A>}</Show>
+            <Show when={!n.readAt}>
+              {" "}
+              <button type="button" class="link" onClick={() => void markRead(n)}>
+                Mark read<span class="sr-only">: {n.title}</span>
+              </button>
+            </Show>
+          </li>
+        )}
+      </PagedList>
     </section>
   );
 }
