@@ -64,6 +64,10 @@ export namespace CampaignModel {
   });
   export type ListCampaignsQuery = typeof ListCampaignsQuery.static;
 
+  /** A signed-in owner's own campaigns (GET /api/me/campaigns): every status unless one is asked for. */
+  export const MyCampaignsQuery = t.Object({ status: t.Optional(Status), ...ListQuery });
+  export type MyCampaignsQuery = typeof MyCampaignsQuery.static;
+
   export const CampaignPage = Page(Campaign);
   export type CampaignPage = typeof CampaignPage.static;
 }

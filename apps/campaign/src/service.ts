@@ -148,10 +148,17 @@ export function createCampaignService({ db, clock, onCommitted }: CampaignServic
   }
 
   /** Newest first (UUIDv7 ids are time-ordered), keyset-paginated; totals are read, never summed. */
-  async function list(query: CampaignModel.ListCampaignsQuery): Promise<CampaignModel.CampaignPage> {
+  async function list(
+    query: CampaignModel.ListCampaignsQuery & { ownerId?: string },
+  ): Promise<CampaignModel.CampaignPage> {
     const limit = query.limit ?? 20;
     const after = decodeListCursor(query.cursor);
     const conditions: SQL[] = [];
+    if (query.ownerId !== undefined) {
+      // owner_id is a uuid column: a subject that is not a uuid owns nothing (and must not reach the query).
+      if (!UUID.test(query.ownerId)) return { items: [], nextCursor: null };
+      conditions.push(eq(campaigns.ownerId, query.ownerId));
+    }
     if (query.status) conditions.push(eq(campaigns.status, query.status));
     // Raw SQL: drizzle has no LIKE … ESCAPE; lower(title) matches the trigram index expression.
     if (query.q) conditions.push(sql`lower(${campaigns.title}) like lower(${containsPattern(query.q)}) escape '\\'`);

@@ -154,3 +154,32 @@ describe("filters", () => {
     expect(errorPaths(await expectProblem(await h.call("GET", `/campaigns?q=${"a".repeat(121)}`), 400))).toEqual(["q"]);
   });
 });
+
+describe("an owner's own campaigns (GET /campaigns/mine)", () => {
+  test("only the caller's, newest first, in every status unless one is asked for; paged; anonymous → 401", async () => {
+    const bob = user("bob");
+    const mine: CampaignModel.Campaign[] = [];
+    for (const title of ["Bob's first", "Bob's second", "Bob's third"]) {
+      const res = await h.call("POST", "/campaigns", { as: bob, body: validBody({ title }) });
+      mine.unshift((await res.json()) as CampaignModel.Campaign);
+    }
+    await h.call("POST", `/campaigns/${mine[2]?.id}/close`, { as: bob });
+    const read = async (query: string, as = bob) => {
+      const res = await h.call("GET", `/campaigns/mine?${query}`, { as });
+      expect(res.status).toBe(200);
+      return (await res.json()) as CampaignModel.CampaignPage;
+    };
+    const all = await read("");
+    expect(titles(all.items)).toEqual(["Bob's third", "Bob's second", "Bob's first"]);
+    expect(all.items.every((c) => c.ownerId === bob.id)).toBe(true);
+    expect(titles((await read("status=closed")).items)).toEqual(["Bob's first"]);
+    const first = await read("limit=2");
+    expect(first.items).toHaveLength(2);
+    const second = await read(`limit=2&cursor=${first.nextCursor}`);
+    expect(titles(second.items)).toEqual(["Bob's first"]);
+    expect(second.nextCursor).toBeNull();
+    // Alice's 23 are not Bob's, and a user with none gets an empty page.
+    expect((await read("", user("carol"))).items).toEqual([]);
+    expect((await h.call("GET", "/campaigns/mine")).status).toBe(401);
+  });
+});

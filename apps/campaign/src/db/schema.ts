@@ -35,6 +35,8 @@ export const campaigns = campaignSchema.table(
     check("campaigns_goal_minor_check", sql`${t.goalMinor} >= 100`),
     check("campaigns_totals_check", sql`${t.raisedMinor} >= 0 and ${t.donorCount} >= 0 and ${t.pledgeCount} >= 0`),
     index("campaigns_status_id_idx").on(t.status, t.id.desc()),
+    // An owner's own campaigns, newest first (GET /api/me/campaigns).
+    index("campaigns_owner_id_idx").on(t.ownerId, t.id.desc()),
     // The end sweeper's scan: only active campaigns with an end, earliest first.
     index("campaigns_active_ends_at_idx")
       .on(t.endsAt)

@@ -24,6 +24,12 @@ export function campaignRoutes({ service, guard }: CampaignRoutesDeps) {
       response: { 200: CampaignModel.CampaignPage, 400: Problem },
       detail: detail("List campaigns, newest first"),
     })
+    .get("/mine", ({ query, principal }) => service.list({ ...query, ownerId: principal.id }), {
+      auth: true,
+      query: CampaignModel.MyCampaignsQuery,
+      response: { 200: CampaignModel.CampaignPage, 400: Problem, 401: Problem },
+      detail: detail("The caller's own campaigns, newest first"),
+    })
     .get("/:id", ({ params }) => service.get(params.id), {
       params: IdParams,
       response: { 200: CampaignModel.Campaign, 400: Problem, 404: Problem },

@@ -1,5 +1,6 @@
-// /api/campaigns/*: the cached hot read, and list/create/update/close forwarded to the campaign
-// service through its Eden client (signed-in routes verify the token here first).
+// /api/campaigns/* and /api/me/campaigns: the cached hot read, and list/create/update/close (and an
+// owner's own list) forwarded to the campaign service through its Eden client (signed-in routes
+// verify the token here first).
 import type { CampaignApp } from "@careforall/campaign";
 import { CampaignModel, DonationModel } from "@careforall/campaign";
 import {
@@ -113,6 +114,32 @@ export function campaignRoutes({ campaign, snapshots, log, context }: CampaignRo
             "taken literally). Page with the previous page's `nextCursor` as `cursor`; a cursor this list did " +
             "not issue is a `400`.",
           access: "public",
+          responseExample: examples.page(examples.campaign),
+        }),
+      },
+    )
+    .get(
+      "/api/me/campaigns",
+      async ({ query, requestId, headers }) => {
+        const res = await call(
+          log,
+          "campaign",
+          campaign.campaigns.mine.get({ query, headers: upstreamHeaders(requestId, headers.authorization) }),
+        );
+        return res.data as CampaignModel.CampaignPage;
+      },
+      {
+        auth: true,
+        query: CampaignModel.MyCampaignsQuery,
+        response: { 200: CampaignModel.CampaignPage, 400: Problem, 401: Problem },
+        detail: operation({
+          id: "listMyCampaigns",
+          tag: "campaigns",
+          summary: "Your campaigns, newest first",
+          description:
+            "The campaigns the signed-in user started, active and closed (or one `status`). Page with `cursor` as " +
+            "for every list. Personal, so never cached, unlike `GET /api/campaigns`.",
+          access: "bearer",
           responseExample: examples.page(examples.campaign),
         }),
       },

@@ -178,6 +178,38 @@ describe("list", () => {
   });
 });
 
+describe("an owner's own campaigns (GET /api/me/campaigns)", () => {
+  test("only the caller's, closed ones too, never cached; anonymous → 401", async () => {
+    const mine = await register(e2e.gw, { name: "Mina Mine" });
+    const first = await createCampaign(e2e.gw, mine.token, { title: "Mina's first" });
+    const second = await createCampaign(e2e.gw, mine.token, { title: "Mina's second" });
+    await createCampaign(e2e.gw, stranger.token, { title: "Not Mina's" });
+    expect(
+      (await call(e2e.gw, "POST", `/api/campaigns/${first.id}/close`, undefined, { token: mine.token })).status,
+    ).toBe(200);
+
+    const reply = await call<{ items: Campaign[]; nextCursor: string | null }>(
+      e2e.gw,
+      "GET",
+      "/api/me/campaigns",
+      undefined,
+      { token: mine.token },
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.body.items.map((c) => [c.id, c.status])).toEqual([
+      [second.id, "active"],
+      [first.id, "closed"],
+    ]);
+    expect(reply.body.nextCursor).toBeNull();
+    expect(reply.res.headers.get("cache-control")).toBe("no-store");
+    const closed = await call<{ items: Campaign[] }>(e2e.gw, "GET", "/api/me/campaigns?status=closed", undefined, {
+      token: mine.token,
+    });
+    expect(closed.body.items.map((c) => c.id)).toEqual([first.id]);
+    expectProblem(await call(e2e.gw, "GET", "/api/me/campaigns"), 401);
+  });
+});
+
 describe("update", () => {
   test("PATCH by the owner → 200, and the very next GET shows the change", async () => {
     const c = await createCampaign(e2e.gw, owner.token);

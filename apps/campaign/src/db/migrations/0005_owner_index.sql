@@ -1,0 +1,2 @@
+-- An owner's own campaigns, newest first (GET /api/me/campaigns: the web app's "My campaigns").
+CREATE INDEX "campaigns_owner_id_idx" ON "campaign"."campaigns" USING btree ("owner_id","id" DESC NULLS LAST);
