@@ -19,6 +19,15 @@ export interface BankMetrics {
 
 const registered = new WeakMap<HttpMetrics, BankMetrics>();
 
+const FAULT_KINDS: readonly FaultKind[] = [
+  "error",
+  "lost_response",
+  "latency",
+  "webhook_duplicate",
+  "webhook_reorder",
+  "webhook_drop",
+];
+
 export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
   const existing = registered.get(metrics);
   if (existing) return existing;
@@ -59,6 +68,8 @@ export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
     return Number(row?.sum ?? 0);
   });
   const faultsInjected = metrics.counter("bank_faults_injected_total", "Chaos faults that fired, by kind", ["kind"]);
+  // Every kind's series exists from the start (0), so a dashboard and a rate() need no first fault.
+  for (const kind of FAULT_KINDS) faultsInjected.inc({ kind }, 0);
   const webhookAttempts = metrics.counter("bank_webhook_attempts_total", "Webhook send attempts by result", ["result"]);
   const batchFallbacks = metrics.counter(
     "bank_batch_fallbacks_total",

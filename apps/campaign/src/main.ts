@@ -6,6 +6,7 @@ import { createCampaignApp } from "./app";
 import { CampaignConfigSchema } from "./config";
 import { outbox, schema } from "./db/schema";
 import { createEndedCampaignCloser } from "./ended-campaigns";
+import { campaignMetrics } from "./metrics";
 import { createTotalsService } from "./totals";
 import { startEndSweeper } from "./workers/end-sweeper";
 import { startTotalsConsumer } from "./workers/totals-consumer";
@@ -18,7 +19,8 @@ export const campaignService = defineService({
     const outboxRelay = relay({ db, table: outbox });
     const onCommitted = () => outboxRelay.kick();
 
-    consume(await startTotalsConsumer(bus, createTotalsService({ db, clock, log, onCommitted })));
+    const totals = createTotalsService({ db, clock, log, onCommitted });
+    consume(await startTotalsConsumer(bus, totals, campaignMetrics(metrics)));
     const endSweeper = startEndSweeper(
       createEndedCampaignCloser({ db, clock, onCommitted }),
       log,

@@ -1,5 +1,6 @@
 // The payment service's business metrics on the app's /metrics registry: payments by status,
-// duplicate webhooks ignored, reconciler actions, unknown bank outcomes (and, from main, outbox lag).
+// duplicate webhooks ignored, webhooks refused for their signature, reconciler actions, unknown
+// bank outcomes (and, from main, outbox lag).
 import type { HttpMetrics } from "@careforall/http";
 import { count } from "drizzle-orm";
 import { Gauge } from "prom-client";
@@ -10,6 +11,8 @@ import type { PaymentDb } from "./service";
 export interface PaymentMetrics {
   webhookDuplicates: { inc(): void };
   webhookMismatches: { inc(): void };
+  /** A webhook refused for a missing, forged or stale Bank-Signature. */
+  webhookSignatureFailures: { inc(): void };
   reconcilerActions: { inc(labels: { action: string }): void };
   bankUnknownOutcomes: { inc(labels: { operation: string }): void };
 }
@@ -40,6 +43,10 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
       "payment_webhook_mismatches_total",
       "Signed bank webhooks that did not fit their payment or that the bank's records did not bear out (ignored)",
     ),
+    webhookSignatureFailures: metrics.counter(
+      "careforall_webhook_signature_failures_total",
+      "Bank webhooks refused for a missing, forged or stale Bank-Signature (400)",
+    ),
     reconcilerActions: metrics.counter("payment_reconciler_actions_total", "Reconciler decisions by action", [
       "action",
     ]),
@@ -57,6 +64,7 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
 export const noopPaymentMetrics: PaymentMetrics = {
   webhookDuplicates: { inc() {} },
   webhookMismatches: { inc() {} },
+  webhookSignatureFailures: { inc() {} },
   reconcilerActions: { inc() {} },
   bankUnknownOutcomes: { inc() {} },
 };

@@ -255,6 +255,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps) {
       !deps.verifyWebhookSignature(config.WEBHOOK_SECRET, signature, rawBody, nowSeconds, WEBHOOK_TOLERANCE_SECONDS)
     ) {
       log.warn({ present: Boolean(signature) }, "payment.webhook_bad_signature");
+      metrics.webhookSignatureFailures.inc();
       await deps.onSignatureRejected?.();
       throw badRequest("Missing, invalid or stale Bank-Signature", [
         { path: "bank-signature", message: "Expected a fresh t=<unix>,v1=<hmac> signature of the raw body" },

@@ -111,7 +111,7 @@ export function backoffDelay(backoffMs: readonly number[], deliveryCount: number
 }
 
 export function createStats(): BusStats {
-  return { published: 0, duplicates: 0, handled: 0, failed: 0, terminated: 0 };
+  return { published: 0, duplicates: 0, handled: 0, failed: 0, terminated: 0, redelivered: 0 };
 }
 
 /** Rejects envelopes that could not be routed or deduplicated, before they reach the wire. */
@@ -237,8 +237,23 @@ export async function deliverEntry(
   log: Logger,
   stats: BusStats,
 ): Promise<void> {
+  countRedeliveries([entry], stats);
+  await deliverAlone(entry, options, log, stats);
+}
+
+async function deliverAlone(
+  entry: DeliveryEntry,
+  options: ResolvedSubscribeOptions,
+  log: Logger,
+  stats: BusStats,
+): Promise<void> {
   const { event, headers, deliveryCount, subject } = entry;
   entry.settle(await deliver({ event, headers, deliveryCount, subject, options, log, stats }));
+}
+
+/** Counts the entries handed over before (exported as bus_events_redelivered_total). */
+function countRedeliveries(entries: readonly DeliveryEntry[], stats: BusStats): void {
+  for (const entry of entries) if (entry.deliveryCount > 1) stats.redelivered++;
 }
 
 /**
@@ -256,6 +271,7 @@ export async function deliverBatch(
   const [only] = entries;
   // A batch of one is a singleton already: running it twice on failure would only repeat it.
   if (entries.length === 1 && only) return deliverEntry(only, options, log, stats);
+  countRedeliveries(entries, stats);
   const types = [...new Set(entries.map((e) => e.event.type))];
   try {
     await withSpan(
@@ -278,7 +294,7 @@ export async function deliverBatch(
     );
   } catch (err) {
     log.warn({ durable: options.durable, batchSize: entries.length, types, err }, "bus.batch_failed");
-    for (const entry of entries) await deliverEntry(entry, options, log, stats);
+    for (const entry of entries) await deliverAlone(entry, options, log, stats);
     return;
   }
   stats.handled += entries.length;

@@ -1,5 +1,5 @@
 // The bus's own counters on a service's /metrics: events published (and deduplicated), handled,
-// failed (redelivered later) and terminated after max deliveries — the last must stay 0.
+// failed (redelivered later), redelivered and terminated after max deliveries — the last must stay 0.
 import { Gauge, type Registry } from "prom-client";
 import type { Bus, BusStats, Subscription } from "./types";
 
@@ -14,6 +14,7 @@ const COUNTERS: Array<[keyof BusStats, string, string]> = [
   ["handled", "bus_events_handled_total", "Events handled and acknowledged"],
   ["failed", "bus_events_failed_total", "Handler failures (the event is redelivered with backoff)"],
   ["terminated", "bus_events_terminated_total", "Events given up after max deliveries (logged; must stay 0)"],
+  ["redelivered", "bus_events_redelivered_total", "Deliveries of an event its durable consumer had been handed before"],
 ];
 
 export function exportBusMetrics(metrics: CounterRegistry, bus: Pick<Bus, "stats">): void {

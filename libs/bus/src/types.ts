@@ -142,6 +142,8 @@ export interface BusStats {
   handled: number;
   failed: number;
   terminated: number;
+  /** Deliveries of an event its consumer had been handed before (delivery count above 1). */
+  redelivered: number;
 }
 
 export interface Bus {

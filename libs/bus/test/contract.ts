@@ -223,7 +223,7 @@ export function busContract(name: string, open: OpenNamespace): void {
       // Timers may fire a little early; the backoff must still be clearly applied.
       expect(t2 - t1).toBeGreaterThanOrEqual(40);
       expect(t3 - t2).toBeGreaterThanOrEqual(80);
-      expect(bus.stats()).toMatchObject({ handled: 1, failed: 2, terminated: 0 });
+      expect(bus.stats()).toMatchObject({ handled: 1, failed: 2, terminated: 0, redelivered: 2 });
     });
 
     test("a handler that always fails is terminated after maxDeliver, counted and logged", async () => {

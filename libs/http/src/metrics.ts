@@ -1,5 +1,6 @@
 // Prometheus metrics per app instance (not the global registry, so several services can share
-// one process in tests). Labels use the route template, never the raw path.
+// one process in tests). Labels use the route template, never the raw path. Every app also
+// exports the internal calls it refused for their service credential (DESIGN.md invariant 7).
 import { Counter, Gauge, Registry } from "prom-client";
 import { RequestMetrics } from "./request-metrics";
 
@@ -14,13 +15,29 @@ export interface HttpMetrics {
    * integers and add them to the counter there, instead of paying for a label lookup per request.
    */
   counter<L extends string = string>(name: string, help: string, labelNames?: L[], collect?: () => void): Counter<L>;
+  /**
+   * Counts an internal call refused: `credential` (401: no, forged, expired or misaddressed service
+   * token) or `caller` (403: a proven service the route does not accept).
+   */
+  refused(reason: RefusedReason): void;
 }
+
+export type RefusedReason = "credential" | "caller";
 
 export function createHttpMetrics(service: string): HttpMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   const http = new RequestMetrics();
   http.register(registry);
+  const refused = new Counter({
+    name: "careforall_internal_calls_refused_total",
+    help: "Internal calls refused: credential = no or bad service token (401), caller = service not accepted by the route (403)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  // Both series exist from the start, so an alert on their rate needs no first refusal.
+  refused.inc({ reason: "credential" }, 0);
+  refused.inc({ reason: "caller" }, 0);
   return {
     registry,
     http,
@@ -37,5 +54,6 @@ export function createHttpMetrics(service: string): HttpMetrics {
     counter(name, help, labelNames = [], collect) {
       return new Counter({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
     },
+    refused: (reason) => refused.inc({ reason }),
   };
 }

@@ -2,7 +2,7 @@
 // security headers, request metrics, and the /health, /ready and /metrics endpoints.
 import { type AccessLog, accessLogFor, enterLogContext, type Logger } from "@careforall/log";
 import { classifyUnavailable, withDeadline } from "@careforall/resilience";
-import { type Context, currentTraceId, enterTraceContext, type Span, startServerSpan } from "@careforall/telemetry";
+import { type Context, enterTraceContext, type Span, SpanStatusCode, startServerSpan } from "@careforall/telemetry";
 import { Elysia, t } from "elysia";
 import {
   AppError,
@@ -238,14 +238,27 @@ export function httpKit(options: HttpKitOptions) {
       .decorate({ metrics })
       .onRequest(({ request, set }) => {
         startTimes.set(request, performance.now());
-        // Continue the caller's trace (W3C traceparent); activated in derive below.
-        spans.set(request, startServerSpan(`${request.method} ${service}`, request.headers));
-        set.headers["x-request-id"] = requestIdFor(request);
+        const requestId = requestIdFor(request);
+        // Continue the caller's trace (W3C traceparent), carrying the request id (span attribute
+        // `request.id`, and `x-request-id` on every call and event it causes); activated in derive below.
+        const path = pathOf(request.url);
+        // Probes and scrapes are not traced: many a minute, never part of a donation.
+        if (!QUIET_ROUTES.has(path))
+          spans.set(
+            request,
+            startServerSpan(
+              `${request.method} ${service}`,
+              request.headers,
+              { "http.request.method": request.method },
+              requestId,
+            ),
+          );
+        set.headers["x-request-id"] = requestId;
         Object.assign(set.headers, SECURITY_HEADERS);
         const length = request.headers.get("content-length");
         if (length !== null && Number(length) > bodyLimit) throw payloadTooLarge(bodyLimit);
         // Who calls, before anything else is read: an internal route answers only services.
-        if (identity && !QUIET_ROUTES.has(pathOf(request.url)))
+        if (identity && !QUIET_ROUTES.has(path))
           return identity
             .verify(request.headers.get(SERVICE_TOKEN_HEADER))
             .then((caller) => void recordCaller(request, caller));
@@ -271,9 +284,9 @@ export function httpKit(options: HttpKitOptions) {
         // the handler, so the trace reaches upstream calls, outbox rows and log lines.
         const traced = spans.get(request);
         if (traced) enterTraceContext(traced.context);
-        const traceId = currentTraceId();
-        // Every line this request causes, wherever it is logged from, names the request.
-        enterLogContext(traceId ? { requestId, traceId } : { requestId });
+        // Every line this request causes, wherever it is logged from, names the request (its trace
+        // and span ids come from the active trace context; this covers a process without telemetry).
+        enterLogContext({ requestId });
         return { requestId, log };
       })
       // One input rule for every route, after its schema: text must be well-formed Unicode without
@@ -300,6 +313,8 @@ export function httpKit(options: HttpKitOptions) {
               ? (error as Error).cause
               : null;
         if (appError instanceof AppError) {
+          if (appError.code === "service-credential") metrics.refused("credential");
+          else if (appError.code === "caller-not-accepted") metrics.refused("caller");
           set.status = appError.status;
           return problemResponse(appError.toProblem(), { ...headers, ...appError.headers });
         }
@@ -379,19 +394,24 @@ export function httpKit(options: HttpKitOptions) {
         metrics.http.record(labels.method, labels.route, status, elapsedMs / 1000);
         const span = spans.get(request)?.span;
         if (access.enabled && !QUIET_ROUTES.has(labels.route)) {
-          const traceId = span?.spanContext().traceId;
+          const sc = span?.spanContext();
+          const traced = sc && sc.traceId !== NO_TRACE;
           access.record(
             labels.method,
             labels.route,
             Number(status),
             elapsedMs,
             String(set.headers["x-request-id"] ?? ""),
-            traceId && traceId !== NO_TRACE ? traceId : undefined,
+            traced ? sc.traceId : undefined,
+            traced ? sc.spanId : undefined,
           );
         }
         if (span) {
-          span.updateName(`${request.method} ${labels.route}`);
-          span.setAttributes({ "http.route": labels.route, "http.response.status_code": Number(status) });
+          if (span.isRecording()) {
+            span.updateName(`${request.method} ${labels.route}`);
+            span.setAttributes({ "http.route": labels.route, "http.response.status_code": Number(status) });
+            if (Number(status) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          }
           span.end();
         }
       })

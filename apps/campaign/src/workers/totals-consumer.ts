@@ -3,9 +3,10 @@
 // event by event with backoff; the inbox makes any redelivery harmless.
 import type { Bus, Subscription } from "@careforall/bus";
 import { PledgeCaptured, type PledgeChangeEvent, PledgeRefunded } from "@careforall/events";
+import type { CampaignMetrics } from "../metrics";
 import { TOTALS_CONSUMER, type TotalsService } from "../totals";
 
-export function startTotalsConsumer(bus: Bus, totals: TotalsService): Promise<Subscription> {
+export function startTotalsConsumer(bus: Bus, totals: TotalsService, metrics?: CampaignMetrics): Promise<Subscription> {
   return bus.subscribeBatch({
     durable: TOTALS_CONSUMER,
     types: [PledgeCaptured.type, PledgeRefunded.type],
@@ -15,7 +16,9 @@ export function startTotalsConsumer(bus: Bus, totals: TotalsService): Promise<Su
     maxBatch: 500,
     maxWaitMs: 20,
     handleBatch: async (items) => {
-      await totals.applyPledgeEvents(items.map((item) => item.event as PledgeChangeEvent));
+      const events = items.map((item) => item.event as PledgeChangeEvent);
+      const applied = await totals.applyPledgeEvents(events);
+      metrics?.applied(events, applied);
     },
   });
 }

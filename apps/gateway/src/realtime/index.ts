@@ -143,7 +143,7 @@ export function createRealtime(deps: RealtimeDeps) {
   const hub: TopicHub = createTopicHub(
     fanout,
     (topic, json) => deps.publish(topic, json),
-    (topic) => metrics.fanoutOut(topic, hub.holders(topic)),
+    (topic, json) => metrics.fanoutOut(topic, hub.holders(topic), json),
   );
   const metrics = realtimeMetrics(deps.metrics, { sockets: () => sockets.size, topics: () => hub.size() });
 

@@ -22,7 +22,11 @@ export interface TopicHub {
   holders(topic: string): number;
 }
 
-export function createTopicHub(fanout: Fanout, publish: LocalPublish, onFrame?: (topic: string) => void): TopicHub {
+export function createTopicHub(
+  fanout: Fanout,
+  publish: LocalPublish,
+  onFrame?: (topic: string, json: string) => void,
+): TopicHub {
   const held = new Map<string, { sockets: number; unsubscribe: () => void; ready: Promise<void> }>();
   return {
     acquire(topic) {
@@ -33,7 +37,7 @@ export function createTopicHub(fanout: Fanout, publish: LocalPublish, onFrame?: 
       }
       const unsubscribe = fanout.subscribe(topic, (json) => {
         publish(topic, json);
-        onFrame?.(topic);
+        onFrame?.(topic, json);
       });
       // A fan-out that cannot flush (NATS away) still holds the subscription: it is resent on reconnect.
       const ready = fanout.flush().catch(() => {});

@@ -8,6 +8,7 @@ import type { PledgeModel } from "@careforall/pledge";
 import { Elysia, t } from "elysia";
 import type { GatewayClients } from "../app";
 import { type AuditReport, compareLedgers } from "../domain/audit";
+import { auditMetrics } from "../metrics";
 import { examples } from "../openapi/examples";
 import { operation } from "../openapi/operation";
 import { call, upstreamHeaders } from "../upstream";
@@ -54,13 +55,7 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
  * feeds the drift gauges, so /metrics stays current when main.ts runs it periodically.
  */
 export function createAuditor({ clients, log, metrics }: Omit<AdminRoutesDeps, "context">) {
-  let latest: AuditReport | undefined;
-  metrics.gauge("careforall_audit_drift_minor", "Total drift found by the latest money audit (must be 0)", () =>
-    latest ? latest.totalDriftMinor : 0,
-  );
-  metrics.gauge("careforall_audit_stuck_pledges", "Pledges not terminal after the grace period (latest audit)", () =>
-    latest ? latest.stuckPledges : 0,
-  );
+  const gauges = auditMetrics(metrics);
 
   async function allCampaignTotals(requestId: string) {
     const totals: Array<{ campaignId: string; raisedMinor: number }> = [];
@@ -94,7 +89,8 @@ export function createAuditor({ clients, log, metrics }: Omit<AdminRoutesDeps, "
       const ledger = ledgerRes.data as PledgeModel.Ledger;
       const ids = [...new Set([...totals.map((c) => c.campaignId), ...ledger.campaigns.map((l) => l.campaignId)])];
       const balances = new Map(await mapLimited(ids, 16, (id) => campaignBalance(id, requestId)));
-      latest = compareLedgers(totals, ledger.campaigns, balances, ledger.stuckPledges, new Date());
+      const latest = compareLedgers(totals, ledger.campaigns, balances, ledger.stuckPledges, new Date());
+      gauges.record(latest);
       // Money in flight (captured at the bank, its event not yet counted) shows as drift for a
       // moment; only drift that persists across audits is an incident, so this is a warning.
       if (latest.totalDriftMinor !== 0) log.warn({ totalDriftMinor: latest.totalDriftMinor }, "audit.drift");
