@@ -15,6 +15,7 @@ import {
   serviceFetch,
 } from "@careforall/http";
 import type { Breaker } from "@careforall/resilience";
+import { SpanKind, tracingEnabled, withSpan } from "@careforall/telemetry";
 import { treaty } from "@elysiajs/eden";
 
 // The bank's own models (one schema per shape, in @careforall/bank): never hand-copied here.
@@ -73,6 +74,28 @@ export type BankTreaty = ReturnType<typeof treaty<BankApp>>;
 /** The problem a rejection carries: the answer's body as it came, or a stand-in when it was not an object. */
 function asProblem(body: unknown, status: number): BankProblem {
   return body && typeof body === "object" ? (body as BankProblem) : { status, detail: String(body ?? "") };
+}
+
+/**
+ * One bank call as a span `bank.<operation>` (while spans are recorded) with its outcome, around
+ * the CLIENT span of the HTTP call itself: what the payment asked and what it concluded.
+ */
+function traced<T extends BankOutcome<unknown> | BankOutcome<unknown>[]>(
+  operation: string,
+  items: number,
+  call: () => Promise<T>,
+): Promise<T> {
+  if (!tracingEnabled()) return call();
+  return withSpan(
+    `bank.${operation}`,
+    { kind: SpanKind.INTERNAL, attributes: { "bank.operation": operation, "bank.items": items } },
+    async (span) => {
+      const result = await call();
+      const kinds = (Array.isArray(result) ? result : [result]).map((r) => r.kind);
+      span.setAttribute("bank.outcome", [...new Set(kinds)].join(","));
+      return result;
+    },
+  );
 }
 
 /** Maps one Eden call to an outcome; a thrown error, a missing response, a 5xx or a 408/429 are "unknown". */
@@ -137,27 +160,31 @@ async function batched<Req, I extends BatchItem>(
 /** The real client: Eden Treaty over the bank's routes (`treaty<BankApp>`). */
 export function createEdenBankClient(client: BankTreaty): BankClient {
   const bank = client.bank;
-  const authorize = (req: AuthorizeRequest) => outcome(() => bank.authorize.post(req));
-  const capture = (req: CaptureRequest) => outcome(() => bank.capture.post(req));
+  const authorize = (req: AuthorizeRequest) => traced("authorize", 1, () => outcome(() => bank.authorize.post(req)));
+  const capture = (req: CaptureRequest) => traced("capture", 1, () => outcome(() => bank.capture.post(req)));
   return {
     authorize,
     authorizeBatch: (reqs) =>
-      batched<AuthorizeRequest, BankModel.AuthorizeBatchItem>(
-        reqs,
-        (items) => outcome(() => bank.authorize.batch.post({ items })),
-        authorize,
+      traced("authorize_batch", reqs.length, () =>
+        batched<AuthorizeRequest, BankModel.AuthorizeBatchItem>(
+          reqs,
+          (items) => outcome(() => bank.authorize.batch.post({ items })),
+          authorize,
+        ),
       ),
-    holdByKey: (key) => outcome(() => bank.holds["by-key"]({ key }).get()),
-    hold: (id) => outcome(() => bank.holds({ id }).get()),
+    holdByKey: (key) => traced("hold_by_key", 1, () => outcome(() => bank.holds["by-key"]({ key }).get())),
+    hold: (id) => traced("hold", 1, () => outcome(() => bank.holds({ id }).get())),
     capture,
     captureBatch: (reqs) =>
-      batched<CaptureRequest, BankModel.CaptureBatchItem>(
-        reqs,
-        (items) => outcome(() => bank.capture.batch.post({ items })),
-        capture,
+      traced("capture_batch", reqs.length, () =>
+        batched<CaptureRequest, BankModel.CaptureBatchItem>(
+          reqs,
+          (items) => outcome(() => bank.capture.batch.post({ items })),
+          capture,
+        ),
       ),
-    release: (req) => outcome(() => bank.release.post(req)),
-    refund: (req) => outcome(() => bank.refund.post(req)),
+    release: (req) => traced("release", 1, () => outcome(() => bank.release.post(req))),
+    refund: (req) => traced("refund", 1, () => outcome(() => bank.refund.post(req))),
   };
 }
 
@@ -181,7 +208,7 @@ export function createBankClient({
    */
   breaker?: Breaker;
 }): BankClient {
-  const timed = fetchWithTimeout(timeoutMs, base);
+  const timed = fetchWithTimeout(timeoutMs, base, "bank");
   const guarded = breaker ? breakerFetch(timed, breaker) : timed;
   return createEdenBankClient(
     treaty<BankApp>(url, { parseDate: false, fetcher: identity ? serviceFetch(identity, "bank", guarded) : guarded }),

@@ -21,6 +21,7 @@ import type { ServiceName } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { initTelemetry } from "@careforall/telemetry";
 import type { AnyElysia, Connection, InfraContext, Infrastructure } from "./boot";
+import { deploymentEnvironment, serviceVersion } from "./resource";
 
 export interface EmbeddedInfrastructureOptions {
   /** The database's directory (created when missing); undefined: in memory, gone at close. */
@@ -160,7 +161,12 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
     },
     telemetry(ctx) {
       const endpoint = ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined;
-      const started = initTelemetry({ service: "careforall", endpoint });
+      const started = initTelemetry({
+        service: "careforall",
+        version: serviceVersion("gateway"),
+        environment: deploymentEnvironment(),
+        endpoint,
+      });
       if (endpoint) telemetry ??= started;
       return { shutdown: async () => {} };
     },

@@ -5,6 +5,7 @@ import { createRedisCache, createRedisClient, createRedisRateLimiter } from "@ca
 import { createDb, ensureDatabase, migrate } from "@careforall/db";
 import { initTelemetry } from "@careforall/telemetry";
 import type { InfraContext, Infrastructure } from "./boot";
+import { deploymentEnvironment, serviceVersion } from "./resource";
 
 /** A setting the service's schema must declare for this part of the infrastructure. */
 function setting<T>(ctx: InfraContext, key: string): T {
@@ -58,6 +59,8 @@ export function serversInfrastructure(): Infrastructure {
     telemetry(ctx) {
       return initTelemetry({
         service: ctx.service,
+        version: serviceVersion(ctx.service),
+        environment: deploymentEnvironment(),
         endpoint: ctx.config.OTEL_EXPORTER_OTLP_ENDPOINT as string | undefined,
       });
     },

@@ -2,7 +2,14 @@
 // handler (or a batch handler) runs, trace spans on both sides of a message, stats and bounded
 // handler concurrency.
 import type { Logger } from "@careforall/log";
-import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from "@careforall/telemetry";
+import {
+  type Context,
+  extractTraceContext,
+  injectTraceHeaders,
+  REQUEST_ID_HEADER,
+  SpanKind,
+  withSpan,
+} from "@careforall/telemetry";
 import { assertEventType, assertTypePattern } from "./subjects";
 import type {
   BatchHandler,
@@ -273,18 +280,23 @@ export async function deliverBatch(
   if (entries.length === 1 && only) return deliverEntry(only, options, log, stats);
   countRedeliveries(entries, stats);
   const types = [...new Set(entries.map((e) => e.event.type))];
+  const contexts = entries.map((e) => extractTraceContext(e.headers));
+  const requestIds = [...new Set(entries.map((e) => e.headers[REQUEST_ID_HEADER]).filter((id) => id !== undefined))];
   try {
     await withSpan(
       `${types.length === 1 ? types[0] : options.durable} process`,
       {
         kind: SpanKind.CONSUMER,
-        // A batch belongs to no single publisher's trace: a new root, linked to each of them.
-        parent: extractTraceContext({}),
-        links: entries.map((e) => extractTraceContext(e.headers)),
+        // A batch of events of one trace (one donation's pledge.captured and totals) continues it;
+        // one of several traces belongs to none: a new root, linked to each event's trace, so every
+        // donation stays followable.
+        parent: oneTrace(entries) ? (contexts[0] as Context) : extractTraceContext({}),
+        links: contexts,
         attributes: {
           "messaging.destination.name": [...new Set(entries.map((e) => e.subject))].join(","),
           "messaging.consumer.group.name": options.durable,
           "messaging.batch.message_count": entries.length,
+          ...(requestIds.length > 1 ? { "request.ids": requestIds as string[] } : {}),
         },
       },
       () =>
@@ -299,6 +311,14 @@ export async function deliverBatch(
   }
   stats.handled += entries.length;
   for (const entry of entries) entry.settle({ kind: "ack" });
+}
+
+/** Whether every entry carries the same trace id (in its `traceparent`, `00-<trace id>-…`). */
+function oneTrace(entries: DeliveryEntry[]): boolean {
+  const first = entries[0]?.headers.traceparent?.slice(3, 35);
+  return (
+    first !== undefined && first.length === 32 && entries.every((e) => e.headers.traceparent?.slice(3, 35) === first)
+  );
 }
 
 /** Bounds how many handlers run at once and lets stop() wait for the ones in flight. */

@@ -7,9 +7,16 @@
 // One process keeps ONE underlying subscription per topic however many listeners it has (a
 // gateway with 2,000 sockets on one campaign holds one NATS subscription for it), and listeners
 // get the payload as the JSON text it travelled as, so a gateway forwards it to its sockets
-// without parsing it.
+// without parsing it. While spans are recorded, a publish made inside a trace carries its context
+// (NATS headers) and the listeners run inside it, so a WebSocket push joins the donation's trace.
 import type { Logger } from "@careforall/log";
-import { connect, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { extractTraceContext, injectTraceHeaders, inRecordedTrace, withContext } from "@careforall/telemetry";
+import {
+  connect,
+  type NatsConnection,
+  type Subscription as NatsSubscription,
+  headers as natsHeaders,
+} from "@nats-io/transport-node";
 import { natsConnectOptions } from "./jetstream";
 import { assertPrefix } from "./subjects";
 
@@ -160,6 +167,13 @@ export interface NatsFanoutOptions {
   name?: string;
 }
 
+/** The active trace context as NATS message headers. */
+function traceHeaders() {
+  const h = natsHeaders();
+  for (const [name, value] of Object.entries(injectTraceHeaders())) h.set(name, value);
+  return h;
+}
+
 /** Across processes on NATS core (no JetStream: nothing is stored, nothing acknowledged). */
 class NatsFanout extends TopicTable {
   constructor(
@@ -181,7 +195,11 @@ class NatsFanout extends TopicTable {
       return false;
     }
     try {
-      this.nc.publish(this.#subject(topic), asJson(message));
+      this.nc.publish(
+        this.#subject(topic),
+        asJson(message),
+        inRecordedTrace() ? { headers: traceHeaders() } : undefined,
+      );
       this.counters.published++;
       return true;
     } catch (err) {
@@ -198,7 +216,9 @@ class NatsFanout extends TopicTable {
           this.log.warn({ err, topic }, "fanout.subscription_failed");
           return;
         }
-        deliver(msg.string());
+        // A traced publish: its listeners (a gateway's push) continue that trace.
+        if (msg.headers?.get("traceparent")) withContext(extractTraceContext(msg.headers), () => deliver(msg.string()));
+        else deliver(msg.string());
       },
     });
     return () => sub.unsubscribe();

@@ -99,8 +99,8 @@ export type BatchHandler = (items: BatchItem[]) => Promise<void>;
  *   maxBatch × concurrency messages (buffered messages age towards ack_wait).
  * - Malformed payloads are terminated and events of unwanted types acked, without reaching
  *   the handler; an event whose every earlier delivery outlived ack_wait is terminated unrun.
- * - The one CONSUMER span of a batch call links to every event's trace; a batch of one
- *   continues its publisher's trace.
+ * - The one CONSUMER span of a batch call links to every event's trace; a batch whose events
+ *   all belong to one trace (a batch of one included) continues it, carrying its request id.
  * - stop() stops fetching, lets the batches in flight finish and hands back (naks) events
  *   received but not started.
  */

@@ -1,9 +1,11 @@
 // Group commit at the application's edge: concurrent writes that arrive while every slot is busy
 // leave together as one batch, so a burst costs one round trip and one commit per batch instead
 // of one per request. An item alone goes at once (no timer, no added latency when idle); batches
-// form only from the queue a busy database builds anyway ("smart batching").
+// form only from the queue a busy database builds anyway ("smart batching"). A batch is one
+// CLIENT span, a child of the first item's trace and linked to every other item's.
 
 import { withDeadline } from "@careforall/resilience";
+import { activeContext, type Context, SpanKind, tracingEnabled, withSpan } from "@careforall/telemetry";
 
 export interface GroupCommitOptions<I, R> {
   /**
@@ -36,6 +38,8 @@ export interface GroupCommitOptions<I, R> {
 
 interface Waiting<I, R> {
   item: I;
+  /** The trace context it was submitted in (its request's). */
+  context: Context;
   resolve(result: R): void;
   reject(err: unknown): void;
 }
@@ -60,8 +64,20 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
   async function runBatch(batch: Waiting<I, R>[]): Promise<void> {
     options.onBatch?.(batch.length);
     let results: R[];
+    const items = batch.map((w) => w.item);
     try {
-      results = await options.run(batch.map((w) => w.item));
+      results = await (tracingEnabled()
+        ? withSpan(
+            "db.group_commit",
+            {
+              kind: SpanKind.CLIENT,
+              parent: (batch[0] as Waiting<I, R>).context,
+              links: batch.slice(1).map((w) => w.context),
+              attributes: { "db.system.name": "postgresql", "db.operation.batch.size": batch.length },
+            },
+            () => options.run(items),
+          )
+        : options.run(items));
       if (results.length !== batch.length)
         throw new Error(`group commit: run answered ${results.length} results for ${batch.length} items`);
     } catch (err) {
@@ -93,7 +109,7 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
     submit(item) {
       let entry: Waiting<I, R> | undefined;
       const answer = new Promise<R>((resolve, reject) => {
-        entry = { item, resolve, reject };
+        entry = { item, context: activeContext(), resolve, reject };
         waiting.push(entry);
         pump();
       });

@@ -1,6 +1,8 @@
-// PostgreSQL access for every service: a drizzle + postgres.js factory, the start-up migrator
-// (serialised by an advisory lock so replicas can start together), and test-database helpers.
+// PostgreSQL access for every service: a drizzle + postgres.js factory (every transaction a
+// CLIENT span when traced), the start-up migrator (serialised by an advisory lock so replicas can
+// start together), and test-database helpers.
 
+import { inRecordedTrace, SpanKind, withSpan } from "@careforall/telemetry";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -55,7 +57,7 @@ export function createDb<TSchema extends Record<string, unknown>>(
     onnotice: () => {},
     connection: { application_name: options.name ?? "careforall" },
   });
-  const db = drizzle(client, { schema: options.schema });
+  const db = traceTransactions(drizzle(client, { schema: options.schema }), options.name ?? "careforall");
   return {
     db,
     client,
@@ -67,6 +69,29 @@ export function createDb<TSchema extends Record<string, unknown>>(
       await client.end({ timeout: 5 });
     },
   };
+}
+
+/** The attributes of a database span: the system and the schema (one per service). */
+export function dbSpanAttributes(namespace: string) {
+  return { "db.system.name": "postgresql", "db.namespace": namespace };
+}
+
+/**
+ * Makes every `db.transaction(...)` a CLIENT span `db.transaction` (postgres.js has no
+ * instrumentation of its own), as a child of whatever it serves: a transaction outside any trace
+ * (a relay poll, a sweeper) and every transaction while spans are not recorded costs one check.
+ */
+export function traceTransactions<D extends { transaction: (...args: never[]) => Promise<unknown> }>(
+  db: D,
+  namespace: string,
+): D {
+  const transaction = db.transaction.bind(db) as (...args: unknown[]) => Promise<unknown>;
+  const attributes = dbSpanAttributes(namespace);
+  (db as { transaction: unknown }).transaction = (...args: unknown[]) =>
+    inRecordedTrace()
+      ? withSpan("db.transaction", { kind: SpanKind.CLIENT, attributes }, () => transaction(...args))
+      : transaction(...args);
+  return db;
 }
 
 /**

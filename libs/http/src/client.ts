@@ -1,7 +1,9 @@
 // The calling side of service-to-service HTTP: one reading of an Eden Treaty answer as ok /
-// rejected / unknown, and one fetch with a deadline. Each caller keeps its own policy on top.
+// rejected / unknown, and one fetch with a deadline, a CLIENT span and the trace context and
+// request id on every call. Each caller keeps its own policy on top.
 import { currentLogContext, type Logger } from "@careforall/log";
 import { type Breaker, createBreaker } from "@careforall/resilience";
+import { injectTraceHeaders, REQUEST_ID_HEADER, SpanKind, tracingEnabled, withSpan } from "@careforall/telemetry";
 
 /** The part of an Eden Treaty answer read here (`response` is absent when no answer came back). */
 export interface EdenAnswer {
@@ -104,30 +106,61 @@ export function breakerFetch(fetcher: typeof fetch, breaker: Breaker): typeof fe
   return ((input: RequestInfo | URL, init?: RequestInit) => breaker.run(() => fetcher(input, init))) as typeof fetch;
 }
 
+const PROBES = new Set(["/health", "/ready", "/metrics"]);
+
 /**
  * A fetch that gives up after `timeoutMs` (an unknown outcome for the caller, never a hang).
  * `base` is what reaches the other side (default the network; the embedded profile passes an
- * in-process one).
+ * in-process one). Every call carries the trace context (`traceparent`) and the request id of what
+ * is being handled; while spans are recorded each call is a CLIENT span named after `peer` (the
+ * service called), whose context the callee continues.
  */
-export function fetchWithTimeout(timeoutMs: number, base?: typeof fetch): typeof fetch {
-  return ((input: RequestInfo | URL, init?: RequestInit) =>
-    (base ?? fetch)(input, {
-      ...init,
-      headers: withRequestId(init?.headers),
-      signal: AbortSignal.timeout(timeoutMs),
-    })) as typeof fetch;
+export function fetchWithTimeout(timeoutMs: number, base?: typeof fetch, peer?: string): typeof fetch {
+  const send = (input: RequestInfo | URL, init: RequestInit | undefined, headers: Headers) =>
+    (base ?? fetch)(input, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
+  return ((input: RequestInfo | URL, init?: RequestInit) => {
+    if (!tracingEnabled()) return send(input, init, callHeaders(init?.headers, false));
+    const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    // Probes are not traced (their server side records no span either).
+    if (PROBES.has(url.pathname)) return send(input, init, callHeaders(init?.headers, false));
+    return withSpan(
+      `${method} ${peer ?? url.host}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": method,
+          "url.path": url.pathname,
+          "server.address": url.hostname,
+          ...(url.port ? { "server.port": Number(url.port) } : {}),
+          ...(peer ? { "peer.service": peer } : {}),
+        },
+      },
+      async (span) => {
+        const res = await send(input, init, callHeaders(init?.headers, true));
+        span.setAttribute("http.response.status_code", res.status);
+        return res;
+      },
+    );
+  }) as typeof fetch;
 }
 
 /**
- * The headers of a call to another service, with the request id of the request being handled
- * (unless the caller set one): so the callee's log lines carry it too, and one id follows a
- * request through every service it reaches.
+ * The headers of a call to another service: the request id of the request being handled (unless
+ * the caller set one), so the callee's log lines carry it too and one id follows a request through
+ * every service it reaches; and the trace context — the CLIENT span's (`replaceTrace`), else the
+ * caller's own unless it set one.
  */
-function withRequestId(headers: HeadersInit | undefined): HeadersInit | undefined {
-  const requestId = currentLogContext()?.requestId;
-  if (!requestId) return headers;
+function callHeaders(headers: HeadersInit | undefined, replaceTrace: boolean): Headers {
   const merged = new Headers(headers);
-  if (!merged.has("x-request-id")) merged.set("x-request-id", requestId);
+  const trace = injectTraceHeaders();
+  for (const [name, value] of Object.entries(trace)) {
+    if (name === REQUEST_ID_HEADER ? !merged.has(name) : replaceTrace || !merged.has(name)) merged.set(name, value);
+  }
+  if (!merged.has(REQUEST_ID_HEADER)) {
+    const requestId = currentLogContext()?.requestId;
+    if (requestId) merged.set(REQUEST_ID_HEADER, requestId);
+  }
   return merged;
 }
 
@@ -142,5 +175,8 @@ export function guardedFetch(
   { timeoutMs, openMs, failureThreshold }: { timeoutMs: number; openMs: number; failureThreshold: number },
   base?: typeof fetch,
 ): typeof fetch {
-  return breakerFetch(fetchWithTimeout(timeoutMs, base), dependencyBreaker(name, log, { openMs, failureThreshold }));
+  return breakerFetch(
+    fetchWithTimeout(timeoutMs, base, name),
+    dependencyBreaker(name, log, { openMs, failureThreshold }),
+  );
 }

@@ -1,5 +1,5 @@
 // The access log: one line per answered request — method, route template, status, duration,
-// request id and trace id — in the same JSON shape as every other line. It is written on the hot
+// request id, trace id and span id (of the request's server span) — in the same JSON shape as every other line. It is written on the hot
 // path (the gateway's cached read answers ~100k requests a second), so a line is built by hand,
 // kept in a buffer and written in chunks (every FLUSH_MS, or at FLUSH_BYTES) instead of a
 // serializer and a write per request.
@@ -14,7 +14,15 @@ export interface AccessLog {
    * template (never the raw path), the status, the duration, and the request id — which must be a
    * safe id as `requestIdFor` makes them (`[A-Za-z0-9_.:-]`), since it is written unquoted.
    */
-  record(method: string, route: string, status: number, durationMs: number, requestId: string, traceId?: string): void;
+  record(
+    method: string,
+    route: string,
+    status: number,
+    durationMs: number,
+    requestId: string,
+    traceId?: string,
+    spanId?: string,
+  ): void;
   /** Writes what is buffered now (shutdown, tests). */
   flush(): void;
 }
@@ -69,7 +77,7 @@ export function createAccessLog(options: {
   return {
     enabled,
     flush,
-    record(method, route, status, durationMs, requestId, traceId) {
+    record(method, route, status, durationMs, requestId, traceId, spanId) {
       if (!enabled) return;
       const now = Date.now();
       // Everything before the status changes once a millisecond or with the route: built once.
@@ -82,7 +90,7 @@ export function createAccessLog(options: {
         lastRoute = route;
         prefix = `${head}${stamp}${service}${middle(method, route)}`;
       }
-      buffer += `${prefix}${status},"durationMs":${Math.round(durationMs * 100) / 100},"requestId":"${requestId}"${traceId ? `,"traceId":"${traceId}"` : ""}}\n`;
+      buffer += `${prefix}${status},"durationMs":${Math.round(durationMs * 100) / 100},"requestId":"${requestId}"${traceId ? `,"traceId":"${traceId}"` : ""}${spanId ? `,"spanId":"${spanId}"` : ""}}\n`;
       if (buffer.length >= FLUSH_BYTES) flush();
     },
   };

@@ -1,6 +1,8 @@
-// Structured JSON logging (pino). Every service logs with `service`; request and message
-// handlers derive child loggers with `requestId` / `traceId`. Secrets never reach the output.
+// Structured JSON logging (pino). Every service logs with `service`; every line logged while a
+// request or an event is handled carries its `requestId`, `traceId` and `spanId` (read from the
+// active trace context, or set with withLogContext). Secrets never reach the output.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { traceFields } from "@careforall/telemetry";
 import pino, { type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
@@ -11,6 +13,7 @@ export { type PrettyOptions, prettyLine, prettyStream, wantsPrettyLogs } from ".
 export interface LogContext {
   requestId?: string;
   traceId?: string;
+  spanId?: string;
 }
 const logContext = new AsyncLocalStorage<LogContext>();
 const NO_CONTEXT: LogContext = {};
@@ -23,9 +26,16 @@ export function enterLogContext(fields: LogContext): void {
   logContext.enterWith(fields);
 }
 
-/** The request the current async chain is handling, if any (see enterLogContext). */
+/**
+ * The request the current async chain is handling, if any: the fields entered with
+ * enterLogContext / withLogContext, completed by the active trace context (request id, trace id,
+ * span id — the innermost span's).
+ */
 export function currentLogContext(): LogContext | undefined {
-  return logContext.getStore();
+  const store = logContext.getStore();
+  const traced = traceFields();
+  if (!traced) return store;
+  return store ? { ...store, ...traced } : traced;
 }
 
 /** Runs `fn` with every line it logs carrying `fields`. */
@@ -90,8 +100,8 @@ export function createLogger({ service, level = "info", destination }: CreateLog
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }), log: (object) => redact(object) },
-    // The request a line belongs to, wherever it is logged from (see enterLogContext).
-    mixin: () => logContext.getStore() ?? NO_CONTEXT,
+    // The request a line belongs to, wherever it is logged from (see currentLogContext).
+    mixin: () => currentLogContext() ?? NO_CONTEXT,
     // pino's default merge writes the line's fields INTO the mixin's object: that is the shared
     // context (or NO_CONTEXT), so every field would stick to every later line. A fresh object each line.
     mixinMergeStrategy: (fields, context) => ({ ...context, ...fields }),

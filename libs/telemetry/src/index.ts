@@ -1,16 +1,19 @@
 // OpenTelemetry set-up and W3C trace-context propagation across HTTP hops and bus messages.
 // Spans are recorded and exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise
 // none is recorded, but propagation works either way, so a trace id follows a donation from
-// gateway to bank.
+// gateway to bank. The request id travels with the trace context (header `x-request-id`, in HTTP
+// calls and bus messages alike) and is set as `request.id` on every span started under it.
 import {
   type Attributes,
   type Context,
   context,
+  createContextKey,
   isSpanContextValid,
   type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
@@ -18,7 +21,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { CompositePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -29,7 +32,49 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 
-export { SpanKind, type Context, type Span };
+export { SpanKind, SpanStatusCode, type Context, type Span, type SpanContext };
+
+/** The header (HTTP and bus message alike) that carries the request id beside `traceparent`. */
+export const REQUEST_ID_HEADER = "x-request-id";
+/** The span attribute naming the request a span belongs to. */
+export const REQUEST_ID_ATTRIBUTE = "request.id";
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const REQUEST_ID_KEY = createContextKey("careforall.request_id");
+
+/** `ctx` carrying `requestId`: spans started under it get `request.id`, injected headers `x-request-id`. */
+export function withRequestId(ctx: Context, requestId: string): Context {
+  return ctx.setValue(REQUEST_ID_KEY, requestId);
+}
+
+/** The request id the (active) context carries, if any. */
+export function requestIdOf(ctx: Context = context.active()): string | undefined {
+  return ctx.getValue(REQUEST_ID_KEY) as string | undefined;
+}
+
+/** Writes and reads the request id beside the W3C headers (a safe id only: it reaches log lines unquoted). */
+const requestIdPropagator = {
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter) {
+    const id = ctx.getValue(REQUEST_ID_KEY) as string | undefined;
+    if (id) setter.set(carrier, REQUEST_ID_HEADER, id);
+  },
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const raw = getter.get(carrier, REQUEST_ID_HEADER);
+    const id = Array.isArray(raw) ? raw[0] : raw;
+    return id && REQUEST_ID.test(id) ? ctx.setValue(REQUEST_ID_KEY, id) : ctx;
+  },
+  fields: () => [REQUEST_ID_HEADER],
+};
+
+/** Sets `request.id` on every recorded span whose parent context carries one (wherever it is started). */
+const requestIdProcessor: SpanProcessor = {
+  onStart(span, parent) {
+    const id = parent.getValue(REQUEST_ID_KEY) as string | undefined;
+    if (id) span.setAttribute(REQUEST_ID_ATTRIBUTE, id);
+  },
+  onEnd() {},
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
 
 let provider: TracerProvider | undefined;
 /**
@@ -49,6 +94,12 @@ let contextManager: AsyncLocalStorageContextManager | undefined;
 
 export interface TelemetryOptions {
   service: string;
+  /** Resource attribute `service.version` (the app's package version, or SERVICE_VERSION). */
+  version?: string | undefined;
+  /** Resource attribute `deployment.environment` (default "development"). */
+  environment?: string | undefined;
+  /** How long finished spans wait to be exported together (default OTEL_BSP_SCHEDULE_DELAY, else 5000 ms). */
+  scheduledDelayMillis?: number | undefined;
   /** OTLP/HTTP base URL, e.g. http://localhost:4318. Unset: trace ids propagate, spans are not recorded. */
   endpoint?: string | undefined;
   /** Record spans even without an endpoint (tests that inspect them); default: only when exporting. */
@@ -56,25 +107,41 @@ export interface TelemetryOptions {
 }
 
 /** Installs the global tracer provider, context manager and propagator once per process. */
-export function initTelemetry({ service, endpoint, recordSpans }: TelemetryOptions): { shutdown(): Promise<void> } {
+export function initTelemetry({
+  service,
+  version,
+  environment,
+  endpoint,
+  recordSpans,
+  scheduledDelayMillis,
+}: TelemetryOptions): { shutdown(): Promise<void> } {
   if (recordSpans ?? Boolean(endpoint)) recording = true;
   if (!provider) {
-    const spanProcessors: SpanProcessor[] = [];
+    const spanProcessors: SpanProcessor[] = [requestIdProcessor];
     if (endpoint) {
+      const delay = scheduledDelayMillis ?? Number(process.env.OTEL_BSP_SCHEDULE_DELAY ?? "");
       spanProcessors.push(
         new BatchSpanProcessor({
+          // OTLP/HTTP with JSON bodies (this exporter's encoding), as any collector or Jaeger takes.
           exporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }),
+          ...(delay > 0 ? { scheduledDelayMillis: delay } : {}),
         }),
       );
     }
     provider = new TracerProvider({
-      resource: resourceFromAttributes({ "service.name": service }),
+      resource: resourceFromAttributes({
+        "service.name": service,
+        "service.version": version ?? "0.0.0",
+        "deployment.environment": environment ?? "development",
+      }),
       spanProcessors,
       sampler,
     });
     contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), requestIdPropagator] }),
+    );
     trace.setGlobalTracerProvider(provider);
   }
   return {
@@ -86,6 +153,31 @@ export function initTelemetry({ service, endpoint, recordSpans }: TelemetryOptio
 
 export function tracer(name = "careforall") {
   return trace.getTracer(name);
+}
+
+/**
+ * Whether spans are recorded (an OTLP endpoint is set, or a test asked). Hot paths start their
+ * spans only when it is true: a cached read pays one boolean test, not a span, when nothing exports.
+ */
+export function tracingEnabled(): boolean {
+  return recording;
+}
+
+const NO_TRACE = "00000000000000000000000000000000";
+
+/** What a log line says about the (active) context: its request id, trace id and span id. */
+export interface TraceFields {
+  requestId?: string;
+  traceId?: string;
+  spanId?: string;
+}
+
+/** The request id, trace id and span id of the (active) context; undefined when it has none. */
+export function traceFields(ctx: Context = context.active()): TraceFields | undefined {
+  const requestId = ctx.getValue(REQUEST_ID_KEY) as string | undefined;
+  const sc = trace.getSpan(ctx)?.spanContext();
+  if (!sc || sc.traceId === NO_TRACE) return requestId ? { requestId } : undefined;
+  return requestId ? { requestId, traceId: sc.traceId, spanId: sc.spanId } : { traceId: sc.traceId, spanId: sc.spanId };
 }
 
 const recordSetter: TextMapSetter<Record<string, string>> = {
@@ -131,20 +223,40 @@ export function enterTraceContext(ctx: Context): void {
   contextManager?.attach(ctx);
 }
 
-/** Starts a server span continuing the caller's trace (from W3C headers); returns it with its context. */
+/**
+ * Starts a server span continuing the caller's trace (from W3C headers); returns it with its
+ * context. `requestId` (the one the server answers with) replaces whatever the headers carried.
+ */
 export function startServerSpan(
   name: string,
   headers: HeaderSource,
   attributes?: Attributes,
+  requestId?: string,
 ): { span: Span; context: Context } {
-  const parent = extractTraceContext(headers);
+  const extracted = extractTraceContext(headers);
+  const parent = requestId ? withRequestId(extracted, requestId) : extracted;
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, ...(attributes ? { attributes } : {}) }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 
 export function currentTraceId(ctx: Context = context.active()): string | undefined {
   const sc = trace.getSpan(ctx)?.spanContext();
-  return sc && sc.traceId !== "00000000000000000000000000000000" ? sc.traceId : undefined;
+  return sc && sc.traceId !== NO_TRACE ? sc.traceId : undefined;
+}
+
+/**
+ * Whether spans are recorded and the (active) context belongs to a trace: work that is traced
+ * only as a part of something (a database transaction) checks this, so background polls that
+ * serve no request or event record nothing.
+ */
+export function inRecordedTrace(ctx: Context = context.active()): boolean {
+  return recording && trace.getSpan(ctx) !== undefined;
+}
+
+/** The span id of the (active) context's span, if it has a valid one. */
+export function currentSpanId(ctx: Context = context.active()): string | undefined {
+  const sc = trace.getSpan(ctx)?.spanContext();
+  return sc && sc.traceId !== NO_TRACE ? sc.spanId : undefined;
 }
 
 export interface SpanOptions {
@@ -168,6 +280,36 @@ function toLinks(contexts: Context[] | undefined): Link[] | undefined {
   return links;
 }
 
+/**
+ * Starts a span without making it active, for synchronous work the caller ends itself (a
+ * WebSocket push, a cached read). Undefined when spans are not recorded, so such a path costs
+ * nothing then.
+ */
+export function startSpan(name: string, options: SpanOptions = {}): Span | undefined {
+  if (!recording) return undefined;
+  return tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: toLinks(options.links) },
+    options.parent ?? context.active(),
+  );
+}
+
+/** The active context, to keep for work done later on its behalf (a queued write, a batch). */
+export function activeContext(): Context {
+  return context.active();
+}
+
+/** Runs `fn` with `ctx` active (e.g. a message's extracted context around its listeners). */
+export function withContext<T>(ctx: Context, fn: () => T): T {
+  return context.with(ctx, fn);
+}
+
+/** Marks `span` failed with `err` (recorded as an exception event). */
+export function failSpan(span: Span, err: unknown): void {
+  span.recordException(err as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+}
+
 /** Runs `fn` inside a new active span; records exceptions and ends the span either way. */
 export async function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T> | T): Promise<T> {
   const parent = options.parent ?? context.active();
@@ -180,8 +322,7 @@ export async function withSpan<T>(name: string, options: SpanOptions, fn: (span:
     try {
       return await fn(span);
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+      failSpan(span, err);
       throw err;
     } finally {
       span.end();

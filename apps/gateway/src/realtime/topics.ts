@@ -1,8 +1,11 @@
 // The process's side of the fan-out: ONE listener per topic however many local sockets want it,
 // held while at least one does (reference counted: subscribed on the first, unsubscribed on the
 // last). Its listener hands the frame's JSON text, unparsed, to Bun's server.publish, which writes
-// it to every socket that ws.subscribe()d the topic — nothing per socket crosses NATS.
+// it to every socket that ws.subscribe()d the topic — nothing per socket crosses NATS. While spans
+// are recorded each frame fanned out is one span (not one per socket), in the trace of what
+// caused it when the publisher was traced (a donation's totals, its pledge status).
 import type { Fanout } from "@careforall/bus";
+import { SpanKind, startSpan } from "@careforall/telemetry";
 
 /** Bun's server.publish for the listening server (0 when nothing was sent, e.g. not listening). */
 export type LocalPublish = (topic: string, json: string) => number;
@@ -35,9 +38,18 @@ export function createTopicHub(
         entry.sockets++;
         return entry.ready;
       }
+      const kind = topic.slice(0, topic.indexOf(".") >>> 0);
       const unsubscribe = fanout.subscribe(topic, (json) => {
-        publish(topic, json);
+        const span = startSpan(`ws.push ${kind}`, {
+          kind: SpanKind.PRODUCER,
+          attributes: { "messaging.system": "websocket", "messaging.destination.name": topic },
+        });
+        const sent = publish(topic, json);
         onFrame?.(topic, json);
+        if (span) {
+          span.setAttributes({ "ws.sockets": held.get(topic)?.sockets ?? 0, "ws.bytes_sent": sent });
+          span.end();
+        }
       });
       // A fan-out that cannot flush (NATS away) still holds the subscription: it is resent on reconnect.
       const ready = fanout.flush().catch(() => {});

@@ -16,6 +16,7 @@ import {
   serviceUnavailable,
 } from "@careforall/http";
 import { accessLogFor, type Logger } from "@careforall/log";
+import { type SpanContext, startServerSpan, tracingEnabled, withContext } from "@careforall/telemetry";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
 import { examples } from "../openapi/examples";
@@ -69,8 +70,17 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   const read = campaignReadHandler(snapshots);
   // Outside Elysia, so outside httpKit's access log: the same line, written here.
   const access = accessLogFor(log);
-  const logged = (response: Response, requestId: string, started: number): Response => {
-    if (access.enabled) access.record("GET", HOT_ROUTE, response.status, performance.now() - started, requestId);
+  const logged = (response: Response, requestId: string, started: number, span?: SpanContext): Response => {
+    if (access.enabled)
+      access.record(
+        "GET",
+        HOT_ROUTE,
+        response.status,
+        performance.now() - started,
+        requestId,
+        span?.traceId,
+        span?.spanId,
+      );
     return response;
   };
   function failed(err: unknown, requestId: string, started: number): Response {
@@ -81,14 +91,40 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   }
   // Not async on purpose: a snapshot held in memory is answered synchronously, with no promise
   // and no microtask; only a cold id (or an error) takes the asynchronous path.
+  function answer(
+    request: Request & { params: { id: string } },
+    requestId: string,
+    started: number,
+    span?: SpanContext,
+  ): Response | Promise<Response> {
+    const served = snapshots.serve(request.params.id, request, requestId);
+    if (served instanceof Response) return logged(served, requestId, started, span);
+    return read(request, request.params.id, requestId, served)
+      .catch((err) => failed(err, requestId, started))
+      .then((response) => logged(response, requestId, started, span));
+  }
+  /** While spans are recorded (an OTLP endpoint is set): the read as a SERVER span, a miss's origin call inside it. */
+  function traced(request: Request & { params: { id: string } }, requestId: string, started: number) {
+    const server = startServerSpan(
+      `GET ${HOT_ROUTE}`,
+      request.headers,
+      { "http.request.method": "GET", "http.route": HOT_ROUTE },
+      requestId,
+    );
+    const end = (response: Response): Response => {
+      server.span.setAttribute("http.response.status_code", response.status);
+      server.span.end();
+      return response;
+    };
+    const out = withContext(server.context, () => answer(request, requestId, started, server.span.spanContext()));
+    return out instanceof Response ? end(out) : out.then(end);
+  }
   return (request: Request & { params: { id: string } }): Response | Promise<Response> => {
     const started = performance.now();
     const requestId = requestIdFor(request);
-    const served = snapshots.serve(request.params.id, request, requestId);
-    if (served instanceof Response) return logged(served, requestId, started);
-    return read(request, request.params.id, requestId, served)
-      .catch((err) => failed(err, requestId, started))
-      .then((response) => logged(response, requestId, started));
+    // Nothing exports spans: the read pays this one test, not a span.
+    if (tracingEnabled()) return traced(request, requestId, started);
+    return answer(request, requestId, started);
   };
 }
 
