@@ -27,9 +27,11 @@ test("apps/web component tests (own process, happy-dom)", async () => {
     "browser",
     "--preload",
     join(WEB, "test", "dom", "setup.ts"),
-    join(WEB, "test", "dom", "donate-panel.dom.tsx"),
+    // Every component test file (donate panel, owner screens, …), so a new one cannot be left out.
+    ...new Bun.Glob("*.dom.tsx").scanSync(join(WEB, "test", "dom")).map((f) => join(WEB, "test", "dom", f)),
   ]);
   const passed = Number(/^\s*(\d+) pass/m.exec(output)?.[1] ?? 0);
+  console.log(output.match(/^Ran .*$/m)?.[0] ?? "");
   if (code !== 0 || passed === 0) console.error(output);
   expect(code).toBe(0);
   expect(passed).toBeGreaterThan(0);

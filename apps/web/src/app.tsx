@@ -14,12 +14,17 @@ const MyDonations = lazy(() => import("./pages/me/donations"));
 const MyNotifications = lazy(() => import("./pages/me/notifications"));
 const Support = lazy(() => import("./pages/me/support"));
 
+// A campaign owner's screens (start, edit, my campaigns): lazy chunks, outside the donor budget.
+const StartCampaign = lazy(() => import("./pages/owner/start"));
+const EditCampaign = lazy(() => import("./pages/owner/edit"));
+const MyCampaigns = lazy(() => import("./pages/owner/mine"));
+
 // Admin screens: a lazy chunk, never part of the donor budget.
 const AdminPage = lazy(() => import("./pages/admin"));
 
 // The donor pages are in the entry chunk (about 9 KiB gzipped together): a direct visit to a campaign
 // then costs one script and one API call, not a script, a chunk and a call in a row. Screens donors
-// never see (admin, organiser) are to be added as lazy() chunks.
+// never see (admin, a campaign owner's screens) are lazy() chunks.
 function Layout(props: RouteSectionProps) {
   const { api } = useServices();
   const navigate = useNavigate();
@@ -78,6 +83,7 @@ function Layout(props: RouteSectionProps) {
             {(u) => (
               <>
                 <A href="/me/donations">My donations</A>
+                <A href="/me/campaigns">My campaigns</A>
                 <NotificationsLink />
                 <A href="/me/support">Support</A>
                 <Show when={u().role === "admin"}>
@@ -124,13 +130,16 @@ export function App() {
   return (
     <Router root={Layout}>
       <Route path="/" component={Campaigns} />
+      <Route path="/campaigns/new" component={StartCampaign} />
       <Route path="/campaigns/:id" component={CampaignPage} />
+      <Route path="/campaigns/:id/edit" component={EditCampaign} />
       <Route path="/pledges/:id" component={Receipt} />
       <Route path="/signin" component={SignIn} />
       <Route path="/signup" component={SignUp} />
       <Route path="/admin" component={AdminPage} />
       <Route path="/me/donations" component={MyDonations} />
       <Route path="/me/notifications" component={MyNotifications} />
+      <Route path="/me/campaigns" component={MyCampaigns} />
       <Route path="/me/support" component={Support} />
       <Route path="*404" component={NotFound} />
     </Router>

@@ -2,9 +2,11 @@
 // where the money comes from (a signed-in donor's own account, a guest's one-click demo account, or
 // any account and its secret). One Idempotency-Key per attempt: the same form sent again (a double
 // click, a retry after a timeout or a 503) carries the same key, so the server replays instead of
-// charging twice; changing the form starts a new attempt.
+// charging twice; changing the form starts a new attempt. Money never changes currency: a signed-in
+// donor whose own account holds another currency than the campaign's is told so before sending and
+// offered a demo account in the campaign's currency instead.
 import { useNavigate } from "@solidjs/router";
-import { createSignal, For, Show } from "solid-js";
+import { createEffect, createSignal, For, on, Show } from "solid-js";
 import { fieldErrors, type ProblemDetails, toProblem } from "../api/problem";
 import { useServices } from "../context";
 import { formatMoney, minorDigits, parseAmount, toDecimalString } from "../lib/money";
@@ -29,7 +31,19 @@ export function presetsFor(currency: string): number[] {
 
 type Source = "own" | "demo" | "other";
 
-export function DonatePanel(props: { campaign: DonateCampaign }) {
+/** A refusal said in the donor's words (the server's own title for these is a bare "Conflict"). */
+export function donationProblem(p: ProblemDetails): ProblemDetails {
+  const type = p.type ?? "";
+  if (type.endsWith("campaign-closed"))
+    return { ...p, title: "This campaign is closed and no longer takes donations.", detail: "Nothing was charged." };
+  if (type.endsWith("campaign-ended"))
+    return { ...p, title: "This campaign has ended and no longer takes donations.", detail: "Nothing was charged." };
+  if (type.endsWith("currency-mismatch"))
+    return { ...p, title: "That account cannot pay in this campaign's currency.", detail: p.detail ?? "" };
+  return p;
+}
+
+export function DonatePanel(props: { campaign: DonateCampaign; onRefused?: () => void }) {
   const { api, receipts, newKey } = useServices();
   const navigate = useNavigate();
   const user = api.session.user;
@@ -57,7 +71,26 @@ export function DonatePanel(props: { campaign: DonateCampaign }) {
 
   const amountMinor = () => parseAmount(amountText(), currency());
   const errors = () => ({ ...fieldErrors(problem()), ...local() });
-  const effectiveSource = (): Source => (source() === "own" && !user() ? "demo" : source());
+  // The signed-in donor's own account's currency (GET /api/me/bank), to warn before a donation the
+  // server would refuse (422): money is never converted.
+  const [ownCurrency, setOwnCurrency] = createSignal<string | null>(null);
+  createEffect(
+    on(
+      () => user()?.id,
+      (id) => {
+        setOwnCurrency(null);
+        if (!id) return;
+        api.client.me.bank
+          .get()
+          .then((res) => {
+            if (res.data && user()?.id === id) setOwnCurrency(res.data.currency);
+          })
+          .catch(() => undefined);
+      },
+    ),
+  );
+  const ownMismatch = () => !!user() && ownCurrency() !== null && ownCurrency() !== currency();
+  const effectiveSource = (): Source => (source() === "own" && (!user() || ownMismatch()) ? "demo" : source());
 
   async function openDemoAccount() {
     if (opening()) return;
@@ -158,7 +191,9 @@ export function DonatePanel(props: { campaign: DonateCampaign }) {
         navigate(`/pledges/${res.data.id}`);
         return;
       }
-      setProblem(toProblem(res.error));
+      const refused = donationProblem(toProblem(res.error));
+      setProblem(refused);
+      if (/campaign-(closed|ended)$/.test(refused.type ?? "")) props.onRefused?.();
     } catch (err) {
       setProblem(toProblem(err));
     } finally {
@@ -244,9 +279,24 @@ export function DonatePanel(props: { campaign: DonateCampaign }) {
           <legend>Pay from</legend>
           <Show when={user()}>
             <label class="choice">
-              <input type="radio" name="source" checked={source() === "own"} onChange={() => setSource("own")} /> My
-              CareForAll bank account
+              <input
+                type="radio"
+                name="source"
+                checked={effectiveSource() === "own"}
+                disabled={ownMismatch()}
+                aria-describedby={ownMismatch() ? "currency-warning" : undefined}
+                onChange={() => setSource("own")}
+              />{" "}
+              My CareForAll bank account
+              <Show when={ownCurrency()}>{(c) => <span class="muted"> ({c()})</span>}</Show>
             </label>
+            <Show when={ownMismatch()}>
+              <p class="warning" id="currency-warning" data-testid="currency-warning">
+                Your CareForAll account holds {ownCurrency()}, and this campaign collects {currency()}. A donation is
+                made in the campaign's currency and money is never converted, so it cannot pay here. Pay from a demo
+                account in {currency()} (one click below) or another {currency()} account.
+              </p>
+            </Show>
           </Show>
           <label class="choice">
             <input
@@ -263,13 +313,13 @@ export function DonatePanel(props: { campaign: DonateCampaign }) {
                 when={demo()}
                 fallback={
                   <button type="button" class="secondary" onClick={openDemoAccount} disabled={opening()}>
-                    {opening() ? "Opening…" : "Get a demo bank account"}
+                    {opening() ? "Opening…" : `Get a demo bank account in ${currency()}`}
                   </button>
                 }
               >
                 {(a) => (
                   <p class="muted" data-testid="demo-account">
-                    Demo account <code>{a().bankAccountId}</code>
+                    Demo account <code>{a().bankAccountId}</code> ({a().currency})
                   </p>
                 )}
               </Show>

@@ -1,12 +1,13 @@
 // A campaign: its story, the goal bar and numbers that move live (campaign.totals over the tab's one
 // WebSocket), recent donations, and the donate panel. After a reconnect the page re-reads the
-// campaign: pushes missed while away are not replayed.
+// campaign: pushes missed while away are not replayed. Its owner (and admins) also get Edit and Close.
 import { A, useParams } from "@solidjs/router";
 import { createEffect, createResource, createSignal, For, on, onCleanup, Show } from "solid-js";
 import { toProblem } from "../api/problem";
 import { ChatRoom } from "../components/chat-lazy";
 import { DonatePanel } from "../components/donate-panel";
 import { GoalBar } from "../components/goal-bar";
+import { OwnerActions } from "../components/owner-lazy";
 import { Empty, Loading, ProblemBox } from "../components/status";
 import { useServices } from "../context";
 import { formatMoney } from "../lib/money";
@@ -28,7 +29,8 @@ export default function CampaignPage() {
     null,
   );
 
-  const [campaign, { refetch }] = createResource(
+  const user = api.session.user;
+  const [campaign, { refetch, mutate }] = createResource(
     () => params.id,
     async (id) => {
       const res = await api.client.campaigns({ id }).get();
@@ -106,7 +108,12 @@ export default function CampaignPage() {
               </p>
               <h1>{c().title}</h1>
               <Show when={c().status === "closed"}>
-                <span class="badge">Closed</span>
+                <span class="badge" data-testid="closed-badge">
+                  Closed
+                </span>
+              </Show>
+              <Show when={user() && (user()?.id === c().ownerId || user()?.role === "admin")}>
+                <OwnerActions campaign={c()} onChange={(next) => mutate(next)} />
               </Show>
               <div aria-live="polite">
                 <GoalBar
@@ -142,7 +149,7 @@ export default function CampaignPage() {
               <ChatRoom room={`campaign:${c().id}`} title="Questions & answers" />
             </article>
             <aside>
-              <DonatePanel campaign={c()} />
+              <DonatePanel campaign={c()} onRefused={() => void refetch()} />
             </aside>
           </div>
         )}

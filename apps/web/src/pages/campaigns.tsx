@@ -62,7 +62,12 @@ export default function Campaigns() {
 
   return (
     <section>
-      <h1>Campaigns</h1>
+      <div class="title-row">
+        <h1>Campaigns</h1>
+        <A href="/campaigns/new" class="button-link">
+          Start a campaign
+        </A>
+      </div>
       <form
         class="toolbar"
         aria-label="Search and filter campaigns"

@@ -1,6 +1,8 @@
 // The donate panel in a DOM: a double click (and a second submit while the first is in flight) sends
 // one request; a retry of the same form after a failure reuses its Idempotency-Key; a changed form is
-// a new attempt with a new key; invalid input is refused before sending, field by field.
+// a new attempt with a new key; invalid input is refused before sending, field by field; a signed-in
+// donor whose own account holds BDT is warned before giving to a USD campaign and pays from a USD demo
+// account instead; a campaign closed meanwhile is said in words.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Route, Router } from "@solidjs/router";
 import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
@@ -17,10 +19,42 @@ interface Sent {
   release: (res: Response) => void;
 }
 
-function setup() {
+const DONOR = {
+  id: "0193e3f0-0000-7000-8000-0000000000d1",
+  email: "d@example.org",
+  name: "Dina",
+  role: "donor" as const,
+  bankAccountId: "acct_own",
+};
+
+function setup(options: { currency?: string; signedIn?: { bankCurrency: string } } = {}) {
   const sent: Sent[] = [];
+  const calls: string[] = [];
+  const currency = options.currency ?? "BDT";
   const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input instanceof Request ? input.url : input);
+    calls.push(`${init?.method ?? "GET"} ${new URL(url).pathname}`);
+    if (url.endsWith("/api/me/bank"))
+      return Promise.resolve(
+        Response.json({
+          bankAccountId: "acct_own",
+          balanceMinor: 1_000_000,
+          availableMinor: 1_000_000,
+          currency: options.signedIn?.bankCurrency,
+        }),
+      );
+    if (url.endsWith("/api/bank/demo-accounts"))
+      return Promise.resolve(
+        Response.json(
+          {
+            bankAccountId: `acct_demo_${JSON.parse(String(init?.body)).currency}`,
+            accountSecret: "usd-secret",
+            balanceMinor: 1_000_000,
+            currency: JSON.parse(String(init?.body)).currency,
+          },
+          { status: 201 },
+        ),
+      );
     if (/\/pledges$/.test(url) && init?.method === "POST")
       return new Promise<Response>((release) =>
         sent.push({
@@ -35,8 +69,11 @@ function setup() {
   const receipts = createReceipts(storage);
   receipts.rememberDemoAccount({ bankAccountId: "acct_demo_1", accountSecret: "s3cret", currency: "BDT" });
   let n = 0;
+  const api = createApi({ baseUrl: "http://localhost:3000", fetch, storage });
+  if (options.signedIn)
+    api.session.adopt({ user: DONOR, accessToken: "access", refreshToken: "refresh", expiresIn: 900 });
   const services: AppServices = {
-    api: createApi({ baseUrl: "http://localhost:3000", fetch, storage }),
+    api,
     realtime: createRealtime({ url: "ws://x/api/ws", token: async () => null, connect: () => ({}) as never }),
     receipts,
     newKey: () => `key-${++n}`,
@@ -51,7 +88,7 @@ function setup() {
               campaign={{
                 id: "0193e3f0-0000-7000-8000-000000000001",
                 title: "Wells",
-                currency: "BDT",
+                currency,
                 status: "active",
               }}
             />
@@ -60,7 +97,7 @@ function setup() {
       </Router>
     </Services.Provider>
   ));
-  return { sent, receipts };
+  return { sent, receipts, calls };
 }
 
 const created = (id: string) =>
@@ -144,5 +181,60 @@ describe("donate panel", () => {
     expect(screen.getByText(/An email address/)).toBeTruthy();
     expect(screen.getByLabelText("Amount").getAttribute("aria-invalid")).toBe("true");
     expect(sent).toHaveLength(0);
+  });
+
+  test("a donor whose own account holds BDT is warned before giving to a USD campaign, and pays from a USD demo account", async () => {
+    const { sent, calls } = setup({ currency: "USD", signedIn: { bankCurrency: "BDT" } });
+    const warning = await screen.findByTestId("currency-warning");
+    expect(warning.textContent).toContain("Your CareForAll account holds BDT, and this campaign collects USD");
+    const own = screen.getByLabelText(/My CareForAll bank account/) as HTMLInputElement;
+    expect(own.disabled).toBe(true);
+    expect(own.checked).toBe(false);
+    expect((screen.getByLabelText("A demo bank account") as HTMLInputElement).checked).toBe(true);
+    // Sending now would be refused by the server (422): it is stopped here, with the way forward.
+    fireEvent.click(donateButton());
+    expect(await screen.findByText("Open a demo bank account first (one click)")).toBeTruthy();
+    expect(sent).toHaveLength(0);
+    fireEvent.click(screen.getByRole("button", { name: "Get a demo bank account in USD" }));
+    expect((await screen.findByTestId("demo-account")).textContent).toContain("acct_demo_USD");
+    expect(calls).toContain("POST /api/bank/demo-accounts");
+    fireEvent.click(donateButton());
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]?.body).toMatchObject({
+      amountMinor: 2_500,
+      currency: "USD",
+      source: { bankAccountId: "acct_demo_USD", accountSecret: "usd-secret" },
+    });
+    expect(sent[0]?.body.donor).toBeUndefined();
+  });
+
+  test("a donor whose account holds the campaign's currency pays from it, with no warning", async () => {
+    const { sent } = setup({ currency: "BDT", signedIn: { bankCurrency: "BDT" } });
+    await screen.findByText("(BDT)");
+    expect(screen.queryByTestId("currency-warning")).toBeNull();
+    expect((screen.getByLabelText(/My CareForAll bank account/) as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(donateButton());
+    await waitFor(() => expect(sent).toHaveLength(1));
+    expect(sent[0]?.body.source).toBeUndefined();
+  });
+
+  test("a campaign closed meanwhile: the refusal is said in words", async () => {
+    const { sent } = setup();
+    fillGuest();
+    fireEvent.click(donateButton());
+    await waitFor(() => expect(sent).toHaveLength(1));
+    sent[0]?.release(
+      new Response(
+        JSON.stringify({
+          type: "https://careforall.dev/problems/campaign-closed",
+          title: "Conflict",
+          status: 409,
+          detail: "The campaign is closed and accepts no more pledges",
+        }),
+        { status: 409, headers: { "content-type": "application/problem+json" } },
+      ),
+    );
+    expect(await screen.findByText("This campaign is closed and no longer takes donations.")).toBeTruthy();
+    expect(screen.getByRole("alert").textContent).toContain("Nothing was charged.");
   });
 });
