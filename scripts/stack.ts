@@ -87,8 +87,9 @@ export interface Stack {
   /**
    * Starts one more process of a service on a free port beside the first (a second gateway, say),
    * ready when it resolves; stopped with the stack. `kill`/`restart` address the first one only.
+   * `env` is added to this process's environment only (e.g. a second gateway sent to a second pledge).
    */
-  replica(name: ServiceName): Promise<RunningService>;
+  replica(name: ServiceName, env?: Record<string, string>): Promise<RunningService>;
   stop(): Promise<void>;
 }
 
@@ -179,7 +180,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   /** Extra processes started by replica(): stopped with the rest. */
   const replicas: RunningService[] = [];
 
-  function launch(name: ServiceName, replicaPort?: number): RunningService {
+  function launch(name: ServiceName, replicaPort?: number, replicaEnv?: Record<string, string>): RunningService {
     const out =
       options.logs === "inherit"
         ? "inherit"
@@ -196,6 +197,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...env,
         SERVICE_PRIVATE_KEY: options.keys.services[name].privateKeyPem,
         ...serviceEnv[name],
+        ...replicaEnv,
         PORT: String(replicaPort ?? ports[name]),
       },
       stdout: out,
@@ -255,8 +257,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const svc = launch(name);
       await waitReady(svc.url, timeout, svc.proc);
     },
-    async replica(name) {
-      const svc = launch(name, freePort());
+    async replica(name, env) {
+      const svc = launch(name, freePort(), env);
       await waitReady(svc.url, timeout, svc.proc);
       return svc;
     },
