@@ -40,6 +40,8 @@ export async function generateDeployEnv(): Promise<Record<string, string>> {
   env.DONOR_KEY_SECRET = secret();
   env.ADMIN_EMAIL = "admin@careforall.local";
   env.ADMIN_PASSWORD = secret();
+  // Grafana's `admin` (the observability profile).
+  env.GRAFANA_ADMIN_PASSWORD = secret();
   // The demo bank (demo accounts, fixed test accounts) stays closed unless this says "on".
   env.DEMO_BANK = "off";
   return env;
