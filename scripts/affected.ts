@@ -179,16 +179,19 @@ export function affected(changed: readonly string[], packages: WorkspacePackage[
   let system = false;
   let benches = false;
   let allImages = false;
-  const direct = new Set<string>();
-  /** Changed packages whose own running code changed (not only their tests). */
+  /** Packages whose own running code changed. */
   const directRuntime = new Set<string>();
+  /** Packages whose tests changed, or what their tests import from outside the workspace: their tests run, nobody else's. */
+  const ownTests = new Set<string>();
   for (const file of changed) {
     if (INERT.some((r) => r.test(file))) continue;
     const owner = packages.find((p) => file.startsWith(`${p.dir}/`));
     if (owner) {
-      direct.add(owner.name);
-      if (!isTestFile(file.slice(owner.dir.length + 1))) directRuntime.add(owner.name);
-      system = true;
+      if (isTestFile(file.slice(owner.dir.length + 1))) ownTests.add(owner.name);
+      else {
+        directRuntime.add(owner.name);
+        system = true;
+      }
       continue;
     }
     if (GLOBAL.some((r) => r.test(file))) {
@@ -203,13 +206,14 @@ export function affected(changed: readonly string[], packages: WorkspacePackage[
     if (SYSTEM.some((r) => r.test(file))) {
       system = true;
       // A package whose files import this folder (gateway's e2e support imports scripts/) is tested again.
-      for (const p of packages) if (p.paths.some((dir) => file.startsWith(dir))) direct.add(p.name);
+      for (const p of packages) if (p.paths.some((dir) => file.startsWith(dir))) ownTests.add(p.name);
       continue;
     }
     // Anything else at the root is unknown: test everything rather than miss something.
     all = true;
   }
-  const tested = all ? new Set(packages.map((p) => p.name)) : testedBy(packages, direct);
+  const tested = all ? new Set(packages.map((p) => p.name)) : testedBy(packages, directRuntime);
+  for (const name of ownTests) tested.add(name);
   const built = all || allImages ? new Set(packages.map((p) => p.name)) : dependents(packages, directRuntime);
   const pick = (names: Set<string>, where: string) =>
     packages.filter((p) => names.has(p.name) && p.dir.startsWith(where)).map(short);

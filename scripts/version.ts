@@ -51,6 +51,16 @@ export function parseCommit(commit: Commit): ParsedCommit {
   };
 }
 
+/**
+ * A commit whose scope names the app and that is a feature, a fix or breaking counts for it even
+ * when it touches none of the app's files (a fix made in configuration, say); a scoped test or
+ * docs commit that changes nothing the image holds does not.
+ */
+function asksToRelease(c: ParsedCommit, app: string): boolean {
+  const scoped = (c.scope ?? "").split(",").some((s) => s.trim() === app);
+  return scoped && (c.breaking || ["feat", "fix", "perf"].includes(c.type));
+}
+
 /** What one commit asks for: breaking → major, feat → minor, anything else that changed the app → patch. */
 export function bumpOf(commit: ParsedCommit): Bump {
   if (commit.breaking) return "major";
@@ -131,13 +141,7 @@ export function plan(options: { cwd?: string; apps?: string[]; packages?: Worksp
     const current = lastRelease(app, cwd);
     const commits = commitsSince(current === null ? null : `${app}@${current}`, cwd)
       .map(parseCommit)
-      .filter(
-        (c) =>
-          c.scope
-            ?.split(",")
-            .map((s) => s.trim())
-            .includes(app) || affected(c.files, packages).images.includes(app),
-      );
+      .filter((c) => affected(c.files, packages).images.includes(app) || asksToRelease(c, app));
     if (commits.length === 0) continue;
     const { next, bump } = nextVersion(current, commits.map(bumpOf));
     releases.push({
