@@ -64,6 +64,12 @@ describe("provisioning", () => {
     }
   });
 
+  test("docs/operating/dashboards.md names every panel of every dashboard", () => {
+    const doc = readFileSync(join(ROOT, "docs", "operating", "dashboards.md"), "utf8");
+    for (const d of dashboards)
+      for (const p of d.panels) expect(doc.includes(p.title), `${d.file} "${p.title}" in dashboards.md`).toBe(true);
+  });
+
   test("the dashboards provider reads the directory compose mounts the dashboards at", () => {
     const provider = Bun.YAML.parse(
       readFileSync(join(GRAFANA, "provisioning", "dashboards", "careforall.yml"), "utf8"),
