@@ -211,7 +211,7 @@ describe("scripts/affected.ts on a synthetic graph", () => {
 
 describe("scripts/affected.ts on this repository", () => {
   const real = readWorkspace();
-  const deployable = real.filter((p) => p.deployable).map((p) => p.dir.split("/")[1]);
+  const deployable = real.filter((p) => p.deployable).map((p) => p.dir.split("/")[1] as string);
 
   test("the graph has the apps and libs, read from imports (package.json files declare none)", () => {
     expect(deployable).toEqual(expect.arrayContaining(["auth", "bank", "campaign", "gateway", "payment", "pledge"]));
@@ -221,7 +221,7 @@ describe("scripts/affected.ts on this repository", () => {
   test("libs/log affects every app and every image", () => {
     const a = affected(["libs/log/src/index.ts"], real);
     expect(a.images.sort()).toEqual([...deployable].sort());
-    expect(a.apps).toEqual(expect.arrayContaining(deployable as string[]));
+    expect(a.apps).toEqual(expect.arrayContaining(deployable));
   });
 
   test("apps/bank affects bank and the services that run its code (payment verifies its webhooks), never auth, campaign or chat", () => {
