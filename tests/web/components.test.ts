@@ -28,7 +28,7 @@ test("apps/web component tests (own process, happy-dom)", async () => {
     "--preload",
     join(WEB, "test", "dom", "setup.ts"),
     // Every component test file (donate panel, owner screens, …), so a new one cannot be left out.
-    ...new Bun.Glob("*.dom.tsx").scanSync(join(WEB, "test", "dom")).map((f) => join(WEB, "test", "dom", f)),
+    ...[...new Bun.Glob("*.dom.tsx").scanSync(join(WEB, "test", "dom"))].sort().map((f) => join(WEB, "test", "dom", f)),
   ]);
   const passed = Number(/^\s*(\d+) pass/m.exec(output)?.[1] ?? 0);
   console.log(output.match(/^Ran .*$/m)?.[0] ?? "");

@@ -216,7 +216,12 @@ export function DonatePanel(props: { campaign: DonateCampaign; onRefused?: () =>
       <h2 id="donate-title">Donate</h2>
       <Show
         when={props.campaign.status === "active"}
-        fallback={<p class="muted">This campaign is closed and no longer takes donations.</p>}
+        fallback={
+          // A donation refused because the campaign closed meanwhile keeps its message (the page re-reads).
+          <Show when={problem()} fallback={<p class="muted">This campaign is closed and no longer takes donations.</p>}>
+            <ProblemBox problem={problem()} />
+          </Show>
+        }
       >
         <fieldset>
           <legend>Amount ({currency()})</legend>

@@ -107,6 +107,11 @@ describe("start a campaign", () => {
     expect(screen.getByLabelText("Story").getAttribute("aria-invalid")).toBeNull();
     expect(document.activeElement?.id).toBe("campaign-title");
     expect(writes()).toEqual([]);
+    // Fixing a field clears its own message, not the others'.
+    fireEvent.input(screen.getByLabelText("Title"), { target: { value: "Books for Bhola" } });
+    expect(screen.queryByText("A title of at least 3 characters")).toBeNull();
+    expect(screen.getByLabelText("Title").getAttribute("aria-invalid")).toBeNull();
+    expect(screen.getByText(/Enter the goal in BDT/)).toBeTruthy();
   });
 
   test("the goal is shown in the chosen currency's format; minor units are sent; server problems land on their fields", async () => {

@@ -43,8 +43,27 @@ export function CampaignForm(props: {
   let form: HTMLFormElement | undefined;
 
   const errors = () => ({ ...fieldErrors(problem()), ...local() });
-  const set = <K extends keyof CampaignDraft>(key: K, value: CampaignDraft[K]) =>
+  /** The API field each input answers for: editing it clears that field's message. */
+  const FIELD: Record<keyof CampaignDraft, string[]> = {
+    title: ["title"],
+    description: ["description"],
+    goalText: ["goalMinor"],
+    currency: ["currency", "goalMinor"],
+    endsOn: ["endsAt"],
+  };
+  const set = <K extends keyof CampaignDraft>(key: K, value: CampaignDraft[K]) => {
     setDraft((d) => ({ ...d, [key]: value }));
+    const fields = FIELD[key];
+    if (fields.some((f) => local()[f]))
+      setLocal((l) => Object.fromEntries(Object.entries(l).filter(([f]) => !fields.includes(f))));
+    const p = problem();
+    if (p?.errors?.some((e) => fields.includes(e.path.split("/").filter(Boolean).join(".")))) {
+      setProblem({
+        ...p,
+        errors: p.errors.filter((e) => !fields.includes(e.path.split("/").filter(Boolean).join("."))),
+      });
+    }
+  };
   const goal = () => goalMinor(draft());
 
   async function submit(e: Event) {
