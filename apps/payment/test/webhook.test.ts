@@ -43,7 +43,7 @@ async function expectBadRequest(res: Response) {
 }
 
 describe("signature", () => {
-  test("missing, wrong, stale, future or for other bytes → 400 problem and no effect", async () => {
+  test("missing, wrong, stale, future or for other bytes → 400 problem, no effect, each counted", async () => {
     const { row, holdId } = await authorizingPayment();
     const body = webhookBody("hold.captured", row.id, holdId);
     const now = h.nowSeconds();
@@ -57,7 +57,16 @@ describe("signature", () => {
       ["other bytes", signWebhook(WEBHOOK_SECRET, body, now), body.replace("2500", "2501")],
       ["re-serialised JSON", signWebhook(WEBHOOK_SECRET, body, now), JSON.stringify(JSON.parse(body), null, 1)],
     ];
+    const failures = async () =>
+      Number(
+        / (\d+)$/m.exec(
+          await h.metrics.registry.getSingleMetricAsString("careforall_webhook_signature_failures_total"),
+        )?.[1] ?? Number.NaN,
+      );
+    const before = await failures();
     for (const [, signature, sent] of cases) await expectBadRequest(await h.webhook(sent ?? body, signature));
+    // Each refusal is counted (the WebhookSignatureFailures alert reads it).
+    expect((await failures()) - before).toBe(cases.length);
     const p = await h.payment(row.id);
     expect(p.status).toBe("authorizing");
     expect(p.version).toBe(row.version);
