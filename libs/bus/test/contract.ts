@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { BatchItem, Bus, DeliveryContext, EventEnvelope } from "@careforall/bus";
 import type { Logger } from "@careforall/log";
-import { currentTraceId, initTelemetry, SpanKind, withSpan } from "@careforall/telemetry";
-import { trace } from "@opentelemetry/api";
+import { currentTraceId, initTelemetry, requestIdOf, SpanKind, withRequestId, withSpan } from "@careforall/telemetry";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { captureLog, quietWindow, waitFor } from "./wait-for";
 
 // Spans recorded: the batch test reads a consumer span's links.
@@ -275,8 +275,12 @@ export function busContract(name: string, open: OpenNamespace): void {
       await bus.subscribe({
         durable: "relayed",
         types: ["pledge.created"],
-        handler: async (event, ctx) => void got.push({ event, ctx, traceId: currentTraceId() }),
+        handler: async (event, ctx) => {
+          got.push({ event, ctx, traceId: currentTraceId() });
+          requestIds.push(requestIdOf());
+        },
       });
+      const requestIds: Array<string | undefined> = [];
       const stored = "4bf92f3577b34da6a3ce929d0e0e4736";
       await bus.publish(makeEvent("pledge.created", {}), {
         headers: { traceparent: `00-${stored}-00f067aa0ba902b7-01`, "x-request-id": "req-1" },
@@ -284,6 +288,8 @@ export function busContract(name: string, open: OpenNamespace): void {
       await waitFor(() => got.length === 1);
       expect(got[0]?.traceId).toBe(stored);
       expect(got[0]?.ctx.headers["x-request-id"]).toBe("req-1");
+      // The consumer runs in the request's context: its spans and log lines name the request.
+      expect(requestIds).toEqual(["req-1"]);
     });
 
     test("broadcast subscribers in every process get only events published after subscribing", async () => {
@@ -666,6 +672,29 @@ export function busContract(name: string, open: OpenNamespace): void {
         });
         await waitFor(() => got.length === 2);
         expect(got[1]).toMatchObject({ size: 1, traceId: lone });
+      });
+
+      test("a batch whose events all belong to one trace continues it, with its request id", async () => {
+        const { bus } = await setup();
+        const traceId = await withSpan(
+          "POST /orders",
+          { kind: SpanKind.SERVER, parent: withRequestId(ROOT_CONTEXT, "req-b1") },
+          async () => {
+            for (let i = 0; i < 3; i++) await bus.publish(makeEvent("order.placed", { i }));
+            return currentTraceId();
+          },
+        );
+        const got: { size: number; traceId: string | undefined; requestId: string | undefined }[] = [];
+        await bus.subscribeBatch({
+          durable: "one_trace_batch",
+          types: ["order.placed"],
+          maxWaitMs: 50,
+          handleBatch: async (items) => {
+            got.push({ size: items.length, traceId: currentTraceId(), requestId: requestIdOf() });
+          },
+        });
+        await waitFor(() => got.reduce((n, b) => n + b.size, 0) === 3);
+        for (const batch of got) expect(batch).toMatchObject({ traceId, requestId: "req-b1" });
       });
 
       test("options are validated up front", async () => {

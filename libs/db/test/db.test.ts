@@ -12,6 +12,8 @@ import {
   sql,
   type TestDatabase,
 } from "@careforall/db";
+import { initTelemetry, SpanKind, withSpan } from "@careforall/telemetry";
+import { trace } from "@opentelemetry/api";
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -86,5 +88,33 @@ describe("isStatementError", () => {
     expect(refused).toBeInstanceOf(Error);
     expect(isStatementError(refused)).toBe(false);
     await down.close();
+  });
+});
+
+describe("transactions in traces", () => {
+  test("a transaction inside a trace is a db.transaction span under it; one outside any trace records none", async () => {
+    initTelemetry({ service: "db-test", recordSpans: true });
+    const { db, close } = createDb({ url: tdb.url, schema: {}, name: "traced" });
+    try {
+      const activeName = () => (trace.getActiveSpan() as unknown as { name?: string } | undefined)?.name;
+      const inside = await withSpan("pledge.created process", { kind: SpanKind.CONSUMER }, async () => {
+        const outer = trace.getActiveSpan()?.spanContext();
+        const seen = await db.transaction(async (tx) => {
+          await tx.execute(sql`select 1`);
+          const span = trace.getActiveSpan() as unknown as {
+            name: string;
+            parentSpanContext?: { spanId: string };
+            attributes: Record<string, unknown>;
+          };
+          return { name: span.name, parent: span.parentSpanContext?.spanId, schema: span.attributes["db.namespace"] };
+        });
+        return { seen, outer };
+      });
+      expect(inside.seen).toEqual({ name: "db.transaction", parent: inside.outer?.spanId, schema: "traced" });
+      // A poll serving no request or event (a relay tick) records nothing.
+      expect(await db.transaction(async () => activeName())).toBeUndefined();
+    } finally {
+      await close();
+    }
   });
 });

@@ -3,7 +3,9 @@
 // on hand-built answers and on a real Eden client against a real server.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type EdenAnswer, fetchWithTimeout, readOutcome } from "@careforall/http";
+import { initTelemetry, SpanKind, withRequestId, withSpan } from "@careforall/telemetry";
 import { treaty } from "@elysiajs/eden";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { Elysia } from "elysia";
 
 function answered(status: number, data: unknown, value?: unknown): Promise<EdenAnswer> {
@@ -87,7 +89,8 @@ describe("readOutcome and fetchWithTimeout over a real Eden client", () => {
       await Bun.sleep(2_000);
       return { late: true };
     })
-    .post("/echo", ({ body, headers }) => ({ body, marker: headers["x-marker"] ?? null }));
+    .post("/echo", ({ body, headers }) => ({ body, marker: headers["x-marker"] ?? null }))
+    .get("/headers", ({ headers }) => ({ traceparent: headers.traceparent, requestId: headers["x-request-id"] }));
   let server: ReturnType<typeof Bun.serve>;
   let closedPort: number;
 
@@ -140,6 +143,27 @@ describe("readOutcome and fetchWithTimeout over a real Eden client", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ body: { a: 1 }, marker: "m-1" });
+  });
+
+  test("a call carries the trace context of a CLIENT span of the caller's trace, and the request id", async () => {
+    // Recorded, so the CLIENT span exists (initTelemetry installs the propagators once per process).
+    initTelemetry({ service: "client-test", recordSpans: true });
+    let caller: { traceId?: string; spanId?: string } = {};
+    const got = await withSpan(
+      "GET /api/x",
+      { kind: SpanKind.SERVER, parent: withRequestId(ROOT_CONTEXT, "req-c1") },
+      async () => {
+        caller = { ...trace.getActiveSpan()?.spanContext() };
+        const res = await fetchWithTimeout(1_000, undefined, "echo")(`http://127.0.0.1:${server.port}/headers`);
+        return (await res.json()) as { traceparent: string; requestId: string };
+      },
+    );
+    const [, traceId, parentId] = got.traceparent.split("-");
+    expect(traceId).toBe(caller.traceId);
+    // The callee's parent is the CLIENT span, a child of the caller's span, not the caller's span itself.
+    expect(parentId).toMatch(/^[0-9a-f]{16}$/);
+    expect(parentId).not.toBe(caller.spanId);
+    expect(got.requestId).toBe("req-c1");
   });
 
   test("fetchWithTimeout aborts a slow request with a TimeoutError", async () => {

@@ -393,6 +393,17 @@ describe("request logs", () => {
     expect(lines.find((l) => l.msg === "work.done")).toMatchObject({ requestId: "client-8", step: "deep" });
   });
 
+  test("every line carries the trace and span ids of the request's server span, as its access line does", async () => {
+    await access();
+    lines.length = 0;
+    await logged.handle(new Request(`http://localhost/work/${ID}`, { headers: { "x-request-id": "client-9" } }));
+    const [line] = await access(1);
+    const done = lines.find((l) => l.msg === "work.done");
+    expect(line).toMatchObject({ requestId: "client-9", traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(line?.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(done).toMatchObject({ requestId: "client-9", traceId: line?.traceId, spanId: line?.spanId });
+  });
+
   test("health, readiness and metrics scrapes are not logged", async () => {
     await access();
     for (const path of ["/health", "/ready", "/metrics"]) await logged.handle(new Request(`http://localhost${path}`));

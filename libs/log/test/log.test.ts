@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { createAccessLog, createLogger, withLogContext } from "@careforall/log";
+import { initTelemetry, SpanKind, withRequestId, withSpan } from "@careforall/telemetry";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+
+// Not recording: spans still have ids, which is what log lines carry.
+initTelemetry({ service: "log-test" });
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -88,6 +93,34 @@ describe("log context", () => {
       { msg: "first", userId: undefined, port: 1, requestId: "req-7" },
       { msg: "second", userId: undefined, port: undefined, requestId: "req-7" },
     ]);
+  });
+});
+
+describe("trace ids on log lines", () => {
+  test("a line logged inside a span carries the request id, trace id and that span's id; outside, none", async () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ service: "payment", destination });
+    const seen: Array<{ traceId?: string; spanId?: string }> = [];
+    await withSpan(
+      "pledge.created process",
+      { kind: SpanKind.CONSUMER, parent: withRequestId(ROOT_CONTEXT, "req-9") },
+      async () => {
+        seen.push({ ...trace.getActiveSpan()?.spanContext() });
+        log.info("payment.started");
+        await withSpan("bank.authorize", {}, async () => {
+          seen.push({ ...trace.getActiveSpan()?.spanContext() });
+          await Bun.sleep(1);
+          log.warn({ attempt: 2 }, "bank.slow");
+        });
+      },
+    );
+    log.info("idle");
+    expect(lines.map(({ msg, requestId, traceId, spanId }) => ({ msg, requestId, traceId, spanId }))).toEqual([
+      { msg: "payment.started", requestId: "req-9", traceId: seen[0]?.traceId, spanId: seen[0]?.spanId },
+      { msg: "bank.slow", requestId: "req-9", traceId: seen[0]?.traceId, spanId: seen[1]?.spanId },
+      { msg: "idle", requestId: undefined, traceId: undefined, spanId: undefined },
+    ]);
+    expect(seen[0]?.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 });
 

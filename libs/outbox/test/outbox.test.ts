@@ -5,11 +5,14 @@ import { manualClock } from "@careforall/config";
 import { createDb, createTestDatabase, type DbHandle, type TestDatabase } from "@careforall/db";
 import { silentLogger } from "@careforall/log";
 import { createOutboxRelay, enqueue, newEvent, recordInbox, recordInboxMany } from "@careforall/outbox";
+import { currentTraceId, initTelemetry, requestIdOf, SpanKind, withRequestId, withSpan } from "@careforall/telemetry";
 import { TEST_NATS_URL, uniqueName, waitFor } from "@careforall/testkit";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { eq, sql } from "drizzle-orm";
 import { DDL, inbox, outbox, tables, widgets } from "./fixtures/schema";
 
 const log = silentLogger();
+initTelemetry({ service: "outbox-test" });
 let tdb: TestDatabase;
 let handle: DbHandle<typeof tables>;
 
@@ -74,6 +77,35 @@ describe("outbox", () => {
     await waitFor(() => seen.length === 5, { what: "5 events" });
     expect(seen.map((e) => e.aggregateId)).toEqual(["w0", "w1", "w2", "w3", "w4"]);
     expect((await relay.lag()).pending).toBe(0);
+    await bus.close();
+  });
+
+  test("a row keeps the trace and request id of what enqueued it; its consumer continues them", async () => {
+    await reset();
+    const bus = createMemoryBus({ log });
+    const got: Array<{ traceId: string | undefined; requestId: string | undefined }> = [];
+    await bus.subscribe({
+      durable: "traced",
+      types: ["widget.*"],
+      handler: async () => void got.push({ traceId: currentTraceId(), requestId: requestIdOf() }),
+    });
+    const traceId = await withSpan(
+      "POST /widgets",
+      { kind: SpanKind.SERVER, parent: withRequestId(ROOT_CONTEXT, "req-o1") },
+      async () => {
+        await handle.db.transaction((tx) => enqueue(tx, outbox, newEvent("widget.created", "traced", {})));
+        return currentTraceId();
+      },
+    );
+    const [row] = await handle.db.select().from(outbox);
+    expect(row?.headers).toMatchObject({
+      "x-request-id": "req-o1",
+      traceparent: expect.stringContaining(traceId as string),
+    });
+    // Published later by the relay, outside the request: the stored context wins.
+    await createOutboxRelay({ db: handle.db, table: outbox, bus, log }).drainOnce();
+    await waitFor(() => got.length === 1, { what: "the event consumed" });
+    expect(got).toEqual([{ traceId, requestId: "req-o1" }]);
     await bus.close();
   });
 
