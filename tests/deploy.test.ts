@@ -411,8 +411,40 @@ describe("compose.yaml", () => {
     for (const exporter of traces.exporters) expect(collector.exporters[exporter]).toBeDefined();
     // Prometheus reads H2's configuration and rules; Grafana its provisioning and dashboards.
     expect(serviceOf("prometheus").volumes).toContain("./deploy/prometheus:/etc/prometheus:ro");
-    const prometheusConfig = readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8");
-    for (const app of APPS) expect([app, prometheusConfig.includes(`names: [${app}]`)]).toEqual([app, true]);
+    // Prometheus scrapes every app, by its compose name, at the port compose gives it.
+    const prometheusConfig = parseYaml(readFileSync(join(DEPLOY, "prometheus", "prometheus.yml"), "utf8")) as {
+      scrape_configs: { dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
+    const scraped = new Map(
+      prometheusConfig.scrape_configs.flatMap((job) =>
+        (job.dns_sd_configs ?? []).flatMap((sd) => sd.names.map((name) => [name, sd.port] as const)),
+      ),
+    );
+    for (const app of APPS)
+      expect([app, scraped.get(app)]).toEqual([app, Number(environmentOf(app, generatedEnv).PORT)]);
+    // Grafana's data sources are services of this file; its dashboards are where the provider reads.
+    const grafanaMounts = (serviceOf("grafana").volumes ?? []).map(String);
+    const provisioning = join(DEPLOY, "grafana", "provisioning");
+    for (const file of readdirSync(join(provisioning, "datasources"))) {
+      const { datasources } = parseYaml(readFileSync(join(provisioning, "datasources", file), "utf8")) as {
+        datasources: { name: string; url: string }[];
+      };
+      for (const ds of datasources) {
+        const host = new URL(ds.url).hostname;
+        expect([ds.name, host in compose.services]).toEqual([ds.name, true]);
+        expect([
+          ds.name,
+          networksOf(serviceOf(host)).some((n) => networksOf(serviceOf("grafana")).includes(n)),
+        ]).toEqual([ds.name, true]);
+      }
+    }
+    for (const file of readdirSync(join(provisioning, "dashboards"))) {
+      const { providers } = parseYaml(readFileSync(join(provisioning, "dashboards", file), "utf8")) as {
+        providers: { options: { path: string } }[];
+      };
+      for (const provider of providers)
+        expect(grafanaMounts).toContain(`./deploy/grafana/dashboards:${provider.options.path}:ro`);
+    }
     expect(repositoryMounts(serviceOf("grafana")).sort()).toEqual([
       "./deploy/grafana/dashboards",
       "./deploy/grafana/provisioning",
