@@ -1,20 +1,33 @@
 // The web app in a real browser (Debian's Chromium through playwright-core, headless) against the
 // real platform: a guest donates and watches the receipt reach `captured` while another open page's
 // total rises without a reload; a signed-in donor double-clicks Donate and exactly one pledge exists;
-// a declined test account shows its failure reason; a phone-width page does not scroll sideways.
+// a declined test account shows its failure reason; a phone-width page does not scroll sideways; the
+// budgets "title and total within 1 s of navigation" and "a capture on screen within 250 ms" are
+// measured (benches/web-timing.ts, printed and written to benches/results/, not asserted), and after the
+// gateway restarts under an open page its socket comes back and the total still moves.
 // Screenshots of the main screens go to docs/screenshots/.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { waitFor } from "@careforall/testkit";
 import type { Page } from "playwright-core";
+import {
+  describeResult,
+  installTimingObserver,
+  measureCaptureToScreen,
+  measureNavigation,
+  summarise,
+  writeResult,
+} from "../../benches/web-timing";
 import { call, expectCall, PASSWORD, register } from "../system/support";
 import { createCampaign, fillSignIn, SHOTS, submitSignIn, useWebSystem } from "./support";
 
 const { sys, newPage } = useWebSystem("web");
 let campaignId: string;
+let ownerToken: string;
 
 beforeAll(async () => {
   const owner = await register(sys.gw, "Organiser");
+  ownerToken = owner.accessToken;
   campaignId = await createCampaign(sys.gw, owner.accessToken, {
     title: "Clean water for Sylhet",
     description:
@@ -209,4 +222,69 @@ describe("the web app in Chromium", () => {
     await page.getByRole("heading", { name: "Clean water for Sylhet" }).waitFor();
     await page.screenshot({ path: join(SHOTS, "campaign-phone.png"), fullPage: true });
   }, 60_000);
+
+  test("capture → screen and navigation → title and total are measured; after a gateway restart the open page's total still moves", async () => {
+    // A campaign of its own: no other donation moves its total while it is measured.
+    const id = await createCampaign(sys.gw, ownerToken, {
+      title: "Timing the screen",
+      description: "Measured by the browser suite.",
+      goalMinor: 10_000_000,
+      currency: "BDT",
+    });
+    const campaign = { id, currency: "BDT" };
+    const source = await expectCall<{ bankAccountId: string; accountSecret: string }>(
+      201,
+      sys.gw,
+      "POST",
+      "/api/bank/demo-accounts",
+      { currency: "BDT" },
+    );
+    const page = await newPage();
+    await installTimingObserver(page);
+    // Every WebSocket the page opens, counted: the reconnect after the restart is seen, not assumed.
+    await page.addInitScript(() => {
+      const Native = window.WebSocket;
+      const w = window as unknown as { __wsOpens: number };
+      w.__wsOpens = 0;
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          this.addEventListener("open", () => w.__wsOpens++);
+        }
+      };
+    });
+    const cold = [await measureNavigation(page, id)];
+    const warm = [await measureNavigation(page, id, true)];
+    await page.evaluate(() => Object.assign(window, { __noReload: true }));
+    const opens = () => page.evaluate(() => (window as unknown as { __wsOpens: number }).__wsOpens);
+    await waitFor(async () => (await opens()) === 1, { what: "the page's socket to open" });
+
+    const captures = [];
+    for (const amount of [10_000, 20_000, 30_000])
+      captures.push(await measureCaptureToScreen(page, sys.gw, campaign, source, amount));
+    const result = summarise(
+      sys.gw,
+      cold,
+      warm,
+      captures,
+      "tests/web/browser.e2e.test.ts (its own platform, shared CI machine)",
+    );
+    console.log(describeResult(result));
+    console.log(`written to ${writeResult(result)}`);
+    // Measured, not asserted (a loaded 2-core machine is not a user's): only that each one arrived.
+    expect(captures.every((c) => c.shownAt > 0 && Number.isFinite(c.ms))).toBe(true);
+    expect(await raisedMinor(page)).toBe(60_000);
+
+    // The gateway is killed under the open page (its socket dies with it) and started again.
+    await sys.stack.kill("gateway");
+    await sys.restart("gateway");
+    await waitFor(async () => (await opens()) >= 2, {
+      timeoutMs: 45_000,
+      what: "the page's socket to reconnect after the gateway restart",
+    });
+    const after = await measureCaptureToScreen(page, sys.gw, campaign, source, 40_000, 45_000);
+    console.log(`after the gateway restart, capture → screen ${after.ms} ms`);
+    expect(await raisedMinor(page)).toBe(100_000);
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+  }, 180_000);
 });
