@@ -25,7 +25,18 @@ import {
 import { JWT_ALG, normalisePem } from "./auth";
 import { AppError } from "./errors";
 
-export const SERVICES = ["gateway", "auth", "campaign", "pledge", "payment", "bank", "notification", "chat"] as const;
+export const SERVICES = [
+  "gateway",
+  "auth",
+  "campaign",
+  "pledge",
+  "payment",
+  "bank",
+  "notification",
+  "chat",
+  // Calls nobody and is called by nobody; listed so it boots like the others (its own key, NATS user).
+  "archiver",
+] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The request header that carries the calling service's token. */

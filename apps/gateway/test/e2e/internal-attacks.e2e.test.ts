@@ -31,7 +31,7 @@ function token(caller: ServiceName, audience: string, { expired = false } = {}):
 }
 
 interface Attack {
-  service: Exclude<ServiceName, "gateway">;
+  service: Exclude<ServiceName, "gateway" | "archiver">;
   method: string;
   path: () => string;
   body?: () => unknown;

@@ -1,0 +1,83 @@
+// Pure rules of the archive: which index an event lands in, what its document looks like, and
+// what an Elasticsearch status means for it (accepted, worth retrying, or never going to fit).
+// Invariant: the document id is the event id, and the index depends on the event alone (its
+// occurredAt), so every delivery of an event writes the same document in the same place.
+import type { EventEnvelope } from "@careforall/bus";
+
+/** The document one event becomes. `data` is mapped `flattened`: any event shape fits (index-template.ts). */
+export interface EventDocument {
+  "@timestamp": string;
+  id: string;
+  type: string;
+  /** The aggregate family: `pledge` for `pledge.captured`. */
+  family: string;
+  aggregateId: string;
+  occurredAt: string;
+  data: unknown;
+  /** From the message's `traceparent`: the trace of the request that caused the event. */
+  traceId?: string;
+  /** From the message's `x-request-id`: the request that caused the event. */
+  requestId?: string;
+}
+
+/** Where an event without a usable occurredAt goes (still under its id: redeliveries land on it again). */
+export const UNDATED = "undated";
+
+/** `careforall-events` + 2026-12-04T… → `careforall-events-2026.12` (UTC month of occurredAt). */
+export function archiveIndex(prefix: string, occurredAt: unknown): string {
+  const time = typeof occurredAt === "string" ? Date.parse(occurredAt) : Number.NaN;
+  if (!Number.isFinite(time)) return `${prefix}-${UNDATED}`;
+  const date = new Date(time);
+  const year = date.getUTCFullYear();
+  if (year < 1000 || year > 9999) return `${prefix}-${UNDATED}`;
+  return `${prefix}-${year}.${String(date.getUTCMonth() + 1).padStart(2, "0")}`;
+}
+
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+/** The trace id of a W3C traceparent header; undefined for none, a malformed one, or the all-zero id. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  const id = traceparent ? TRACEPARENT.exec(traceparent.trim().toLowerCase())?.[1] : undefined;
+  return id && !/^0+$/.test(id) ? id : undefined;
+}
+
+/** The message header that carries the id of the request that caused an event (libs/telemetry). */
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/** The document for `event` as delivered with `headers`; the same event always gives the same document. */
+export function toDocument(event: EventEnvelope, headers: Record<string, string>): EventDocument {
+  const doc: EventDocument = {
+    "@timestamp": event.occurredAt,
+    id: event.id,
+    type: event.type,
+    family: event.type.split(".")[0] ?? event.type,
+    aggregateId: event.aggregateId,
+    occurredAt: event.occurredAt,
+    data: event.data,
+  };
+  const traceId = traceIdOf(headers.traceparent);
+  if (traceId) doc.traceId = traceId;
+  const requestId = headers[REQUEST_ID_HEADER];
+  if (requestId) doc.requestId = requestId;
+  return doc;
+}
+
+/** What happened to one document of a bulk request. */
+export type Outcome =
+  | { kind: "indexed" }
+  /** Not accepted now (429, 5xx, a request that failed or never left): the event goes back to the bus. */
+  | { kind: "retry"; status: number; reason: string }
+  /** Refused for what it is (a mapping error, 4xx other than 429): retrying cannot help. */
+  | { kind: "dead_letter"; status: number; reason: string };
+
+/**
+ * How a per-document status is treated. 429 (too many requests) and 5xx (a shard unavailable,
+ * the node overloaded) are Elasticsearch's state, not the document's: retried. Any other 4xx is the
+ * document's own (mapper_parsing_exception, illegal_argument_exception…): dead-lettered.
+ * Status 0 means no answer at all: retried.
+ */
+export function classify(status: number, reason: string): Outcome {
+  if (status >= 200 && status < 300) return { kind: "indexed" };
+  if (status === 0 || status === 429 || status >= 500) return { kind: "retry", status, reason };
+  return { kind: "dead_letter", status, reason };
+}
