@@ -36,6 +36,7 @@ import type Redis from "ioredis";
 import { importPKCS8, importSPKI } from "jose";
 import postgres from "postgres";
 import { parse as parseYaml } from "yaml";
+import { benchSettings, benchUrl } from "../deploy/docker/bench";
 import { healthUrl } from "../deploy/docker/healthcheck";
 import { migrateAll, servicesWithMigrations, urlVariable } from "../deploy/docker/migrate";
 import { generateDeployEnv, renderEnvFile } from "../scripts/deploy-env";
@@ -698,6 +699,37 @@ describe("deploy/docker/Dockerfile", () => {
     // And what must never reach an image is left out.
     for (const secret of [".env", "node_modules", ".git", "apps/web/dist"])
       expect([secret, ignored.some((p) => new Bun.Glob(p).match(secret))]).toEqual([secret, true]);
+  });
+
+  test("the bench target loads the first open campaign through TARGET_URL, else the list", async () => {
+    let items: { id: string }[] = [{ id: "c1" }];
+    const seen: string[] = [];
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req) => {
+        const url = new URL(req.url);
+        seen.push(`${url.pathname}${url.search}`);
+        return Response.json({ items, nextCursor: null });
+      },
+    });
+    try {
+      const target = `http://127.0.0.1:${server.port}`;
+      expect(await benchUrl(target)).toBe(`${target}/api/campaigns/c1`);
+      items = [];
+      expect(await benchUrl(target)).toBe(`${target}/api/campaigns`);
+      expect(seen[0]).toBe("/api/campaigns?status=open&limit=1");
+    } finally {
+      server.stop(true);
+    }
+    expect(benchSettings({ TARGET_URL: "http://lb:8080/" })).toEqual({
+      target: "http://lb:8080",
+      durationSec: 30,
+      connections: 64,
+      threads: 2,
+    });
+    expect(() => benchSettings({ BENCH_DURATION: "0" })).toThrow("BENCH_DURATION");
+    expect(environmentOf("bench", generatedEnv).BENCH_DURATION).toBe("30");
   });
 
   test("the health check: 0 for a 200 on /health at PORT, 1 for an error answer or nothing listening", async () => {
