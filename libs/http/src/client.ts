@@ -119,11 +119,13 @@ export function fetchWithTimeout(timeoutMs: number, base?: typeof fetch, peer?: 
   const send = (input: RequestInfo | URL, init: RequestInit | undefined, headers: Headers) =>
     (base ?? fetch)(input, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
   return ((input: RequestInfo | URL, init?: RequestInit) => {
-    if (!tracingEnabled()) return send(input, init, callHeaders(init?.headers, false));
+    // Headers given in init replace a Request's own: start from whichever the call has.
+    const given = init?.headers ?? (input instanceof Request ? input.headers : undefined);
+    if (!tracingEnabled()) return send(input, init, callHeaders(given, false));
     const method = init?.method ?? (input instanceof Request ? input.method : "GET");
     const url = new URL(input instanceof Request ? input.url : String(input));
     // Probes are not traced (their server side records no span either).
-    if (PROBES.has(url.pathname)) return send(input, init, callHeaders(init?.headers, false));
+    if (PROBES.has(url.pathname)) return send(input, init, callHeaders(given, false));
     return withSpan(
       `${method} ${peer ?? url.host}`,
       {
@@ -137,7 +139,7 @@ export function fetchWithTimeout(timeoutMs: number, base?: typeof fetch, peer?: 
         },
       },
       async (span) => {
-        const res = await send(input, init, callHeaders(init?.headers, true));
+        const res = await send(input, init, callHeaders(given, true));
         span.setAttribute("http.response.status_code", res.status);
         return res;
       },
