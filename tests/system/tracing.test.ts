@@ -271,6 +271,20 @@ describe("tracing", () => {
       }
       expect(pledge.id).toBeDefined();
       expect(exports).toBeGreaterThan(0);
+
+      // The cached read (a Bun native route outside httpKit) is a SERVER span too while spans are recorded.
+      const readId = `trace-read-${Date.now()}`;
+      const read = await call(sys.gw, "GET", `/api/campaigns/${campaign.id}`, undefined, {
+        headers: { "x-request-id": readId },
+      });
+      expect(read.status).toBe(200);
+      const readSpan = await waitFor(() => spans.find((s) => s.attributes["request.id"] === readId), {
+        what: "the cached read's span",
+        intervalMs: 200,
+        timeoutMs: 20_000,
+      });
+      expect(readSpan).toMatchObject({ service: "gateway", name: "GET /api/campaigns/:id", kind: 2 });
+      expect(readSpan.attributes["http.response.status_code"]).toBe(200);
     });
   }, 150_000);
 });
