@@ -9,11 +9,15 @@
 //
 //   bun benches/web-timing.ts [--gw http://localhost:3000] [--navigations 5] [--captures 5]
 //
-// against `./cfa start` (rate limits on: one user, one campaign, one demo account whatever the rounds).
+// With --gw, against that started platform (`./cfa start`); without, on a platform of its own started
+// as `./cfa start` runs it (benches/lib/platform.ts: every service its own process, rate limits on) and
+// torn down after. One user, one campaign and one demo account whatever the rounds.
 // tests/web/browser.e2e.test.ts runs the same measurement on its own platform.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { ensureWebBuild } from "../scripts/web";
+import { type Platform, startPlatform } from "./lib/platform";
 import { machineInfo, median, percentile, RESULTS_DIR } from "./lib/report";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -217,9 +221,26 @@ function flag(name: string, fallback: string): string {
 }
 
 async function main(): Promise<void> {
-  const gw = flag("gw", process.env.GATEWAY_URL ?? "http://localhost:3000").replace(/\/$/, "");
   const navigations = Number(flag("navigations", "5"));
   const captures = Number(flag("captures", "5"));
+  let platform: Platform | undefined;
+  if (!process.argv.includes("--gw")) {
+    await ensureWebBuild((line) => console.log(line));
+    platform = await startPlatform({ log: (line) => console.log(line) });
+  }
+  try {
+    await measure(
+      platform?.gatewayUrl ?? flag("gw", "http://localhost:3000").replace(/\/$/, ""),
+      navigations,
+      captures,
+    );
+  } finally {
+    const failed = await platform?.teardown();
+    if (failed?.length) console.error(`teardown: ${failed.join("; ")}`);
+  }
+}
+
+async function measure(gw: string, navigations: number, captures: number): Promise<void> {
   const email = `web-timing-${Date.now()}@example.org`;
   const session = await json<{ accessToken: string }>(
     await fetch(`${gw}/api/auth/register`, {
@@ -272,7 +293,7 @@ async function main(): Promise<void> {
     await measureNavigation(page, campaign.id);
     const measured: Capture[] = [];
     for (let i = 0; i < captures; i++) measured.push(await measureCaptureToScreen(page, gw, campaign, source, 100 + i));
-    const result = summarise(gw, cold, warm, measured, "bun benches/web-timing.ts against a started platform");
+    const result = summarise(gw, cold, warm, measured, "bun benches/web-timing.ts");
     console.log(describeResult(result));
     console.log(`written to ${writeResult(result)}`);
   } finally {
