@@ -27,6 +27,8 @@ interface Job {
   container?: string | { image: string };
   strategy?: { matrix?: unknown };
 }
+/** A GitHub Actions expression as the workflow spells it: gh("matrix.app") is "${{ matrix.app }}". */
+const gh = (expression: string) => `\${{ ${expression} }}`;
 const workflow = (file: string) =>
   parse(readFileSync(join(WORKFLOWS, file), "utf8")) as { jobs: Record<string, Job>; on: unknown };
 
@@ -109,6 +111,27 @@ describe("workflow files", () => {
     }
     expect(setups).toBeGreaterThan(0);
     expect(problems).toEqual([]);
+  });
+
+  test("release: each planned app's image is built with APP=<app> and tagged <version> and <sha>, after the compose smoke", () => {
+    const release = workflow("release.yml");
+    const job = release.jobs.release as Job & { needs?: string[] };
+    expect(job.needs).toEqual(expect.arrayContaining(["plan", "smoke"]));
+    const build = job.steps?.find((s) => s.uses?.startsWith("docker/build-push-action@"));
+    expect(build?.with?.file).toBe("deploy/docker/Dockerfile");
+    expect(String(build?.with?.["build-args"])).toContain(`APP=${gh("matrix.app")}`);
+    expect(String(build?.with?.tags)).toContain(`:${gh("matrix.next")}`);
+    expect(String(build?.with?.tags)).toContain(`:${gh("needs.plan.outputs.sha")}`);
+    const tagging = job.steps?.map((s) => s.run ?? "").join("\n") ?? "";
+    expect(tagging).toContain('bun scripts/version.ts "$APP" --changelog');
+    expect(tagging).toContain("gh release create");
+    const smoke = (release.jobs.smoke?.steps ?? []).map((s) => s.run ?? "");
+    expect(smoke.some((r) => /docker compose up -d .*--wait/.test(r))).toBe(true);
+    expect(smoke.some((r) => r.startsWith("bun scripts/smoke.ts"))).toBe(true);
+    const down = release.jobs.smoke?.steps?.find((s) => s.run?.startsWith("docker compose down")) as Step & {
+      if?: string;
+    };
+    expect(down?.if).toBe("always()");
   });
 
   test("CI's test matrix covers every folder that has tests, and the full suite runs on main", () => {
