@@ -5,6 +5,7 @@ import type { Logger } from "@careforall/log";
 import {
   type Context,
   extractTraceContext,
+  failSpan,
   injectTraceHeaders,
   REQUEST_ID_HEADER,
   SpanKind,
@@ -203,38 +204,42 @@ export async function deliver({
   stats,
 }: DeliverArgs): Promise<Settlement> {
   const fields = { eventId: event.id, eventType: event.type, durable: options.durable, deliveryCount };
-  try {
-    await withSpan(
-      `${event.type} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        parent: extractTraceContext(headers),
-        attributes: {
-          "messaging.destination.name": subject,
-          "messaging.message.id": event.id,
-          "messaging.consumer.group.name": options.durable ?? "broadcast",
-          "messaging.delivery_count": deliveryCount,
-        },
+  // The failure is logged inside the CONSUMER span, so its line carries the event's request and trace ids.
+  return withSpan(
+    `${event.type} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent: extractTraceContext(headers),
+      attributes: {
+        "messaging.destination.name": subject,
+        "messaging.message.id": event.id,
+        "messaging.consumer.group.name": options.durable ?? "broadcast",
+        "messaging.delivery_count": deliveryCount,
       },
-      () => options.handler(event, { deliveryCount, headers }),
-    );
-    stats.handled++;
-    return { kind: "ack" };
-  } catch (err) {
-    stats.failed++;
-    if (options.durable === undefined) {
-      log.error({ ...fields, err }, "bus.broadcast_handler_failed");
+    },
+    async (span): Promise<Settlement> => {
+      try {
+        await options.handler(event, { deliveryCount, headers });
+      } catch (err) {
+        failSpan(span, err);
+        stats.failed++;
+        if (options.durable === undefined) {
+          log.error({ ...fields, err }, "bus.broadcast_handler_failed");
+          return { kind: "ack" };
+        }
+        if (deliveryCount >= options.maxDeliver) {
+          stats.terminated++;
+          log.error({ ...fields, maxDeliver: options.maxDeliver, err }, "bus.event_terminated");
+          return { kind: "term" };
+        }
+        const delayMs = backoffDelay(options.backoffMs, deliveryCount);
+        log.warn({ ...fields, retryInMs: delayMs, err }, "bus.handler_failed");
+        return { kind: "nak", delayMs };
+      }
+      stats.handled++;
       return { kind: "ack" };
-    }
-    if (deliveryCount >= options.maxDeliver) {
-      stats.terminated++;
-      log.error({ ...fields, maxDeliver: options.maxDeliver, err }, "bus.event_terminated");
-      return { kind: "term" };
-    }
-    const delayMs = backoffDelay(options.backoffMs, deliveryCount);
-    log.warn({ ...fields, retryInMs: delayMs, err }, "bus.handler_failed");
-    return { kind: "nak", delayMs };
-  }
+    },
+  );
 }
 
 /** Runs the single-event handler on one entry and settles it (the subscribe() path). */
@@ -282,30 +287,37 @@ export async function deliverBatch(
   const types = [...new Set(entries.map((e) => e.event.type))];
   const contexts = entries.map((e) => extractTraceContext(e.headers));
   const requestIds = [...new Set(entries.map((e) => e.headers[REQUEST_ID_HEADER]).filter((id) => id !== undefined))];
-  try {
-    await withSpan(
-      `${types.length === 1 ? types[0] : options.durable} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        // A batch of events of one trace (one donation's pledge.captured and totals) continues it;
-        // one of several traces belongs to none: a new root, linked to each event's trace, so every
-        // donation stays followable.
-        parent: oneTrace(entries) ? (contexts[0] as Context) : extractTraceContext({}),
-        links: contexts,
-        attributes: {
-          "messaging.destination.name": [...new Set(entries.map((e) => e.subject))].join(","),
-          "messaging.consumer.group.name": options.durable,
-          "messaging.batch.message_count": entries.length,
-          ...(requestIds.length > 1 ? { "request.ids": requestIds as string[] } : {}),
-        },
+  const failed = await withSpan(
+    `${types.length === 1 ? types[0] : options.durable} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      // A batch of events of one trace (one donation's pledge.captured and totals) continues it;
+      // one of several traces belongs to none: a new root, linked to each event's trace, so every
+      // donation stays followable.
+      parent: oneTrace(entries) ? (contexts[0] as Context) : extractTraceContext({}),
+      links: contexts,
+      attributes: {
+        "messaging.destination.name": [...new Set(entries.map((e) => e.subject))].join(","),
+        "messaging.consumer.group.name": options.durable,
+        "messaging.batch.message_count": entries.length,
+        ...(requestIds.length > 1 ? { "request.ids": requestIds as string[] } : {}),
       },
-      () =>
-        options.handleBatch(
+    },
+    async (span) => {
+      try {
+        await options.handleBatch(
           entries.map((e) => ({ event: e.event, ctx: { deliveryCount: e.deliveryCount, headers: e.headers } })),
-        ),
-    );
-  } catch (err) {
-    log.warn({ durable: options.durable, batchSize: entries.length, types, err }, "bus.batch_failed");
+        );
+        return false;
+      } catch (err) {
+        failSpan(span, err);
+        log.warn({ durable: options.durable, batchSize: entries.length, types, err }, "bus.batch_failed");
+        return true;
+      }
+    },
+  );
+  if (failed) {
+    // Each event alone, in its own trace (deliver continues it).
     for (const entry of entries) await deliverAlone(entry, options, log, stats);
     return;
   }

@@ -3,6 +3,7 @@
 // ordered consumers for broadcast.
 import type { Logger } from "@careforall/log";
 import { withDeadline } from "@careforall/resilience";
+import { extractTraceContext, withContext } from "@careforall/telemetry";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -490,7 +491,10 @@ class JetStreamBus implements Bus {
     } catch (err) {
       // A payload that is not an envelope will never parse: retrying only delays the next one.
       this.#stats.terminated++;
-      this.log.error({ subject: m.subject, streamSeq: m.seq, durable: options.durable, err }, "bus.malformed_event");
+      // Logged in the message's trace context: the line names the request that published it.
+      withContext(extractTraceContext(headersToRecord(m.headers)), () =>
+        this.log.error({ subject: m.subject, streamSeq: m.seq, durable: options.durable, err }, "bus.malformed_event"),
+      );
       if (durable) terminate(this.nc, m, "malformed payload");
       return undefined;
     }
@@ -503,15 +507,17 @@ class JetStreamBus implements Bus {
     if (deliveryCount > options.maxDeliver) {
       // Every earlier attempt outlived ack_wait (a hung handler): give up without running it again.
       this.#stats.terminated++;
-      this.log.error(
-        {
-          eventId: event.id,
-          eventType: event.type,
-          durable: options.durable,
-          deliveryCount,
-          maxDeliver: options.maxDeliver,
-        },
-        "bus.event_terminated",
+      withContext(extractTraceContext(headersToRecord(m.headers)), () =>
+        this.log.error(
+          {
+            eventId: event.id,
+            eventType: event.type,
+            durable: options.durable,
+            deliveryCount,
+            maxDeliver: options.maxDeliver,
+          },
+          "bus.event_terminated",
+        ),
       );
       terminate(this.nc, m, "max deliveries reached (ack wait)");
       return undefined;

@@ -292,6 +292,28 @@ export function busContract(name: string, open: OpenNamespace): void {
       expect(requestIds).toEqual(["req-1"]);
     });
 
+    test("a handler's failure is logged with the event's request id, trace id and the consumer's span id", async () => {
+      const { bus, lines } = await setup();
+      await bus.subscribe({
+        durable: "failing",
+        types: ["pledge.created"],
+        maxDeliver: 1,
+        handler: async () => {
+          throw new Error("boom");
+        },
+      });
+      const traceId = await withSpan(
+        "POST /pledges",
+        { kind: SpanKind.SERVER, parent: withRequestId(ROOT_CONTEXT, "req-f1") },
+        async () => {
+          await bus.publish(makeEvent("pledge.created", {}));
+          return currentTraceId();
+        },
+      );
+      const line = await waitFor(() => lines.find((l) => l.msg === "bus.event_terminated"), 15_000);
+      expect(line).toMatchObject({ requestId: "req-f1", traceId, spanId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    });
+
     test("broadcast subscribers in every process get only events published after subscribing", async () => {
       const { bus, connect } = await setup();
       const replica = await connect();
