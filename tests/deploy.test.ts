@@ -450,7 +450,32 @@ describe("compose.yaml", () => {
       "./deploy/grafana/dashboards",
       "./deploy/grafana/provisioning",
     ]);
-    expect(repositoryMounts(serviceOf("fluent-bit"))).toEqual(["./deploy/fluent-bit"]);
+    // The shipper: its configuration from deploy/fluent-bit, the containers' log files read-only,
+    // and what it writes (offsets, the buffer) on a writable volume, not in the read-only mount.
+    const shipper = serviceOf("fluent-bit");
+    expect(repositoryMounts(shipper)).toEqual(["./deploy/fluent-bit"]);
+    const mounts = (shipper.volumes ?? []).map((v) => String(v).split(":"));
+    const configFile = (shipper.command ?? []).find((a) => a.startsWith("/fluent-bit/etc/")) as string;
+    expect(existsSync(join(DEPLOY, "fluent-bit", configFile.slice("/fluent-bit/etc/".length)))).toBe(true);
+    const shipperConfig = parseYaml(readFileSync(join(DEPLOY, "fluent-bit", "fluent-bit.yaml"), "utf8")) as {
+      service: Record<string, string>;
+      pipeline: { inputs: Record<string, string>[]; outputs: Record<string, string | number>[] };
+    };
+    const writes = [shipperConfig.service["storage.path"], ...shipperConfig.pipeline.inputs.map((i) => i.db)].filter(
+      (p): p is string => typeof p === "string",
+    );
+    expect(writes.length).toBeGreaterThan(0);
+    for (const path of writes) {
+      const mount = mounts.find(([, target]) => path.startsWith(`${target}/`));
+      expect([path, mount !== undefined && mount[2] !== "ro" && !(mount[0] as string).startsWith(".")]).toEqual([
+        path,
+        true,
+      ]);
+    }
+    for (const input of shipperConfig.pipeline.inputs.filter((i) => i.name === "tail"))
+      expect(mounts.some(([, target]) => input.path?.startsWith(`${target}/`))).toBe(true);
+    for (const output of shipperConfig.pipeline.outputs.filter((o) => o.name === "es"))
+      expect([output.host, output.port]).toEqual([es, 9200]);
 
     // The bench profile: the load tool, through the load balancer.
     const bench = inProfile("bench");
