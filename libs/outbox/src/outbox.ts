@@ -4,7 +4,7 @@ import type { Bus, EventEnvelope } from "@careforall/bus";
 import { type Clock, systemClock } from "@careforall/config";
 import type { Executor } from "@careforall/db";
 import type { Logger } from "@careforall/log";
-import { injectTraceHeaders } from "@careforall/telemetry";
+import { extractTraceContext, injectTraceHeaders, withContext } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import { inArray, sql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
@@ -20,7 +20,11 @@ export function newEvent<TData, TType extends string>(
   return { id: Bun.randomUUIDv7(), type, occurredAt: clock.date().toISOString(), aggregateId, data };
 }
 
-/** Inserts events into the outbox inside the caller's transaction. */
+/**
+ * Inserts events into the outbox inside the caller's transaction, with the trace context and
+ * request id of what is being handled (`traceparent`, `x-request-id`): the relay publishes each
+ * event in that context, so its consumers continue the trace and name the request.
+ */
 export async function enqueue(
   tx: Executor<Record<string, unknown>>,
   table: OutboxTable,
@@ -181,7 +185,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
         const delay = backoff[Math.min(row.attempts, backoff.length - 1)] ?? 1000;
         const reason = outcome.reason as Error | undefined;
-        log.warn({ err: reason, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed");
+        // In the event's stored context: the line names the request that caused the event.
+        withContext(extractTraceContext(row.headers ?? {}), () =>
+          log.warn({ err: reason, eventId: row.id, attempts: row.attempts + 1 }, "outbox.publish_failed"),
+        );
         await tx.execute(sql`
           update ${table} set attempts = attempts + 1, last_error = ${String(reason?.message ?? reason)},
             next_attempt_at = ${new Date(clock.now() + delay).toISOString()}::timestamptz
