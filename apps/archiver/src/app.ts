@@ -31,6 +31,6 @@ export { type BulkIndexer, createBulkIndexer } from "./bulk-indexer";
 export { type ArchiverConfig, ArchiverConfigSchema } from "./config";
 export { archiveIndex, classify, type EventDocument, type Outcome, toDocument, traceIdOf } from "./domain/document";
 export { createElasticsearchClient, elasticsearchAuth } from "./elasticsearch";
-export { indexTemplate, putIndexTemplate } from "./index-template";
+export { indexTemplate, LOGS_INDEX_PREFIX, logsIndexTemplate, putIndexTemplates } from "./index-template";
 export { type ArchiverMetrics, archiverMetrics } from "./metrics";
 export { ARCHIVED_EVENTS, ARCHIVER_CONSUMER, startArchiveConsumer } from "./workers/events-consumer";

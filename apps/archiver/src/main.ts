@@ -8,7 +8,7 @@ import { createArchiverApp } from "./app";
 import { createBulkIndexer } from "./bulk-indexer";
 import { ArchiverConfigSchema } from "./config";
 import { createElasticsearchClient } from "./elasticsearch";
-import { putIndexTemplate } from "./index-template";
+import { putIndexTemplates } from "./index-template";
 import { archiverMetrics } from "./metrics";
 import { startArchiveConsumer } from "./workers/events-consumer";
 
@@ -30,7 +30,7 @@ export const archiverService = defineService({
     // failure is retried by the next bulk request, and the events wait in the stream meanwhile.
     let template: Promise<void> | undefined;
     const ready = () => {
-      template ??= putIndexTemplate(client, config.ARCHIVE_INDEX_PREFIX).then(
+      template ??= putIndexTemplates(client, config.ARCHIVE_INDEX_PREFIX).then(
         () => log.info({ prefix: config.ARCHIVE_INDEX_PREFIX }, "archiver.index_template_installed"),
         (err) => {
           template = undefined;

@@ -141,6 +141,10 @@ describe("archiving every domain event", () => {
     expect(template.index_patterns).toEqual(["careforall-events-*"]);
     expect(template.template.mappings.properties.data?.type).toBe("flattened");
     expect(template.template.mappings.properties.id?.type).toBe("keyword");
+    // And the shipped logs' template (deploy/fluent-bit writes careforall-logs-YYYY.MM.DD).
+    expect((es.templates.get("careforall-logs") as { index_patterns: string[] }).index_patterns).toEqual([
+      "careforall-logs-*",
+    ]);
 
     const text = await waitFor(async () => {
       const t = await scrape();
