@@ -12,8 +12,9 @@
 // compose gives each service, so a mismatch between compose.yaml and deploy/ fails here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   type Bus,
   createJetStreamBus,
@@ -724,6 +725,46 @@ describe("deploy/docker/Dockerfile", () => {
     // And what must never reach an image is left out.
     for (const secret of [".env", "node_modules", ".git", "apps/web/dist"])
       expect([secret, ignored.some((p) => new Bun.Glob(p).match(secret))]).toEqual([secret, true]);
+  });
+
+  test("what the images run imports production dependencies only (the image has nothing else installed)", () => {
+    const rootManifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    // Every module reachable from the services' mains and the image's own scripts (type-only
+    // imports are erased, as Bun erases them when it runs the file).
+    const roots = [
+      ...APPS.map((app) => join(ROOT, "apps", app, "src", "main.ts")),
+      ...["healthcheck.ts", "migrate.ts", "bench.ts"].map((f) => join(DEPLOY, "docker", f)),
+    ];
+    const packages = new Map<string, string>();
+    const seen = new Set<string>();
+    const queue = [...roots];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const loader = file.endsWith(".tsx") ? "tsx" : file.endsWith(".ts") ? "ts" : "js";
+      for (const { path: spec } of new Bun.Transpiler({ loader }).scanImports(readFileSync(file, "utf8"))) {
+        if (/^(node|bun):/.test(spec) || spec === "bun" || builtinModules.includes(spec)) continue;
+        const resolved = Bun.resolveSync(spec, dirname(file));
+        if (resolved.startsWith(ROOT) && !resolved.includes("/node_modules/")) {
+          if (/\.(ts|tsx|js|mjs)$/.test(resolved)) queue.push(resolved);
+          continue;
+        }
+        const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : (spec.split("/")[0] as string);
+        if (!packages.has(name)) packages.set(name, file.slice(ROOT.length + 1));
+      }
+    }
+    expect(seen.size).toBeGreaterThan(100);
+    for (const used of ["elysia", "postgres", "@nats-io/jetstream", "@elastic/elasticsearch"])
+      expect(packages.has(used)).toBe(true);
+    const notInstalled = [...packages].filter(([name]) => !(name in rootManifest.dependencies));
+    expect(notInstalled).toEqual([]);
+    // The rule can fail: a development dependency is not installed in the image.
+    expect("yaml" in rootManifest.dependencies).toBe(false);
+    expect("yaml" in rootManifest.devDependencies).toBe(true);
   });
 
   test("the bench target loads the first open campaign through TARGET_URL, else the list", async () => {
