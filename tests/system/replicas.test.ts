@@ -33,7 +33,11 @@ const sys = useSystem({
     WEBHOOK_BASE_BACKOFF_MS: "100",
     WEBHOOK_MAX_BACKOFF_MS: "2000",
     AUDIT_INTERVAL_SECONDS: "0",
+    BANK_TIMEOUT_MS: "5000",
   },
+  // A key claimed by the pledge process that is then SIGKILLed answers 409 until its claim goes
+  // stale (at least BANK_TIMEOUT_MS + 30 s); the shortest setting keeps the retries short.
+  serviceEnv: { pledge: { IDEMPOTENCY_LOCK_SECONDS: "10" } },
 });
 
 interface Pledge {
@@ -156,7 +160,7 @@ async function submit(
       if (reply.status === 404 || reply.status === 409 || reply.status >= 500) return undefined;
       throw new Error(`pledge refused: ${reply.status} ${reply.text}`);
     },
-    { timeoutMs: 90_000, intervalMs: 100, what: `donation ${d.key} to be accepted` },
+    { timeoutMs: 120_000, intervalMs: 100, what: `donation ${d.key} to be accepted` },
   );
   d.pledge = accepted.pledge;
   return accepted;
