@@ -667,7 +667,7 @@ describe("deploy/docker/Dockerfile", () => {
     expect(lintDockerfile(faulty, strict).length).toBeGreaterThanOrEqual(4);
   });
 
-  test("one build for every app: APP picks it, Bun 1.4.5 slim, production dependencies only, a non-root user, a HEALTHCHECK", () => {
+  test("one build for every app: APP picks it, Bun 1.4.5 slim, production dependencies only, a non-root user, a HEALTHCHECK", async () => {
     const bunVersion = (
       JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }
     ).devDependencies["@types/bun"];
@@ -698,6 +698,11 @@ describe("deploy/docker/Dockerfile", () => {
     expect(stage("web").instructions).toContain("RUN bun install --frozen-lockfile --ignore-scripts");
     expect(stage("web").instructions.join("\n")).toMatch(/"\$APP" = "gateway".*vite build/);
     expect(service.instructions).toContain("COPY --from=web /web-dist ./apps/web/dist");
+    // …exactly where the gateway looks for it by default (compose sets no WEB_DIST_DIR).
+    const gateway = await serviceDefinition("gateway");
+    const webDist = (gateway.config.properties.WEB_DIST_DIR as { default?: string }).default as string;
+    expect(webDist.slice(ROOT.length + 1)).toBe("apps/web/dist");
+    expect(environmentOf("gateway", generatedEnv).WEB_DIST_DIR).toBeUndefined();
     // The migrator and the bench are targets of their own.
     expect(stage("migrate").instructions).toContain('CMD ["bun", "deploy/docker/migrate.ts"]');
     expect(stage("bench").instructions).toContain('CMD ["bun", "deploy/docker/bench.ts"]');
