@@ -198,10 +198,12 @@ const sourceGetter: TextMapGetter<HeaderSource> = {
     return value ?? undefined;
   },
   keys: (carrier) =>
-    typeof (carrier as { get?: unknown }).get === "function" ? ["traceparent", "tracestate"] : Object.keys(carrier),
+    typeof (carrier as { get?: unknown }).get === "function"
+      ? ["traceparent", "tracestate", REQUEST_ID_HEADER]
+      : Object.keys(carrier),
 };
 
-/** Writes `traceparent`/`tracestate` for the active (or given) context into a plain record. */
+/** Writes `traceparent`/`tracestate` and `x-request-id` for the active (or given) context into a plain record. */
 export function injectTraceHeaders(
   carrier: Record<string, string> = {},
   ctx: Context = context.active(),
