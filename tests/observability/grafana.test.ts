@@ -152,7 +152,7 @@ describe("on the running platform", () => {
       reason: "credential",
     });
     expect(after).toBe(before + 1);
-  });
+  }, 30_000);
 
   test("a captured donation moves the captured amount and the totals applied counters (campaign)", async () => {
     await sys.guard(async () => {

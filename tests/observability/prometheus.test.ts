@@ -28,19 +28,20 @@ describe("promtool", () => {
     const { code, output } = promtool("check", "config", "prometheus.yml");
     expect(output).toContain("1 rule files found");
     expect({ code, output }).toMatchObject({ code: 0 });
-  });
+  }, 60_000);
 
   test("check rules: alerts.yml is valid", () => {
     const { code, output } = promtool("check", "rules", "alerts.yml");
     expect({ code, output }).toMatchObject({ code: 0 });
-  });
+  }, 60_000);
 
   test("test rules: every case of tests/*.yml passes", () => {
     expect(TEST_FILES.length).toBeGreaterThan(0);
     const { code, output } = promtool("test", "rules", ...TEST_FILES);
     expect(output).not.toContain("FAILED");
     expect({ code, output }).toMatchObject({ code: 0 });
-  });
+    // Seconds here; far longer on a loaded 2-core machine.
+  }, 120_000);
 });
 
 interface ScrapeJob {
