@@ -83,5 +83,8 @@ if (import.meta.main) {
     process.exit(1);
   }
   writeFileSync(out, renderEnvFile(await generateDeployEnv()), { mode: 0o600 });
-  console.log(`wrote ${out}: fresh passwords and keys for compose.yaml; next: docker compose up`);
+  console.log(
+    `wrote ${out}: fresh passwords and keys for compose.yaml; next: docker compose up -d --build --wait ` +
+      "(optional settings: .env.example)",
+  );
 }
