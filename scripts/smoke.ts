@@ -93,7 +93,8 @@ export async function smoke(gateway: string, log: (line: string) => void = conso
         headers: { "idempotency-key": key },
         json: { amountMinor: d.amountMinor, currency: "BDT", ...d.body },
       });
-      if (res.status === 404 || res.status === 409 || res.status >= 500) return undefined;
+      // 429: a rate limit of the deployment (retried after the poll interval, with the same key).
+      if ([404, 409, 429].includes(res.status) || res.status >= 500) return undefined;
       return json<Pledge>(res, `the ${d.who}'s pledge`, 202);
     });
     const receipt = await poll(`the ${d.who}'s pledge ${pledge.id} to be captured`, 60_000, async () => {
