@@ -293,7 +293,7 @@ export function DonatePanel(props: { campaign: DonateCampaign; onRefused?: () =>
                 onChange={() => setSource("own")}
               />{" "}
               My CareForAll bank account
-              <Show when={ownCurrency()}>{(c) => <span class="muted"> ({c()})</span>}</Show>
+              <Show when={ownCurrency()}>{(c) => <span class="muted">{`\u00a0(${c()})`}</span>}</Show>
             </label>
             <Show when={ownMismatch()}>
               <p class="warning" id="currency-warning" data-testid="currency-warning">
