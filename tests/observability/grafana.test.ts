@@ -121,6 +121,14 @@ describe("on the running platform", () => {
     expect(exported.has("careforall_internal_calls_refused_total")).toBe(true);
   });
 
+  test("the money counters are at 0 for every currency before the first donation", async () => {
+    const page = await (await fetch(`${sys.stack.urls.campaign}/metrics`)).text();
+    for (const currency of ["BDT", "USD", "EUR"])
+      expect(page).toMatch(
+        new RegExp(`^careforall_captured_amount_minor_total\\{[^}]*currency="${currency}"[^}]*\\} 0$`, "m"),
+      );
+  });
+
   test("every metric a dashboard query reads is exported, right after start", () => {
     const missing = dashboardQueries(dashboards).flatMap((q) =>
       [...resolvedMetricNames(q.expr, rules)]

@@ -2,8 +2,7 @@
 // into campaign totals (captured) and out of them (refunded), by currency, and how many donations
 // each. Counted after the batch's transaction commits and only for events that moved money, so a
 // redelivered event (absorbed by the inbox) is never counted twice.
-import type { PledgeChangeEvent } from "@careforall/events";
-import { PledgeCaptured } from "@careforall/events";
+import { Currency, PledgeCaptured, type PledgeChangeEvent } from "@careforall/events";
 import type { HttpMetrics } from "@careforall/http";
 
 export interface CampaignMetrics {
@@ -31,9 +30,13 @@ export function campaignMetrics(metrics: HttpMetrics): CampaignMetrics {
     "Pledge events applied to campaign totals, by outcome (captured, refunded)",
     ["outcome"],
   );
-  // The outcome series exist from the start (currencies appear with their first donation).
+  // Every series exists from the start (0), so a rate() and a dashboard need no first donation.
   donations.inc({ outcome: "captured" }, 0);
   donations.inc({ outcome: "refunded" }, 0);
+  for (const { const: currency } of Currency.anyOf) {
+    captured.inc({ currency }, 0);
+    refunded.inc({ currency }, 0);
+  }
   const created: CampaignMetrics = {
     applied(events, applied) {
       events.forEach((event, i) => {
