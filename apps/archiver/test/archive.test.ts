@@ -204,6 +204,20 @@ describe("archiving every domain event", () => {
     expect(es.violations).toEqual([]);
   }, 120_000);
 
+  test("while Elasticsearch keeps failing, an event is tried again only after each backoff step, not in a loop", async () => {
+    // 500 is not re-sent by the client itself: every try of the event is one redelivery by the bus.
+    es.failNext([500, 500, 500, 500]);
+    const event = makeEvent("payment.failed");
+    await publisher.publish(event);
+    await waitFor(() => es.docs.has(event.id), { ...WAIT, what: "the event after four failures" });
+    const seen = es.sightings(event.id);
+    expect(seen).toHaveLength(5);
+    // ARCHIVE_RETRY_BACKOFF_MS=100,200,400 (the last repeats): the bus redelivers no sooner.
+    const gaps = seen.slice(1).map((t, i) => t - (seen[i] as number));
+    for (const [i, delay] of [100, 200, 400, 400].entries())
+      expect({ gap: i, waited: (gaps[i] as number) >= delay * 0.95 }).toEqual({ gap: i, waited: true });
+  }, 120_000);
+
   test("per-document errors in a 200 answer: 429 documents retried until accepted, 400 documents dead-lettered once", async () => {
     const events = Array.from({ length: 20 }, () => makeEvent("campaign.updated"));
     const throttled = new Set(events.slice(0, 3).map((e) => e.id));

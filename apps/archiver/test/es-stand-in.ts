@@ -19,8 +19,10 @@ export interface StandIn {
   templates: Map<string, Record<string, unknown>>;
   /** Every request in order: `PUT /_index_template/x`, `POST /_bulk` … */
   requests: string[];
-  /** Bulk actions seen per document id, answered or not. */
+  /** Bulk actions for this id that the stand-in answered per document (not failed as a whole request). */
   attempts(id: string): number;
+  /** When (performance.now()) each bulk request carrying this id arrived, failed ones included. */
+  sightings(id: string): number[];
   /** The next whole bulk requests answer these statuses (an ES error body), in order. */
   failNext(statuses: number[]): void;
   /** Drops the failures failNext queued and not yet answered. */
@@ -65,6 +67,7 @@ export function startStandIn(): StandIn {
   const attempts = new Map<string, number>();
   const failures: number[] = [];
   const lose = new Set<string>();
+  const sightings = new Map<string, number[]>();
   let bulks = 0;
 
   const bulk = async (req: Request, pathIndex: string | undefined): Promise<Response> => {
@@ -72,9 +75,14 @@ export function startStandIn(): StandIn {
     // The client sends ndjson in Elasticsearch's compatible media type.
     const type = req.headers.get("content-type") ?? "";
     if (!type.includes("x-ndjson")) violations.push(`bulk sent as ${type}`);
+    const lines = (await req.text()).split("\n").filter((line) => line.trim() !== "");
+    const at = performance.now();
+    for (let i = 0; i < lines.length; i += 2) {
+      const id = Object.values(JSON.parse(lines[i] as string) as Record<string, { _id?: string }>)[0]?._id ?? "";
+      sightings.set(id, [...(sightings.get(id) ?? []), at]);
+    }
     const failure = failures.shift();
     if (failure !== undefined) return errorBody(failure, ERROR_TYPES[failure] ?? "error", "stand-in told to fail");
-    const lines = (await req.text()).split("\n").filter((line) => line.trim() !== "");
     const items: Array<Record<string, unknown>> = [];
     let lost = false;
     for (let i = 0; i < lines.length; i += 2) {
@@ -152,6 +160,7 @@ export function startStandIn(): StandIn {
     requests,
     violations,
     attempts: (id) => attempts.get(id) ?? 0,
+    sightings: (id) => sightings.get(id) ?? [],
     failNext: (statuses) => void failures.push(...statuses),
     clearFailures: () => {
       failures.length = 0;
