@@ -37,7 +37,8 @@ const sys = useSystem({
   },
   // A key claimed by the pledge process that is then SIGKILLed answers 409 until its claim goes
   // stale (at least BANK_TIMEOUT_MS + 30 s); the shortest setting keeps the retries short.
-  serviceEnv: { pledge: { IDEMPOTENCY_LOCK_SECONDS: "10" } },
+  // Events the SIGKILLed payment process held come back to the other one after EVENT_ACK_WAIT_MS.
+  serviceEnv: { pledge: { IDEMPOTENCY_LOCK_SECONDS: "10" }, payment: { EVENT_ACK_WAIT_MS: "8000" } },
 });
 
 interface Pledge {

@@ -49,6 +49,11 @@ export const PaymentConfigSchema = T.Object({
     default: 4,
     description: "pledge.created batches at once",
   }),
+  EVENT_ACK_WAIT_MS: Ms(
+    60_000,
+    "An event a replica took but did not settle in this long (it died) is redelivered to another; longer than a batch's bank calls",
+    1000,
+  ),
   /** Comma-separated delays (ms) before retrying after an unknown outcome; the last repeats. */
   RETRY_BACKOFF_MS: T.String({ pattern: "^\\d+(,\\d+)*$", default: "500,2000,5000,15000,30000" }),
 });

@@ -37,6 +37,7 @@ export const paymentService = defineService({
         bus,
         service,
         backoffMs: backoffList(config.RETRY_BACKOFF_MS),
+        ackWaitMs: config.EVENT_ACK_WAIT_MS,
         pledgeCreatedBatch: {
           handle: createPledgeCreatedBatch({ ...deps, service }),
           max: config.PLEDGE_BATCH_MAX,
