@@ -10,6 +10,7 @@ import {
   patchBody,
   validateCampaign,
 } from "../src/lib/campaign-form";
+import { canManage } from "../src/lib/can-manage";
 
 const NOW = new Date(2030, 5, 15, 12, 0, 0);
 const good: CampaignDraft = {
@@ -89,4 +90,13 @@ describe("bodies", () => {
       endsAt: endOfDay("2031-02-01"),
     });
   });
+});
+
+test("only a campaign's owner and admins may manage it", () => {
+  const campaign = { ownerId: "u-owner" };
+  expect(canManage({ id: "u-owner", role: "donor" }, campaign)).toBe(true);
+  expect(canManage({ id: "u-admin", role: "admin" }, campaign)).toBe(true);
+  expect(canManage({ id: "u-other", role: "donor" }, campaign)).toBe(false);
+  expect(canManage(null, campaign)).toBe(false);
+  expect(canManage({ id: "u-owner", role: "donor" }, undefined)).toBe(false);
 });

@@ -10,6 +10,7 @@ import { GoalBar } from "../components/goal-bar";
 import { OwnerActions } from "../components/owner-lazy";
 import { Empty, Loading, ProblemBox } from "../components/status";
 import { useServices } from "../context";
+import { canManage } from "../lib/can-manage";
 import { formatMoney } from "../lib/money";
 import type { CampaignView } from "./campaigns";
 
@@ -112,7 +113,7 @@ export default function CampaignPage() {
                   Closed
                 </span>
               </Show>
-              <Show when={user() && (user()?.id === c().ownerId || user()?.role === "admin")}>
+              <Show when={canManage(user(), c())}>
                 <OwnerActions campaign={c()} onChange={(next) => mutate(next)} />
               </Show>
               <div aria-live="polite">

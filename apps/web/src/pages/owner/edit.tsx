@@ -7,6 +7,7 @@ import { toProblem } from "../../api/problem";
 import { Loading, ProblemBox } from "../../components/status";
 import { useServices } from "../../context";
 import { draftFrom, patchBody } from "../../lib/campaign-form";
+import { canManage } from "../../lib/can-manage";
 import type { CampaignView } from "../campaigns";
 import { SignedIn } from "../me/guard";
 import { CampaignForm } from "./campaign-form";
@@ -24,7 +25,7 @@ function EditForm() {
     },
   );
   const user = api.session.user;
-  const mayEdit = (c: CampaignView) => user()?.id === c.ownerId || user()?.role === "admin";
+  const mayEdit = (c: CampaignView) => canManage(user(), c);
 
   return (
     <section class="narrow wide-form">
