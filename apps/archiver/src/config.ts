@@ -16,7 +16,7 @@ export const ArchiverConfigSchema = T.Object({
   /** An Elasticsearch API key (the base64 `id:api_key` form), instead of a user name and password. */
   ELASTICSEARCH_API_KEY: T.Optional(T.String({ minLength: 1 })),
   /** One bulk request slower than this is failed (its events are retried later). */
-  ELASTICSEARCH_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 300_000, default: 30_000 }),
+  ELASTICSEARCH_TIMEOUT_MS: T.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
   /** Immediate re-sends of a request answered 502/503/504 or lost on the way, before its events go back to the bus. */
   ELASTICSEARCH_MAX_RETRIES: T.Integer({ minimum: 0, maximum: 10, default: 2 }),
   /** Monthly indices `<prefix>-YYYY.MM`, by each event's occurredAt (UTC). */

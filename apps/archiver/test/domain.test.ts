@@ -26,6 +26,10 @@ describe("archiveIndex", () => {
     [undefined],
     [12],
     ["+275760-09-13T00:00:00.000Z"],
+    // Elasticsearch's date fields take ISO-8601 with a zone; so does the month.
+    ["December 4, 2026"],
+    ["2026-12-04T10:00:00"],
+    ["2026-13-04T10:00:00Z"],
   ])("%p has no month: careforall-events-undated", (occurredAt) => {
     expect(archiveIndex("careforall-events", occurredAt)).toBe("careforall-events-undated");
   });
@@ -76,6 +80,13 @@ describe("toDocument", () => {
       requestId: "req-1",
     });
   });
+  test("an occurredAt that is no ISO time is kept as text, out of the date fields (that would refuse the document)", () => {
+    const doc = toDocument({ ...event, occurredAt: "December 4, 2026" }, {});
+    expect(doc.occurredAtText).toBe("December 4, 2026");
+    expect(Object.keys(doc)).not.toContain("@timestamp");
+    expect(Object.keys(doc)).not.toContain("occurredAt");
+  });
+
   test("without trace headers: no traceId or requestId field at all; the same event, the same document", () => {
     const doc = toDocument(event, {});
     expect(Object.keys(doc)).not.toContain("traceId");

@@ -6,13 +6,16 @@ import type { EventEnvelope } from "@careforall/bus";
 
 /** The document one event becomes. `data` is mapped `flattened`: any event shape fits (index-template.ts). */
 export interface EventDocument {
-  "@timestamp": string;
+  /** occurredAt when it is an ISO-8601 time (what Elasticsearch's date fields take), else absent. */
+  "@timestamp"?: string;
   id: string;
   type: string;
   /** The aggregate family: `pledge` for `pledge.captured`. */
   family: string;
   aggregateId: string;
-  occurredAt: string;
+  occurredAt?: string;
+  /** An occurredAt that is no ISO-8601 time, kept as it came (unindexed) instead of refused by a date field. */
+  occurredAtText?: string;
   data: unknown;
   /** From the message's `traceparent`: the trace of the request that caused the event. */
   traceId?: string;
@@ -23,14 +26,21 @@ export interface EventDocument {
 /** Where an event without a usable occurredAt goes (still under its id: redeliveries land on it again). */
 export const UNDATED = "undated";
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+/** The UTC time of an ISO-8601 timestamp with a zone (as envelopes carry), or undefined for anything else. */
+function isoTime(value: unknown): Date | undefined {
+  if (typeof value !== "string" || !ISO_TIME.test(value)) return undefined;
+  const date = new Date(value);
+  const year = date.getUTCFullYear();
+  return Number.isFinite(date.getTime()) && year >= 1000 && year <= 9999 ? date : undefined;
+}
+
 /** `careforall-events` + 2026-12-04T… → `careforall-events-2026.12` (UTC month of occurredAt). */
 export function archiveIndex(prefix: string, occurredAt: unknown): string {
-  const time = typeof occurredAt === "string" ? Date.parse(occurredAt) : Number.NaN;
-  if (!Number.isFinite(time)) return `${prefix}-${UNDATED}`;
-  const date = new Date(time);
-  const year = date.getUTCFullYear();
-  if (year < 1000 || year > 9999) return `${prefix}-${UNDATED}`;
-  return `${prefix}-${year}.${String(date.getUTCMonth() + 1).padStart(2, "0")}`;
+  const date = isoTime(occurredAt);
+  if (!date) return `${prefix}-${UNDATED}`;
+  return `${prefix}-${date.getUTCFullYear()}.${String(date.getUTCMonth() + 1).padStart(2, "0")}`;
 }
 
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
@@ -46,13 +56,14 @@ export const REQUEST_ID_HEADER = "x-request-id";
 
 /** The document for `event` as delivered with `headers`; the same event always gives the same document. */
 export function toDocument(event: EventEnvelope, headers: Record<string, string>): EventDocument {
+  const dated = isoTime(event.occurredAt) !== undefined;
   const doc: EventDocument = {
-    "@timestamp": event.occurredAt,
+    ...(dated ? { "@timestamp": event.occurredAt } : {}),
     id: event.id,
     type: event.type,
     family: event.type.split(".")[0] ?? event.type,
     aggregateId: event.aggregateId,
-    occurredAt: event.occurredAt,
+    ...(dated ? { occurredAt: event.occurredAt } : { occurredAtText: String(event.occurredAt) }),
     data: event.data,
   };
   const traceId = traceIdOf(headers.traceparent);
