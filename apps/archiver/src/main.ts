@@ -50,10 +50,13 @@ export const archiverService = defineService({
       throttleRetries: THROTTLE_RETRIES,
       throttleWaitMs: THROTTLE_WAIT_MS,
     });
-    // An event's handler waits for its batch, the request and its re-sends: it must not outlive ack_wait.
+    // An event's handler waits for its batch, the templates (two calls, at the first batch), the bulk
+    // call and its re-sends of throttled documents, each call with the client's own retries: it
+    // must not outlive ack_wait, or the event would be redelivered while still in hand.
+    const calls = 2 + THROTTLE_RETRIES + 1;
     const ackWaitMs =
       config.ARCHIVE_BATCH_WAIT_MS +
-      (config.ELASTICSEARCH_MAX_RETRIES + 1) * config.ELASTICSEARCH_TIMEOUT_MS * (THROTTLE_RETRIES + 1) +
+      calls * (config.ELASTICSEARCH_MAX_RETRIES + 1) * config.ELASTICSEARCH_TIMEOUT_MS +
       THROTTLE_RETRIES * THROTTLE_WAIT_MS +
       10_000;
     onStop("elasticsearch", () => client.close());
