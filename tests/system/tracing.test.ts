@@ -228,6 +228,9 @@ describe("tracing", () => {
         () =>
           wanted.every((service) => reached().has(service)) &&
           spans.some((s) => s.name.startsWith("ws.push") && connectedTraces(root.traceId).has(s.traceId)) &&
+          spans.some(
+            (s) => s.attributes["http.route"] === "/api/webhooks/bank" && connectedTraces(root.traceId).has(s.traceId),
+          ) &&
           orphans().length === 0
             ? true
             : undefined,
@@ -256,6 +259,13 @@ describe("tracing", () => {
       const bankServer = trace.find((s) => s.service === "bank" && s.parentSpanId === bankClient?.spanId);
       expect(bankServer?.kind).toBe(2);
       expect(names("campaign").some((n) => n.startsWith("pledge.captured process"))).toBe(true);
+      // The bank's webhook continues the trace of the call that queued it: the bank's CLIENT span
+      // of the POST, answered by the gateway's SERVER span of /api/webhooks/bank.
+      const webhookServer = trace.find(
+        (s) => s.service === "gateway" && s.attributes["http.route"] === "/api/webhooks/bank",
+      );
+      const webhookClient = trace.find((s) => s.spanId === webhookServer?.parentSpanId);
+      expect(webhookClient).toMatchObject({ service: "bank", kind: 3 });
       expect(trace.some((s) => s.name === "db.transaction" || s.name === "db.group_commit")).toBe(true);
 
       // The request id on every span of the donation's own trace.

@@ -3,6 +3,7 @@
 // Invariant 4: each transfer's entries sum to 0 and every balance is the sum of its entries.
 import type { Clock } from "@careforall/config";
 import type { Database, Executor } from "@careforall/db";
+import { injectTraceHeaders } from "@careforall/telemetry";
 import { and, eq, max, sql } from "drizzle-orm";
 import {
   type AccountRow,
@@ -203,10 +204,13 @@ export async function enqueueWebhooks(
 ): Promise<string[]> {
   if (webhooks.length === 0) return [];
   const now = clock.date();
+  // The call's trace context goes with each webhook: its delivery continues the donation's trace.
+  const trace = injectTraceHeaders();
+  const traceHeaders = trace.traceparent ? trace : null;
   const rows = webhooks.map(({ type, data }) => {
     const id = Bun.randomUUIDv7();
     const payload: WebhookPayload = { id, type, createdAt: now.toISOString(), data };
-    return { id, type, payload: { ...payload }, nextAttemptAt: now, createdAt: now };
+    return { id, type, payload: { ...payload }, nextAttemptAt: now, createdAt: now, traceHeaders };
   });
   await tx.insert(webhookDeliveries).values(rows);
   return rows.map((r) => r.id);

@@ -3,6 +3,7 @@
 // backoff after failures, two sender replicas sharing the queue, and the chaos knobs (duplicate,
 // drop, reorder) acting per event, as the operations contract says.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { initTelemetry } from "@careforall/telemetry";
 import { waitFor } from "@careforall/testkit";
 import { eq, isNull } from "drizzle-orm";
 import { webhookDeliveries } from "../src/db/schema";
@@ -10,8 +11,11 @@ import { NO_FAULTS, verifyWebhookSignature } from "../src/domain";
 import type { WebhookPayload } from "../src/ledger";
 import { bankMetrics } from "../src/metrics";
 import type { BankModel } from "../src/model";
-import { createWebhookSender, type WebhookSender, webhookBodies } from "../src/workers/webhook-sender";
+import { createWebhookSender, deliveryContext, type WebhookSender, webhookBodies } from "../src/workers/webhook-sender";
 import { authorizeBody, type BankTestApp, scripted, startBankTestApp } from "./support";
+
+// As the service's boot does: W3C propagation on (nothing exported, no span recorded).
+initTelemetry({ service: "bank-webhooks-test" });
 
 interface Received {
   payload: WebhookPayload;
@@ -23,7 +27,13 @@ let server: ReturnType<typeof Bun.serve>;
 /** Every event the receiver got, in arrival order (a batch POST adds each of its events). */
 let received: Received[] = [];
 /** Every POST: a bare event (`single`) or a batch, and the ids it carried. */
-let posts: Array<{ shape: "single" | "batch"; ids: string[]; signatureValid: boolean }> = [];
+let posts: Array<{
+  shape: "single" | "batch";
+  ids: string[];
+  signatureValid: boolean;
+  traceparent: string | null;
+  requestId: string | null;
+}> = [];
 let failNext = 0;
 const senders: WebhookSender[] = [];
 
@@ -42,7 +52,13 @@ beforeAll(async () => {
       );
       const body = JSON.parse(raw) as WebhookPayload | { events: WebhookPayload[] };
       const events = "events" in body ? body.events : [body];
-      posts.push({ shape: "events" in body ? "batch" : "single", ids: events.map((e) => e.id), signatureValid });
+      posts.push({
+        shape: "events" in body ? "batch" : "single",
+        ids: events.map((e) => e.id),
+        signatureValid,
+        traceparent: req.headers.get("traceparent"),
+        requestId: req.headers.get("x-request-id"),
+      });
       for (const payload of events) received.push({ payload, signatureValid });
       if (failNext > 0) {
         failNext--;
@@ -122,6 +138,43 @@ test("delivers each webhook once, signed, with the contract's body", async () =>
   await waitFor(async () => (await row(paymentRef)).deliveredAt !== null, { what: "the delivery marked delivered" });
   expect(await row(paymentRef)).toMatchObject({ attempts: 1, dropped: false, lastError: null });
   expect(received).toHaveLength(1);
+});
+
+test("a webhook continues the trace of the call that queued it: its POST carries that trace id and request id", async () => {
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const a = await h.accountWith(10_000);
+  const body = authorizeBody({ accountId: a.accountId, grant: a.grant, amountMinor: 300 });
+  const res = await h.call("POST", "/bank/authorize", body, {
+    traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    "x-request-id": "req-webhook-trace-1",
+  });
+  expect(res.status).toBe(200);
+  expect((await row(body.paymentRef)).traceHeaders).toMatchObject({
+    traceparent: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`)),
+    "x-request-id": "req-webhook-trace-1",
+  });
+  const s = sender();
+  s.start();
+  s.kick();
+  await waitFor(() => posts.length === 1, { what: "the webhook at the receiver" });
+  expect(posts[0]!.traceparent?.split("-")[1]).toBe(traceId);
+  expect(posts[0]!.requestId).toBe("req-webhook-trace-1");
+});
+
+describe("deliveryContext", () => {
+  const tp = (trace: string, span: string) => ({ traceparent: `00-${trace.repeat(32)}-${span.repeat(16)}-01` });
+  test("events of one trace are sent in it; events of several, or untraced ones, in a new trace linked to each", () => {
+    const one = deliveryContext([{ traceHeaders: tp("a", "1") }, { traceHeaders: tp("a", "2") }]);
+    expect(one.parent).toBeDefined();
+    expect(one.links).toHaveLength(0);
+    const several = deliveryContext([{ traceHeaders: tp("a", "1") }, { traceHeaders: tp("b", "2") }]);
+    expect(several.parent).toBeUndefined();
+    expect(several.links).toHaveLength(2);
+    const mixed = deliveryContext([{ traceHeaders: tp("a", "1") }, { traceHeaders: null }]);
+    expect(mixed.parent).toBeUndefined();
+    expect(mixed.links).toHaveLength(1);
+    expect(deliveryContext([{ traceHeaders: null }])).toEqual({ parent: undefined, links: [] });
+  });
 });
 
 test("retries with growing backoff after the receiver fails twice, then stops at the first 2xx", async () => {

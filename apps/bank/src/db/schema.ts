@@ -166,6 +166,11 @@ export const webhookDeliveries = bankSchema.table(
     /** Chaos: already held back once by the reorder knob. */
     heldBack: boolean("held_back").notNull().default(false),
     lastError: text("last_error"),
+    /**
+     * The trace context (`traceparent`, `tracestate`, `x-request-id`) of the call that queued it,
+     * so the delivery continues the donation's trace; null when there was none.
+     */
+    traceHeaders: jsonb("trace_headers").$type<Record<string, string>>(),
     createdAt: at("created_at").notNull().defaultNow(),
   },
   (t) => [index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`delivered_at is null`)],

@@ -5,8 +5,12 @@
 // claimed with a lease (SKIP LOCKED, short transaction) and sent outside any transaction, so N
 // replicas share the queue and a crashed sender's rows come back after the lease. Chaos knobs act
 // per event: drop, duplicate (sent again in a second, concurrent POST), reorder (held back once).
+// Each POST continues the trace of the call that queued its events (one trace), or is linked to
+// each of theirs (several), and carries that context to the receiver.
 import type { Clock } from "@careforall/config";
+import { fetchWithTimeout } from "@careforall/http";
 import type { Logger } from "@careforall/log";
+import { type Context, extractTraceContext, SpanKind, withContext, withSpan } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import { inArray, sql } from "drizzle-orm";
 import type { BankConfig } from "../config";
@@ -53,6 +57,24 @@ interface Claimed {
   payload: Record<string, unknown>;
   attempts: number;
   heldBack: boolean;
+  traceHeaders: Record<string, string> | null;
+}
+
+/** The trace id of a stored `traceparent` (version-traceid-spanid-flags), if any. */
+const traceIdOf = (headers: Record<string, string> | null) => headers?.traceparent?.split("-")[1];
+
+/**
+ * The context a POST of `rows` is sent in: the trace of its events when they share one; otherwise a
+ * fresh trace (undefined parent) linked to each of theirs.
+ */
+export function deliveryContext(rows: ReadonlyArray<Pick<Claimed, "traceHeaders">>): {
+  parent: Context | undefined;
+  links: Context[];
+} {
+  const traced = rows.filter((r) => traceIdOf(r.traceHeaders));
+  const links = traced.map((r) => extractTraceContext(r.traceHeaders!));
+  const one = traced.length === rows.length && new Set(traced.map((r) => traceIdOf(r.traceHeaders))).size === 1;
+  return one ? { parent: links[0], links: [] } : { parent: undefined, links };
 }
 
 /** Chance that the reorder knob holds a given delivery back (once). */
@@ -95,6 +117,8 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   const batchSize = deps.batchSize ?? config.WEBHOOK_BATCH_MAX;
   // Long enough for two concurrent attempts (duplicate knob) to time out before anyone reclaims.
   const leaseMs = config.WEBHOOK_TIMEOUT_MS * 2 + 5000;
+  // A CLIENT span per POST (while spans are recorded) and the trace headers of the active context.
+  const postTo = fetchWithTimeout(config.WEBHOOK_TIMEOUT_MS, undefined, "payment");
 
   async function claim(): Promise<Claimed[]> {
     const now = clock.date();
@@ -110,22 +134,29 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
         for update skip locked
       ) due
       where w.id = due.id
-      returning w.id, w.payload, w.attempts, w.held_back`)) as unknown as Array<{
+      returning w.id, w.payload, w.attempts, w.held_back, w.trace_headers`)) as unknown as Array<{
       id: string;
       payload: Record<string, unknown>;
       attempts: number;
       held_back: boolean;
+      trace_headers: Record<string, string> | null;
     }>;
     // Oldest event first (UUIDv7 ids are time-ordered), so an undisturbed queue keeps its order.
     return rows
-      .map((r) => ({ id: r.id, payload: r.payload, attempts: r.attempts, heldBack: r.held_back }))
+      .map((r) => ({
+        id: r.id,
+        payload: r.payload,
+        attempts: r.attempts,
+        heldBack: r.held_back,
+        traceHeaders: r.trace_headers,
+      }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  async function post(body: string): Promise<{ ok: boolean; error?: string }> {
+  async function postOnce(body: string): Promise<{ ok: boolean; error?: string }> {
     const t = Math.floor(clock.now() / 1000);
     try {
-      const res = await fetch(config.WEBHOOK_URL, {
+      const res = await postTo(config.WEBHOOK_URL, {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -133,13 +164,27 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
           "user-agent": "careforall-bank-webhooks",
         },
         body,
-        signal: AbortSignal.timeout(config.WEBHOOK_TIMEOUT_MS),
       });
       await res.body?.cancel().catch(() => {});
       return res.ok ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
     } catch (err) {
       return { ok: false, error: String((err as Error)?.message ?? err) };
     }
+  }
+
+  /** Sends one POST of `rows` in their trace (see deliveryContext). */
+  function post(rows: Claimed[], body: string): Promise<{ ok: boolean; error?: string }> {
+    const { parent, links } = deliveryContext(rows);
+    const base = parent ?? extractTraceContext({});
+    return withContext(base, () =>
+      links.length > 0
+        ? withSpan(
+            "bank.webhooks deliver",
+            { kind: SpanKind.PRODUCER, links, attributes: { "webhook.count": rows.length } },
+            () => postOnce(body),
+          )
+        : postOnce(body),
+    );
   }
 
   /** Marks events delivered (the POST carrying them got a 2xx), with one UPDATE. */
@@ -224,7 +269,7 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
     // Duplicates go out in their own POST, concurrently with the originals: the receiver's dedupe
     // must hold under a race, and inside a batch as well as across batches.
     const posts = [...webhookBodies(outgoing, batchSize), ...webhookBodies(again, batchSize)];
-    const answers = await Promise.all(posts.map(async ({ rows, body }) => ({ rows, answer: await post(body) })));
+    const answers = await Promise.all(posts.map(async ({ rows, body }) => ({ rows, answer: await post(rows, body) })));
     const ok = new Set<string>();
     const errors = new Map<string, string>();
     for (const { rows, answer } of answers) {

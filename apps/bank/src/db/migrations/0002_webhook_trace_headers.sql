@@ -1,0 +1,1 @@
+ALTER TABLE "bank"."webhook_deliveries" ADD COLUMN "trace_headers" jsonb;
