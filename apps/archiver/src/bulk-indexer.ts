@@ -1,8 +1,9 @@
 // Gathers the documents of events being delivered one by one into bulk requests sent with the
-// client's bulk helper, and answers each event with its own document's outcome, so the bus acks,
-// retries or dead-letters every event by what Elasticsearch said about it — one slow or refused
-// document neither holds back nor re-sends its neighbours. A request that fails as a whole (an
-// HTTP error, no answer) answers `retry` for every document it did not see accepted.
+// client's bulk helper, and answers each event with its own document's outcome as soon as it is
+// known, so the bus acks, retries or dead-letters every event by what Elasticsearch said about
+// it: a throttled or refused document neither holds back nor re-sends its neighbours. A request
+// that fails as a whole (an HTTP error, no answer) answers `retry` for every document it did not
+// see accepted.
 import type { Logger } from "@careforall/log";
 import type { Client } from "@elastic/elasticsearch";
 import { classify, type EventDocument, type Outcome } from "./domain/document";
@@ -46,7 +47,16 @@ export function createBulkIndexer(options: BulkIndexerOptions): BulkIndexer {
   const inFlight = new Set<Promise<void>>();
 
   const send = async (batch: Waiting[]): Promise<void> => {
-    const outcomes = new Map<string, Outcome>();
+    // Each document is answered as soon as Elasticsearch has answered for it (a throttled
+    // neighbour's re-sends do not hold its ack back); what is left unanswered at the end gets the
+    // request's failure, or "no answer".
+    const unanswered = new Map<string, Waiting[]>();
+    for (const w of batch) unanswered.set(w.doc.id, [...(unanswered.get(w.doc.id) ?? []), w]);
+    const answer = (id: string | undefined | null, outcome: Outcome) => {
+      if (!id) return;
+      for (const w of unanswered.get(id) ?? []) w.answer(outcome);
+      unanswered.delete(id);
+    };
     const started = performance.now();
     let failure: Outcome | undefined;
     try {
@@ -54,14 +64,12 @@ export function createBulkIndexer(options: BulkIndexerOptions): BulkIndexer {
       await client.helpers.bulk<Waiting>({
         datasource: batch,
         onDocument: (w) => [{ index: { _index: w.index, _id: w.doc.id } }, w.doc],
-        onSuccess: ({ result }) => {
-          const id = result.index?._id;
-          if (id) outcomes.set(id, { kind: "indexed" });
-        },
-        onDrop: ({ status, error, operation }) => {
-          const id = "index" in operation ? operation.index._id : undefined;
-          if (id) outcomes.set(id, classify(status, error ? reasonOf(error) : `status ${status}`));
-        },
+        onSuccess: ({ result }) => answer(result.index?._id, { kind: "indexed" }),
+        onDrop: ({ status, error, operation }) =>
+          answer(
+            "index" in operation ? operation.index._id : undefined,
+            classify(status, error ? reasonOf(error) : `status ${status}`),
+          ),
         retries: throttleRetries,
         wait: throttleWaitMs,
         // One request per batch (a batch of maxBatch events stays far below this).
@@ -71,15 +79,18 @@ export function createBulkIndexer(options: BulkIndexerOptions): BulkIndexer {
     } catch (err) {
       failure = { kind: "retry", status: statusOf(err), reason: reasonOf(err) };
       log.warn(
-        { status: failure.status, reason: failure.reason, documents: batch.length, accepted: outcomes.size },
+        {
+          status: failure.status,
+          reason: failure.reason,
+          documents: batch.length,
+          unanswered: unanswered.size,
+        },
         "archiver.bulk_failed",
       );
     }
     metrics.bulkSeconds.observe({ result: failure ? "failed" : "ok" }, (performance.now() - started) / 1000);
-    for (const w of batch)
-      w.answer(
-        outcomes.get(w.doc.id) ?? failure ?? { kind: "retry", status: 0, reason: "no answer for this document" },
-      );
+    for (const id of [...unanswered.keys()])
+      answer(id, failure ?? { kind: "retry", status: 0, reason: "no answer for this document" });
   };
 
   const dispatch = (): void => {
