@@ -104,19 +104,31 @@ describe("API client session", () => {
     expect(changes).toBe(1);
   });
 
-  test("after a reload the stored refresh token signs the tab back in", async () => {
+  test("after a reload a still-live access token is reused: no refresh to lose mid-flight", async () => {
     const gw = fakeGateway();
     const storage = memoryStorage();
     createApi({ baseUrl: "http://gw.test", fetch: gw.fetch, storage }).session.adopt(session(1));
-    // A new page: no access token in memory, the refresh token in storage.
+    // A new page: the stored access token is good for 15 minutes more.
     const api = createApi({ baseUrl: "http://gw.test", fetch: gw.fetch, storage });
     expect(api.session.user()?.name).toBe("Ayesha");
-    const res = await api.client.me.get();
-    expect(res.status).toBe(200);
-    expect(gw.state.refreshCalls).toEqual(["refresh-1"]);
+    expect((await api.client.me.get()).status).toBe(200);
+    expect(gw.state.seen).toEqual(["Bearer access-1"]);
+    expect(gw.state.refreshCalls).toEqual([]);
   });
 
-  test("a refresh token rotated by another tab is the one sent (a reused one would revoke the family)", async () => {
+  test("after a reload with an expiring access token the stored refresh token signs the tab back in", async () => {
+    let now = 1_000_000;
+    const gw = fakeGateway();
+    const storage = memoryStorage();
+    createApi({ baseUrl: "http://gw.test", fetch: gw.fetch, storage, now: () => now }).session.adopt(session(1, 60));
+    now += 45_000;
+    const api = createApi({ baseUrl: "http://gw.test", fetch: gw.fetch, storage, now: () => now });
+    expect((await api.client.me.get()).status).toBe(200);
+    expect(gw.state.refreshCalls).toEqual(["refresh-1"]);
+    expect(gw.state.seen).toEqual(["Bearer access-2"]);
+  });
+
+  test("a token another tab just got is taken, not refreshed again (a reused refresh token would revoke the family)", async () => {
     let now = 1_000_000;
     const gw = fakeGateway();
     const storage = memoryStorage();
@@ -126,7 +138,12 @@ describe("API client session", () => {
     tabB.session.adopt(session(1, 60));
     now += 50_000;
     expect((await tabA.client.me.get()).status).toBe(200); // rotates to refresh-2 in shared storage
-    expect((await tabB.client.me.get()).status).toBe(200); // must send refresh-2, not refresh-1
+    expect((await tabB.client.me.get()).status).toBe(200); // takes access-2 from storage; never sends refresh-1
+    expect(gw.state.refreshCalls).toEqual(["refresh-1"]);
+    expect(gw.state.seen.at(-1)).toBe("Bearer access-2");
+    // Later, when access-2 (900 s) nears its end, tab B refreshes with the current token, refresh-2.
+    now += 880_000;
+    expect((await tabB.client.me.get()).status).toBe(200);
     expect(gw.state.refreshCalls).toEqual(["refresh-1", "refresh-2"]);
     expect(tabB.session.expired()).toBe(false);
   });

@@ -1,6 +1,8 @@
-// The signed-in session: the access token lives in memory only; the refresh token is kept in
-// localStorage so a reload stays signed in. Refreshing is single-flight per tab and serialised across
-// tabs (Web Locks): refresh tokens rotate, and the same old one sent twice revokes the whole family.
+// The signed-in session, kept in localStorage: the refresh token, so a reload stays signed in, and
+// the short-lived access token with its expiry, so a reload (or another tab) reuses it instead of
+// refreshing — a page left while its refresh is in flight would lose the rotated token, and the
+// old one sent again revokes the whole family. Refreshing is single-flight per tab and serialised
+// across tabs (Web Locks); a tab that waited for the lock takes the token another tab just got.
 import { createSignal } from "solid-js";
 import { type KeyValue, readJson, writeJson } from "../lib/storage";
 
@@ -37,6 +39,7 @@ const MARGIN_MS = 30_000;
 interface Stored {
   refreshToken: string;
   user: User;
+  access?: { token: string; expiresAt: number };
 }
 
 export function browserLock(): SessionDeps["lock"] {
@@ -50,7 +53,8 @@ export function createSession(deps: SessionDeps) {
   const [user, setUser] = createSignal<User | null>(stored?.user ?? null);
   /** Set when a session ended without the user asking (refresh refused): the UI says so once. */
   const [expired, setExpired] = createSignal(false);
-  let access: { token: string; expiresAt: number } | null = null;
+  const live = (a: Stored["access"]) => (a && a.expiresAt - now() > MARGIN_MS ? a : null);
+  let access: { token: string; expiresAt: number } | null = live(stored?.access);
   let inflight: Promise<string | null> | null = null;
   const listeners = new Set<() => void>();
 
@@ -60,7 +64,7 @@ export function createSession(deps: SessionDeps) {
 
   function adopt(body: SessionBody): void {
     access = { token: body.accessToken, expiresAt: now() + body.expiresIn * 1000 };
-    writeJson(deps.storage, STORED, { refreshToken: body.refreshToken, user: body.user } satisfies Stored);
+    writeJson(deps.storage, STORED, { refreshToken: body.refreshToken, user: body.user, access } satisfies Stored);
     const before = user()?.id;
     setUser(body.user);
     setExpired(false);
@@ -83,6 +87,11 @@ export function createSession(deps: SessionDeps) {
       if (!current) {
         clear(false);
         return null;
+      }
+      const fresh = live(current.access);
+      if (fresh && fresh.token !== access?.token) {
+        access = fresh;
+        return fresh.token;
       }
       const body = await deps.refresh(current.refreshToken);
       if (!body) {
