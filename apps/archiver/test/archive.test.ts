@@ -151,6 +151,7 @@ describe("archiving every domain event", () => {
       return lag(t) === 0 && indexed(t) >= events.length ? t : null;
     }, WAIT);
     expect(failures(text, "dead_lettered")).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${running().port}/health`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${running().port}/ready`);
     expect(((await ready.json()) as { checks: Record<string, string> }).checks).toMatchObject({
       nats: "up",
@@ -200,6 +201,11 @@ describe("archiving every domain event", () => {
     expect(failures(text, "retried")).toBeGreaterThan(failures(before, "retried"));
     expect(failures(text, "dead_lettered")).toBe(0);
     expect(metric(text, "bus_events_terminated_total")).toBe(0);
+    // Each retry is logged by the bus with the event's id and Elasticsearch's answer.
+    const retried = logLines.find((l) => l.msg === "bus.handler_failed" && events.some((e) => e.id === l.eventId));
+    expect(String((retried?.err as { message?: string } | undefined)?.message)).toMatch(
+      /not archived \(status (503|429|500|502)\)/,
+    );
     expect(events.every((e) => es.docs.get(e.id)?.source.id === e.id)).toBe(true);
     expect(es.violations).toEqual([]);
   }, 120_000);

@@ -32,6 +32,8 @@ export class NotArchivedYet extends Error {
   ) {
     super(`not archived (status ${status}): ${reason}`);
     this.name = "NotArchivedYet";
+    // The bus logs it for every event of an outage: Elasticsearch's reason says it all, our stack nothing.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 
