@@ -1,5 +1,5 @@
 // Server-side request timing from the services' own /metrics (Prometheus text): the
-// http_request_duration_seconds sum and count per service, method and route template, so two
+// careforall_http_request_duration_seconds sum and count per service, method and route template, so two
 // scrapes give how many requests each route served in between and their mean time. That shows
 // where a slow end-to-end answer spends its time (gateway → pledge → bank).
 
@@ -28,7 +28,7 @@ export async function scrapeTimings(urls: Record<string, string>): Promise<Scrap
       const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })
         .then((r) => (r.ok ? r.text() : ""))
         .catch(() => "");
-      for (const m of text.matchAll(/^http_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
+      for (const m of text.matchAll(/^careforall_http_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
         const l = labels(m[2] as string);
         const key = `${service} ${l.method} ${l.route} ${l.status}`;
         const t = out.get(key) ?? {

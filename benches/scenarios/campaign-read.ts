@@ -65,7 +65,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
       .catch(() => "");
     const lookups = metrics
       .split("\n")
-      .filter((l) => l.startsWith("gateway_snapshot_lookups_total"))
+      .filter((l) => l.startsWith("careforall_gateway_snapshot_lookups_total"))
       .map((l) => l.trim());
 
     const medianRps = (t: TargetResult | undefined) => median((t?.rounds ?? []).map((r) => r.requestsPerSec));

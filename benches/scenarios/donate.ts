@@ -126,7 +126,7 @@ interface Measured {
   gatewayUrl: string;
   /** Service → base URL whose /metrics give the server-time table (embedded: the gateway only listens). */
   metricsUrls: Record<string, string>;
-  /** The pledge service's base URL (its pledges_by_status gauge, progress only); null when it has no socket. */
+  /** The pledge service's base URL (its careforall_pledges_by_status gauge, progress only); null when it has no socket. */
   pledgeUrl: string | null;
   /** Name → pid of the platform's processes (embedded: one process for every service and PGlite). */
   processes: Record<string, number>;
@@ -285,7 +285,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         .then((r) => r.text())
         .catch(() => "");
       const out: Record<string, number> = {};
-      for (const m of text.matchAll(/^pledges_by_status\{([^}]*)\} (\d+)/gm)) {
+      for (const m of text.matchAll(/^careforall_pledges_by_status\{([^}]*)\} (\d+)/gm)) {
         const status = /status="(\w+)"/.exec(m[1] as string)?.[1];
         if (status && Number(m[2]) > 0) out[status] = Number(m[2]);
       }

@@ -207,7 +207,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     await servers.redis.kill();
     await phase("redis down", outageSec);
     await servers.redis.start();
-    await recovery("redis back", async () => (await gauge("gateway_redis_degraded")) === 0);
+    await recovery("redis back", async () => (await gauge("careforall_gateway_redis_degraded")) === 0);
     await servers.pg.kill();
     await phase("postgres down", outageSec);
     await servers.pg.start();
@@ -221,7 +221,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     await recovery("postgres answers", async () => lastDonationOk(pgResumed));
     await servers.nats.kill();
     await phase("nats down", outageSec);
-    const backlog = await pledgeGauge("outbox_pending_events").catch(() => Number.NaN);
+    const backlog = await pledgeGauge("careforall_outbox_pending_events").catch(() => Number.NaN);
     await servers.nats.start();
     const natsBack = Date.now();
     await recovery("nats back", () => readyCheck("nats"));
@@ -229,7 +229,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
     // is the longest a new event waited.
     let backlogDrainSec: number | null = null;
     while (Date.now() - natsBack < 60_000) {
-      if ((await pledgeGauge("outbox_pending_events").catch(() => Number.NaN)) === 0) {
+      if ((await pledgeGauge("careforall_outbox_pending_events").catch(() => Number.NaN)) === 0) {
         backlogDrainSec = (Date.now() - natsBack) / 1000;
         break;
       }
@@ -253,7 +253,7 @@ export async function run(options: BenchOptions): Promise<ScenarioResult> {
         r.text(),
       );
       let count = 0;
-      for (const m of text.matchAll(/^pledges_by_status\{[^}]*status="(pending|authorized)"[^}]*\} (\d+)/gm))
+      for (const m of text.matchAll(/^careforall_pledges_by_status\{[^}]*status="(pending|authorized)"[^}]*\} (\d+)/gm))
         count += Number(m[2]);
       return count;
     };

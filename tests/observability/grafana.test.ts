@@ -3,7 +3,8 @@
 // before any traffic, every metric that a dashboard query or an alert expression reads (recording
 // rules resolved to what they read) is exported by some service's /metrics — so no panel or
 // alert can silently watch nothing. Then one donation and one uncredentialed internal call move the
-// business counters the money path dashboard and the alerts are built on.
+// business counters the money path dashboard and the alerts are built on. Every exported metric is
+// named careforall_… (issue 12: Prometheus naming), on every service.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -110,15 +111,32 @@ function counter(page: string, name: string, labels: Record<string, string> = {}
 
 describe("on the running platform", () => {
   let exported = new Set<string>();
+  let pages = new Map<string, string>();
 
   beforeAll(async () => {
-    const pages = await scrapeAll();
+    pages = await scrapeAll();
     exported = new Set([...pages.values()].flatMap((page) => [...exportedMetricNames(page)]));
   }, 60_000);
 
   test("every service answers /metrics with the request metrics (the scrape above is not empty)", () => {
-    expect(exported.has("http_requests_total")).toBe(true);
+    expect(exported.has("careforall_http_requests_total")).toBe(true);
     expect(exported.has("careforall_internal_calls_refused_total")).toBe(true);
+  });
+
+  test("every metric every service exports is named careforall_…, a counter …_total", () => {
+    const wrong: string[] = [];
+    for (const [service, page] of pages) {
+      for (const m of page.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
+        const [, name, kind] = m as unknown as [string, string, string];
+        if (!name.startsWith("careforall_")) wrong.push(`${service}: ${name} (no careforall_ prefix)`);
+        if ((kind === "counter") !== name.endsWith("_total")) wrong.push(`${service}: ${kind} ${name}`);
+      }
+      // No sample line without its TYPE line either (a hand-rolled metric could skip one).
+      for (const name of exportedMetricNames(page))
+        if (!name.startsWith("careforall_")) wrong.push(`${service}: sample ${name}`);
+    }
+    expect(pages.size).toBeGreaterThanOrEqual(8);
+    expect(wrong).toEqual([]);
   });
 
   test("the money counters are at 0 for every currency before the first donation", async () => {

@@ -685,9 +685,11 @@ test("the money path survives kills, bank faults and webhook chaos", async () =>
 
     // The bank's ledger balances: the sum of every entry is 0.
     const bankMetrics = await call<string>(stack.urls.bank, "GET", "/metrics");
-    expect(gauge(bankMetrics.text, "bank_ledger_imbalance_minor")).toBe(0);
+    expect(gauge(bankMetrics.text, "careforall_bank_ledger_imbalance_minor")).toBe(0);
 
-    const faultsFired = [...bankMetrics.text.matchAll(/^bank_faults_injected_total\{[^}]*kind="(\w+)"[^}]*\} (\d+)/gm)]
+    const faultsFired = [
+      ...bankMetrics.text.matchAll(/^careforall_bank_faults_injected_total\{[^}]*kind="(\w+)"[^}]*\} (\d+)/gm),
+    ]
       .map((m) => `${m[1]}=${m[2]}`)
       .join(" ");
     const retries = Object.values(retryCounts).reduce((s, n) => s + n, 0);

@@ -122,7 +122,7 @@ async function waitCaptured(p: Pledge, timeoutMs = 90_000): Promise<void> {
 
 async function pendingOutboxEvents(): Promise<number | undefined> {
   const reply = await call<string>(sys.stack.urls.pledge, "GET", "/metrics");
-  return gauge(reply.text, "outbox_pending_events");
+  return gauge(reply.text, "careforall_outbox_pending_events");
 }
 
 /** The campaign's bank account: one capture entry per hold, summing to `sum`. */
@@ -164,7 +164,7 @@ async function expectCleanAudit(campaignId: string, raisedMinor: number): Promis
   );
   expect({ drift: audit.totalDriftMinor, stuck: audit.stuckPledges }).toEqual({ drift: 0, stuck: 0 });
   const bankMetrics = await call<string>(sys.stack.urls.bank, "GET", "/metrics");
-  expect(gauge(bankMetrics.text, "bank_ledger_imbalance_minor")).toBe(0);
+  expect(gauge(bankMetrics.text, "careforall_bank_ledger_imbalance_minor")).toBe(0);
 }
 
 test("pledge: committed, SIGKILLed before its relay published, reaches the bus after the restart", async () => {

@@ -126,7 +126,8 @@ function expectAllAlive() {
 }
 
 const ready = async () => call<{ status: string; checks: Record<string, string> }>(sys.gw, "GET", "/ready");
-const degradedGauge = async () => gauge((await call(sys.gw, "GET", "/metrics")).text, "gateway_redis_degraded");
+const degradedGauge = async () =>
+  gauge((await call(sys.gw, "GET", "/metrics")).text, "careforall_gateway_redis_degraded");
 
 describe("the servers under the platform go away under load and come back", () => {
   test("Redis SIGKILLed: donations accepted and reads served throughout; /ready degraded, not down; recovery by itself", async () => {
@@ -211,7 +212,7 @@ describe("the servers under the platform go away under load and come back", () =
       // request timeout is 5 s, longer than this scrape may take) and the outbox shows the backlog.
       const scrape = await call(sys.stack.urls.pledge, "GET", "/metrics", undefined, { timeoutMs: 3_000 });
       expect(scrape.status).toBe(200);
-      expect(gauge(scrape.text, "outbox_pending_events")).toBeGreaterThan(0);
+      expect(gauge(scrape.text, "careforall_outbox_pending_events")).toBeGreaterThan(0);
       await nats.start();
       await waitFor(async () => (await ready()).body.checks.nats === "up", {
         what: "the gateway to reconnect to NATS",

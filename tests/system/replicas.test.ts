@@ -277,9 +277,9 @@ async function expectSettledOnce(campaignId: string, donations: Donation[], befo
     { timeoutMs: 30_000, intervalMs: 250, what: "a clean audit" },
   );
   expect({ drift: audit.totalDriftMinor, stuck: audit.stuckPledges }).toEqual({ drift: 0, stuck: 0 });
-  expect(gauge((await call<string>(sys.stack.urls.bank, "GET", "/metrics")).text, "bank_ledger_imbalance_minor")).toBe(
-    0,
-  );
+  expect(
+    gauge((await call<string>(sys.stack.urls.bank, "GET", "/metrics")).text, "careforall_bank_ledger_imbalance_minor"),
+  ).toBe(0);
 }
 
 describe("two pledge, two payment and two gateway processes", () => {
@@ -291,7 +291,8 @@ describe("two pledge, two payment and two gateway processes", () => {
       const before = await balances(payers);
       const pledges = [sys.stack.urls.pledge, pledge2.url];
       const payments = [sys.stack.urls.payment, payment2.url];
-      const handled = (bases: string[]) => Promise.all(bases.map((b) => counter(b, "bus_events_handled_total")));
+      const handled = (bases: string[]) =>
+        Promise.all(bases.map((b) => counter(b, "careforall_bus_events_handled_total")));
 
       const donations: Donation[] = [];
       // Waves of eight until both payment and both pledge processes have consumed events (the
@@ -327,7 +328,7 @@ describe("two pledge, two payment and two gateway processes", () => {
       }
 
       // Accepts on both pledge processes (each gateway calls its own), events consumed on all four.
-      const accepts = await Promise.all(pledges.map((b) => counter(b, "http_requests_total", ACCEPT_ROUTE)));
+      const accepts = await Promise.all(pledges.map((b) => counter(b, "careforall_http_requests_total", ACCEPT_ROUTE)));
       expect(accepts.every((n) => n > 0)).toBe(true);
       expect(accepts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(donations.length);
       const [pl, pa] = await Promise.all([handled(pledges), handled(payments)]);

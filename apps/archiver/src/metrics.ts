@@ -1,4 +1,4 @@
-// The archiver's own series on /metrics, beside the bus's (bus_consumer_pending{consumer="archiver"}
+// The archiver's own series on /metrics, beside the bus's (careforall_bus_consumer_pending{consumer="archiver"}
 // is its lag): events indexed, events not indexed by outcome (retried later, or dead-lettered for
 // good), and how long the bulk requests take.
 import type { HttpMetrics } from "@careforall/http";

@@ -70,7 +70,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 }
 const failures = (text: string, outcome: string) => metric(text, "careforall_archiver_failures_total", { outcome });
 const indexed = (text: string) => metric(text, "careforall_archiver_events_indexed_total");
-const lag = (text: string) => metric(text, "bus_consumer_pending", { consumer: "archiver" });
+const lag = (text: string) => metric(text, "careforall_bus_consumer_pending", { consumer: "archiver" });
 
 let seq = 0;
 function makeEvent(type: string, occurredAt = "2026-12-04T10:00:00.000Z", data: unknown = {}): EventEnvelope {
@@ -200,7 +200,7 @@ describe("archiving every domain event", () => {
     }, WAIT);
     expect(failures(text, "retried")).toBeGreaterThan(failures(before, "retried"));
     expect(failures(text, "dead_lettered")).toBe(0);
-    expect(metric(text, "bus_events_terminated_total")).toBe(0);
+    expect(metric(text, "careforall_bus_events_terminated_total")).toBe(0);
     // Each retry is logged by the bus with the event's id and Elasticsearch's answer.
     const retried = logLines.find((l) => l.msg === "bus.handler_failed" && events.some((e) => e.id === l.eventId));
     expect(String((retried?.err as { message?: string } | undefined)?.message)).toMatch(

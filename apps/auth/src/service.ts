@@ -77,10 +77,10 @@ export function createAuthService(deps: AuthServiceDeps) {
   keys.catch(() => {});
 
   const operations = deps.metrics
-    ? ((deps.metrics.registry.getSingleMetric("auth_operations_total") as
+    ? ((deps.metrics.registry.getSingleMetric("careforall_auth_operations_total") as
         | ReturnType<HttpMetrics["counter"]>
         | undefined) ??
-      deps.metrics.counter("auth_operations_total", "Auth operations by outcome", ["operation", "outcome"]))
+      deps.metrics.counter("careforall_auth_operations_total", "Auth operations by outcome", ["operation", "outcome"]))
     : undefined;
   const count = (operation: string, outcome: Outcome) => operations?.inc({ operation, outcome });
 

@@ -150,8 +150,10 @@ describe("operations", () => {
   test("/metrics counts auth outcomes", async () => {
     await h.post("/auth/login", { email: session.user.email, password: "definitely wrong" });
     const text = await (await h.get("/metrics")).text();
-    expect(text).toContain('auth_operations_total{operation="register",outcome="ok",service="auth"} 1');
-    expect(text).toMatch(/auth_operations_total\{operation="login",outcome="invalid",service="auth"\} [1-9]/);
+    expect(text).toContain('careforall_auth_operations_total{operation="register",outcome="ok",service="auth"} 1');
+    expect(text).toMatch(
+      /careforall_auth_operations_total\{operation="login",outcome="invalid",service="auth"\} [1-9]/,
+    );
   });
 
   test("an unknown route → 404 problem carrying a request id", async () => {

@@ -33,7 +33,7 @@ export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
   if (existing) return existing;
 
   new Gauge({
-    name: "bank_holds",
+    name: "careforall_bank_holds",
     help: "Holds by status",
     labelNames: ["status"] as const,
     registers: [metrics.registry],
@@ -46,7 +46,7 @@ export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
     },
   });
   new Gauge({
-    name: "bank_webhooks",
+    name: "careforall_bank_webhooks",
     help: "Webhook deliveries by state (pending, delivered, dropped by the chaos knob)",
     labelNames: ["state"] as const,
     registers: [metrics.registry],
@@ -63,16 +63,24 @@ export function bankMetrics(metrics: HttpMetrics, db: BankDb): BankMetrics {
       this.set({ state: "dropped" }, row?.dropped ?? 0);
     },
   });
-  metrics.gauge("bank_ledger_imbalance_minor", "Sum of all ledger entries; anything but 0 is a bug", async () => {
-    const [row] = await db.select({ sum: sql<string>`coalesce(sum(${entries.amountMinor}), 0)::text` }).from(entries);
-    return Number(row?.sum ?? 0);
-  });
-  const faultsInjected = metrics.counter("bank_faults_injected_total", "Chaos faults that fired, by kind", ["kind"]);
+  metrics.gauge(
+    "careforall_bank_ledger_imbalance_minor",
+    "Sum of all ledger entries; anything but 0 is a bug",
+    async () => {
+      const [row] = await db.select({ sum: sql<string>`coalesce(sum(${entries.amountMinor}), 0)::text` }).from(entries);
+      return Number(row?.sum ?? 0);
+    },
+  );
+  const faultsInjected = metrics.counter("careforall_bank_faults_injected_total", "Chaos faults that fired, by kind", [
+    "kind",
+  ]);
   // Every kind's series exists from the start (0), so a dashboard and a rate() need no first fault.
   for (const kind of FAULT_KINDS) faultsInjected.inc({ kind }, 0);
-  const webhookAttempts = metrics.counter("bank_webhook_attempts_total", "Webhook send attempts by result", ["result"]);
+  const webhookAttempts = metrics.counter("careforall_bank_webhook_attempts_total", "Webhook send attempts by result", [
+    "result",
+  ]);
   const batchFallbacks = metrics.counter(
-    "bank_batch_fallbacks_total",
+    "careforall_bank_batch_fallbacks_total",
     "Batch calls whose one transaction failed, so each item went through the single path",
     ["operation"],
   );

@@ -22,8 +22,11 @@ beforeAll(async () => {
 });
 /** Batch calls that left their one transaction for the single path (only the test that forces it may). */
 async function fallbacks(): Promise<number> {
-  const text = await h.metrics.registry.getSingleMetricAsString("bank_batch_fallbacks_total");
-  return [...text.matchAll(/^bank_batch_fallbacks_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const text = await h.metrics.registry.getSingleMetricAsString("careforall_bank_batch_fallbacks_total");
+  return [...text.matchAll(/^careforall_bank_batch_fallbacks_total\{[^}]*\} (\d+)$/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 }
 let expectedFallbacks = 0;
 

@@ -230,10 +230,10 @@ describe("faults", () => {
     const res = await h.call("GET", "/metrics");
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toMatch(/bank_holds\{status="held",service="bank"\} \d+/);
-    expect(text).toMatch(/bank_webhooks\{state="pending",service="bank"\} \d+/);
-    expect(text).toMatch(/bank_faults_injected_total\{kind="error",service="bank"\} [1-9]/);
-    expect(text).toMatch(/bank_faults_injected_total\{kind="lost_response",service="bank"\} [1-9]/);
-    expect(text).toContain('bank_ledger_imbalance_minor{service="bank"} 0');
+    expect(text).toMatch(/careforall_bank_holds\{status="held",service="bank"\} \d+/);
+    expect(text).toMatch(/careforall_bank_webhooks\{state="pending",service="bank"\} \d+/);
+    expect(text).toMatch(/careforall_bank_faults_injected_total\{kind="error",service="bank"\} [1-9]/);
+    expect(text).toMatch(/careforall_bank_faults_injected_total\{kind="lost_response",service="bank"\} [1-9]/);
+    expect(text).toContain('careforall_bank_ledger_imbalance_minor{service="bank"} 0');
   });
 });

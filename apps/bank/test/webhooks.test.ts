@@ -267,8 +267,8 @@ test("webhookDropRate = 1 marks deliveries delivered without sending them, and c
   expect(await row(paymentRef)).toMatchObject({ dropped: true, attempts: 0 });
   expect((await row(paymentRef)).deliveredAt).not.toBeNull();
   const metrics = await (await h.call("GET", "/metrics")).text();
-  expect(metrics).toMatch(/bank_faults_injected_total\{kind="webhook_drop",service="bank"\} [1-9]/);
-  expect(metrics).toMatch(/bank_webhooks\{state="dropped",service="bank"\} [1-9]/);
+  expect(metrics).toMatch(/careforall_bank_faults_injected_total\{kind="webhook_drop",service="bank"\} [1-9]/);
+  expect(metrics).toMatch(/careforall_bank_webhooks\{state="dropped",service="bank"\} [1-9]/);
 });
 
 test("webhookReorder holds some deliveries back once, so later ones overtake them", async () => {

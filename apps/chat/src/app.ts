@@ -44,12 +44,15 @@ export function createChatApp(deps: ChatAppDeps) {
   const { db, clock, config, log } = deps;
   const metrics = deps.metrics ?? createHttpMetrics("chat");
   const stored = metrics.counter(
-    "chat_messages_stored_total",
+    "careforall_chat_messages_stored_total",
     "Messages stored (retries answered from a clientId not counted)",
   );
-  const limited = metrics.counter("chat_posts_rate_limited_total", "Posts refused by the per-user rate limit (429)");
+  const limited = metrics.counter(
+    "careforall_chat_posts_rate_limited_total",
+    "Posts refused by the per-user rate limit (429)",
+  );
   const pushFailed = metrics.counter(
-    "chat_pushes_failed_total",
+    "careforall_chat_pushes_failed_total",
     "Stored messages whose live push could not be handed to the fan-out (history still has them)",
   );
   const postMessage = createPostMessage({

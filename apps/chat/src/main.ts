@@ -27,8 +27,10 @@ export const chatService = defineService({
       fallback: createMemoryRateLimiter(clock),
       breaker: redis,
     });
-    metrics.gauge("chat_redis_degraded", "1 while Redis is unreachable and rate limits are per process", () =>
-      limiter.degraded() ? 1 : 0,
+    metrics.gauge(
+      "careforall_chat_redis_degraded",
+      "1 while Redis is unreachable and rate limits are per process",
+      () => (limiter.degraded() ? 1 : 0),
     );
 
     return createChatApp({

@@ -72,7 +72,7 @@ test("/health, /ready (postgres, NATS, Redis) and /metrics answer without a serv
     checks: { postgres: "up", nats: "up", redis: "up" },
   });
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
-  expect(metrics).toMatch(/^chat_messages_stored_total\{service="chat"\} 2$/m);
-  expect(metrics).toMatch(/^chat_posts_rate_limited_total\{service="chat"\} 0$/m);
+  expect(metrics).toMatch(/^careforall_chat_messages_stored_total\{service="chat"\} 2$/m);
+  expect(metrics).toMatch(/^careforall_chat_posts_rate_limited_total\{service="chat"\} 0$/m);
   expect(metrics).toContain('consumer="chat-campaigns"');
 });

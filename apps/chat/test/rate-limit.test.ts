@@ -30,8 +30,8 @@ test("the fourth post in 10 s is refused with 429 and Retry-After, with no messa
   const retryAfter = Number(refused.headers.get("retry-after"));
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(10);
-  expect(await metric("chat_posts_rate_limited_total")).toBe(1);
-  expect(await metric("chat_messages_stored_total")).toBe(3);
+  expect(await metric("careforall_chat_posts_rate_limited_total")).toBe(1);
+  expect(await metric("careforall_chat_messages_stored_total")).toBe(3);
 
   // The limit is per user: someone else still posts; reads are not limited.
   expect((await h.post(room, quiet, { text: "hello" })).status).toBe(201);

@@ -68,8 +68,8 @@ test("when the fan-out cannot take the frame, the message is still stored, answe
     const message = (await res.json()) as MessageBody;
     expect((await (await lossy.read(room, null)).json()) as MessageBody[]).toEqual([message]);
     const metrics = await (await lossy.app.handle(new Request("http://localhost/metrics"))).text();
-    expect(metrics).toMatch(/^chat_pushes_failed_total\{service="chat"\} 1$/m);
-    expect(metrics).toMatch(/^chat_messages_stored_total\{service="chat"\} 1$/m);
+    expect(metrics).toMatch(/^careforall_chat_pushes_failed_total\{service="chat"\} 1$/m);
+    expect(metrics).toMatch(/^careforall_chat_messages_stored_total\{service="chat"\} 1$/m);
   } finally {
     await lossy.stop();
   }

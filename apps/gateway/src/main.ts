@@ -37,8 +37,10 @@ export const gatewayService = defineService({
       fallback: createMemoryRateLimiter(),
       breaker: redisBreaker,
     });
-    metrics.gauge("gateway_redis_degraded", "1 while Redis is unreachable and the gateway runs on its fallbacks", () =>
-      limiter.degraded() ? 1 : 0,
+    metrics.gauge(
+      "careforall_gateway_redis_degraded",
+      "1 while Redis is unreachable and the gateway runs on its fallbacks",
+      () => (limiter.degraded() ? 1 : 0),
     );
 
     // Upstream calls time out rather than hang a client forever, and each service sits behind its own

@@ -79,7 +79,7 @@ export function createSnapshotStore(options: SnapshotStoreOptions) {
   // Memory hits are the hot path: a plain integer, added to the Prometheus counter at scrape time.
   let memoryHits = 0;
   const hits = metrics.counter(
-    "gateway_snapshot_lookups_total",
+    "careforall_gateway_snapshot_lookups_total",
     "Campaign snapshot lookups by layer",
     ["layer"],
     () => {

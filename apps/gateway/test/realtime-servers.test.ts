@@ -305,7 +305,8 @@ describe("two gateway replicas on NATS", () => {
         async () => {
           const text = await (await fetch(`${gateway}/metrics`)).text();
           return (
-            /gateway_ws_open_sockets\{[^}]*\} 0\b/.test(text) && /gateway_ws_fanout_topics\{[^}]*\} 0\b/.test(text)
+            /careforall_gateway_ws_open_sockets\{[^}]*\} 0\b/.test(text) &&
+            /careforall_gateway_ws_fanout_topics\{[^}]*\} 0\b/.test(text)
           );
         },
         { what: `${gateway} to hold no socket and no topic` },

@@ -63,7 +63,7 @@ describe("the upgrade", () => {
     expect(closed).toEqual({ code: 4401, reason: "The access token expired" });
     await anon.barrier();
     expect(anon.closed).toBeNull();
-    expect(await gw.metricsText()).toMatch(/gateway_ws_closes_total\{[^}]*reason="token_expired"[^}]*\} 1/);
+    expect(await gw.metricsText()).toMatch(/careforall_gateway_ws_closes_total\{[^}]*reason="token_expired"[^}]*\} 1/);
   }, 15_000);
 
   test("no token opens an anonymous socket; a valid one a signed-in socket", async () => {
@@ -161,7 +161,7 @@ describe("rate limits", () => {
       for (let i = 0; i < 300; i++) s.send({ op: "ping" });
       const closed = await s.waitClosed();
       expect(closed.code).toBe(1008);
-      expect(await gw.metricsText()).toMatch(/gateway_ws_closes_total\{[^}]*reason="rate_abuse"[^}]*\} 1/);
+      expect(await gw.metricsText()).toMatch(/careforall_gateway_ws_closes_total\{[^}]*reason="rate_abuse"[^}]*\} 1/);
     } finally {
       await gw.stop();
     }
@@ -310,7 +310,9 @@ describe("who gets what", () => {
     await Promise.all(sockets.map((s) => s.next((f) => f.raisedMinor === 777, "the pushed totals")));
     await Promise.all(sockets.map((s) => s.barrier()));
     for (const s of sockets) expect(s.of("campaign.totals")).toHaveLength(2);
-    expect(await gw.metricsText()).toMatch(/gateway_ws_frames_out_total\{[^}]*type="campaign.totals"[^}]*\} (\d+)/);
+    expect(await gw.metricsText()).toMatch(
+      /careforall_gateway_ws_frames_out_total\{[^}]*type="campaign.totals"[^}]*\} (\d+)/,
+    );
     // The last one to leave gives the subscription back (unfollow or close alike).
     for (const s of sockets.slice(0, 25)) s.send({ op: "unfollow", campaignId: c.id });
     await Promise.all(sockets.slice(0, 25).map((s) => s.barrier()));
@@ -407,11 +409,11 @@ describe("backpressure", () => {
           published += 500;
           await gw.fanout.flush();
           const text = await gw.metricsText();
-          return /gateway_ws_open_sockets\{[^}]*\} 0/.test(text) || published > 50_000;
+          return /careforall_gateway_ws_open_sockets\{[^}]*\} 0/.test(text) || published > 50_000;
         },
         { what: "the slow reader closed", timeoutMs: 20_000 },
       );
-      expect(await gw.metricsText()).toMatch(/gateway_ws_open_sockets\{[^}]*\} 0/);
+      expect(await gw.metricsText()).toMatch(/careforall_gateway_ws_open_sockets\{[^}]*\} 0/);
       tcp.destroy();
     } finally {
       await gw.stop();
@@ -502,7 +504,9 @@ describe("hostile frames", () => {
       expect(socket.closed).toBeNull();
       // Every frame got its answer in order: nothing failed inside (that would be an `unavailable`).
       expect(socket.of("error").filter((f) => f.code === "unavailable")).toEqual([]);
-      expect(await gw.metricsText()).toMatch(/gateway_ws_error_frames_total\{[^}]*code="invalid_frame"[^}]*\} \d+/);
+      expect(await gw.metricsText()).toMatch(
+        /careforall_gateway_ws_error_frames_total\{[^}]*code="invalid_frame"[^}]*\} \d+/,
+      );
     } finally {
       await gw.stop();
     }

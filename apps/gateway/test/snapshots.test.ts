@@ -473,10 +473,14 @@ describe("response headers and metrics", () => {
     await read(store, s.id);
     await read(store, s.id, { "if-none-match": '"v1"' });
     const text = await metrics.registry.metrics();
-    expect(text).toContain('http_requests_total{method="GET",route="/api/campaigns/:id",status="200",service="t"} 2');
-    expect(text).toContain('http_requests_total{method="GET",route="/api/campaigns/:id",status="304",service="t"} 1');
-    expect(text).toMatch(/gateway_snapshot_lookups_total\{layer="origin",service="t"\} 1/);
-    expect(text).toMatch(/gateway_snapshot_lookups_total\{layer="memory",service="t"\} 2/);
+    expect(text).toContain(
+      'careforall_http_requests_total{method="GET",route="/api/campaigns/:id",status="200",service="t"} 2',
+    );
+    expect(text).toContain(
+      'careforall_http_requests_total{method="GET",route="/api/campaigns/:id",status="304",service="t"} 1',
+    );
+    expect(text).toMatch(/careforall_gateway_snapshot_lookups_total\{layer="origin",service="t"\} 1/);
+    expect(text).toMatch(/careforall_gateway_snapshot_lookups_total\{layer="memory",service="t"\} 2/);
     expect(text).not.toContain(s.id);
   });
 });
@@ -566,8 +570,12 @@ describe("hotCampaignRead (the Bun native route)", () => {
     await hot(ctx)(routed(id));
     await hot(ctx)(routed("nope"));
     const text = await ctx.metrics.registry.metrics();
-    expect(text).toContain('http_requests_total{method="GET",route="/api/campaigns/:id",status="404",service="t"} 1');
-    expect(text).toContain('http_requests_total{method="GET",route="/api/campaigns/:id",status="400",service="t"} 1');
+    expect(text).toContain(
+      'careforall_http_requests_total{method="GET",route="/api/campaigns/:id",status="404",service="t"} 1',
+    );
+    expect(text).toContain(
+      'careforall_http_requests_total{method="GET",route="/api/campaigns/:id",status="400",service="t"} 1',
+    );
     expect(text).not.toContain(id);
   });
 });

@@ -18,9 +18,9 @@ export function notificationMetrics(metrics: HttpMetrics): NotificationMetrics {
   const existing = registered.get(metrics);
   if (existing) return existing;
   const created: NotificationMetrics = {
-    stored: metrics.counter("notifications_stored_total", "Notifications stored, by kind", ["kind"]),
+    stored: metrics.counter("careforall_notifications_stored_total", "Notifications stored, by kind", ["kind"]),
     pushes: metrics.counter(
-      "notification_pushes_total",
+      "careforall_notification_pushes_total",
       "Frames published on the fan-out, by topic kind (campaign, user, pledge, admins)",
       ["topic"],
     ),

@@ -82,7 +82,9 @@ test("/health, /ready and /metrics answer without a service credential", async (
   const ready = await fetch(`${t.url}/ready`);
   expect(ready.status).toBe(200);
   const metrics = await (await fetch(`${t.url}/metrics`)).text();
-  expect(metrics).toMatch(/^notifications_stored_total\{kind="pledge.captured",service="notification"\} 1$/m);
-  expect(metrics).toMatch(/^notification_pushes_total\{topic="campaign",service="notification"\} 1$/m);
+  expect(metrics).toMatch(
+    /^careforall_notifications_stored_total\{kind="pledge.captured",service="notification"\} 1$/m,
+  );
+  expect(metrics).toMatch(/^careforall_notification_pushes_total\{topic="campaign",service="notification"\} 1$/m);
   expect(metrics).toContain('consumer="notification-events"');
 });

@@ -24,7 +24,7 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
   const existing = registered.get(metrics);
   if (existing) return existing;
   new Gauge({
-    name: "payments_by_status",
+    name: "careforall_payments_by_status",
     help: "Payments per status",
     labelNames: ["status"],
     registers: [metrics.registry],
@@ -36,22 +36,24 @@ export function paymentMetrics(metrics: HttpMetrics, db: PaymentDb): PaymentMetr
   });
   const created: PaymentMetrics = {
     webhookDuplicates: metrics.counter(
-      "payment_webhook_duplicates_ignored_total",
+      "careforall_payment_webhook_duplicates_ignored_total",
       "Bank webhooks already applied (same event id), acknowledged without effect",
     ),
     webhookMismatches: metrics.counter(
-      "payment_webhook_mismatches_total",
+      "careforall_payment_webhook_mismatches_total",
       "Signed bank webhooks that did not fit their payment or that the bank's records did not bear out (ignored)",
     ),
     webhookSignatureFailures: metrics.counter(
       "careforall_webhook_signature_failures_total",
       "Bank webhooks refused for a missing, forged or stale Bank-Signature (400)",
     ),
-    reconcilerActions: metrics.counter("payment_reconciler_actions_total", "Reconciler decisions by action", [
-      "action",
-    ]),
+    reconcilerActions: metrics.counter(
+      "careforall_payment_reconciler_actions_total",
+      "Reconciler decisions by action",
+      ["action"],
+    ),
     bankUnknownOutcomes: metrics.counter(
-      "payment_bank_unknown_outcomes_total",
+      "careforall_payment_bank_unknown_outcomes_total",
       "Bank calls that timed out, failed with 5xx or lost their response",
       ["operation"],
     ),

@@ -120,10 +120,14 @@ describe("metrics", () => {
     const res = await h.call("GET", "/metrics");
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toMatch(/payments_by_status\{status="captured",service="payment"\} [1-9]/);
-    expect(text).toMatch(/payments_by_status\{status="refunding",service="payment"\} 0/);
-    expect(text).toMatch(/payment_bank_unknown_outcomes_total\{operation="authorize",service="payment"\} [1-9]/);
-    expect(text).toMatch(/payment_reconciler_actions_total\{action="authorize_retried",service="payment"\} [1-9]/);
-    expect(text).toContain("payment_webhook_duplicates_ignored_total");
+    expect(text).toMatch(/careforall_payments_by_status\{status="captured",service="payment"\} [1-9]/);
+    expect(text).toMatch(/careforall_payments_by_status\{status="refunding",service="payment"\} 0/);
+    expect(text).toMatch(
+      /careforall_payment_bank_unknown_outcomes_total\{operation="authorize",service="payment"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /careforall_payment_reconciler_actions_total\{action="authorize_retried",service="payment"\} [1-9]/,
+    );
+    expect(text).toContain("careforall_payment_webhook_duplicates_ignored_total");
   });
 });

@@ -67,7 +67,7 @@ async function footprint(paymentId: string) {
 }
 
 async function duplicatesCounted(): Promise<number> {
-  const text = await h.metrics.registry.getSingleMetricAsString("payment_webhook_duplicates_ignored_total");
+  const text = await h.metrics.registry.getSingleMetricAsString("careforall_payment_webhook_duplicates_ignored_total");
   return Number(/ (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 

@@ -27,7 +27,7 @@ const applied = async (res: Response) => {
 };
 
 async function mismatches(): Promise<number> {
-  const text = await h.metrics.registry.getSingleMetricAsString("payment_webhook_mismatches_total");
+  const text = await h.metrics.registry.getSingleMetricAsString("careforall_payment_webhook_mismatches_total");
   return Number(/ (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 

@@ -119,7 +119,9 @@ describe("applying events", () => {
   test("the same webhook ×5 concurrently → applied exactly once", async () => {
     const { row, holdId } = await authorizingPayment();
     bank.setHoldStatus(holdId, "captured");
-    const before = await h.metrics.registry.getSingleMetricAsString("payment_webhook_duplicates_ignored_total");
+    const before = await h.metrics.registry.getSingleMetricAsString(
+      "careforall_payment_webhook_duplicates_ignored_total",
+    );
     const body = webhookBody("hold.captured", row.id, holdId);
     const answers = await Promise.all(Array.from({ length: 5 }, () => h.webhook(body).then(applied)));
     expect(answers.filter(Boolean)).toHaveLength(1);
@@ -127,7 +129,9 @@ describe("applying events", () => {
     expect((await h.events(row.id)).map((e) => e.type)).toEqual(["payment.authorized", "payment.captured"]);
     const id = JSON.parse(body).id as string;
     expect(await h.db.select().from(inbox).where(eq(inbox.eventId, id))).toHaveLength(1);
-    const after = await h.metrics.registry.getSingleMetricAsString("payment_webhook_duplicates_ignored_total");
+    const after = await h.metrics.registry.getSingleMetricAsString(
+      "careforall_payment_webhook_duplicates_ignored_total",
+    );
     const count = (text: string) => Number(/ (\d+)$/m.exec(text)?.[1] ?? 0);
     expect(count(after) - count(before)).toBe(4);
   });

@@ -43,14 +43,17 @@ export function createPledgeApp(deps: PledgeAppDeps) {
   const { db, clock, config, log } = deps;
   const metrics = deps.metrics ?? createHttpMetrics("pledge");
   const replays = metrics.counter(
-    "pledge_idempotent_replays_total",
+    "careforall_pledge_idempotent_replays_total",
     "Create requests answered from a stored Idempotency-Key",
   );
   const acceptBatches = metrics.counter(
-    "pledge_accept_batches_total",
-    "Accept statements sent (group commit); pledge_accepts_batched_total / this = the mean batch size",
+    "careforall_pledge_accept_batches_total",
+    "Accept statements sent (group commit); careforall_pledge_accepts_batched_total / this = the mean batch size",
   );
-  const acceptsBatched = metrics.counter("pledge_accepts_batched_total", "Accepts sent, over all accept statements");
+  const acceptsBatched = metrics.counter(
+    "careforall_pledge_accepts_batched_total",
+    "Accepts sent, over all accept statements",
+  );
   const service = createPledgeService({
     db,
     verifier: deps.verifier,
@@ -66,7 +69,7 @@ export function createPledgeApp(deps: PledgeAppDeps) {
   });
   // HttpMetrics.gauge has no labels; one series per status needs prom-client's Gauge directly.
   new Gauge({
-    name: "pledges_by_status",
+    name: "careforall_pledges_by_status",
     help: "Pledges in each status",
     labelNames: ["status"] as const,
     registers: [metrics.registry],

@@ -129,7 +129,7 @@ describe("replays", () => {
 
   test("the replay counter counts replays on /metrics", async () => {
     const text = await (await h.call("GET", "/metrics")).text();
-    const line = text.split("\n").find((l) => l.startsWith("pledge_idempotent_replays_total"));
+    const line = text.split("\n").find((l) => l.startsWith("careforall_pledge_idempotent_replays_total"));
     expect(Number(line?.split(" ").at(-1))).toBeGreaterThanOrEqual(3);
   });
 });

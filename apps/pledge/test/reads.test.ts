@@ -202,9 +202,9 @@ describe("/metrics", () => {
     await h.pledgeAs(alice, campaignId, {}, "metrics-key");
     await h.pledgeAs(alice, campaignId, {}, "metrics-key");
     const text = await (await h.call("GET", "/metrics")).text();
-    expect(text).toMatch(/pledges_by_status\{status="pending",service="pledge"\} \d+/);
-    expect(text).toMatch(/pledges_by_status\{status="refunded",service="pledge"\} [1-9]/);
-    expect(text).toMatch(/pledge_idempotent_replays_total\{service="pledge"\} [1-9]/);
+    expect(text).toMatch(/careforall_pledges_by_status\{status="pending",service="pledge"\} \d+/);
+    expect(text).toMatch(/careforall_pledges_by_status\{status="refunded",service="pledge"\} [1-9]/);
+    expect(text).toMatch(/careforall_pledge_idempotent_replays_total\{service="pledge"\} [1-9]/);
     expect(text).toContain('route="/campaigns/:id/pledges"');
   });
 });

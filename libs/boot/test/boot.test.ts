@@ -323,7 +323,7 @@ describe("bootService", () => {
     await publish("beta.happened");
     for (let i = 0; i < 2; i++) await publish("gamma.happened");
     const sample = (consumer: string, text: string) =>
-      new RegExp(`^bus_consumer_pending\\{[^}]*consumer="${consumer}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1];
+      new RegExp(`^careforall_bus_consumer_pending\\{[^}]*consumer="${consumer}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1];
     await waitFor(async () => sample("lag-gamma", await ctx.metrics.registry.metrics()) === "2", {
       what: "every lag sampled",
     });
@@ -332,7 +332,7 @@ describe("bootService", () => {
     expect(sample("lag-beta", text)).toBe("1");
     expect(late.durable).toBe("lag-gamma");
     // The broadcast has no lag and no sample.
-    expect(text.match(/^bus_consumer_pending\{/gm)).toHaveLength(3);
+    expect(text.match(/^careforall_bus_consumer_pending\{/gm)).toHaveLength(3);
     for (const release of gates.splice(0)) release();
     await booted.stop();
   });

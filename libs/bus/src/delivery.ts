@@ -263,7 +263,7 @@ async function deliverAlone(
   entry.settle(await deliver({ event, headers, deliveryCount, subject, options, log, stats }));
 }
 
-/** Counts the entries handed over before (exported as bus_events_redelivered_total). */
+/** Counts the entries handed over before (exported as careforall_bus_events_redelivered_total). */
 function countRedeliveries(entries: readonly DeliveryEntry[], stats: BusStats): void {
   for (const entry of entries) if (entry.deliveryCount > 1) stats.redelivered++;
 }

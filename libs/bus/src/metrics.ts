@@ -9,12 +9,24 @@ export interface CounterRegistry {
 }
 
 const COUNTERS: Array<[keyof BusStats, string, string]> = [
-  ["published", "bus_events_published_total", "Events published to the bus"],
-  ["duplicates", "bus_events_duplicate_total", "Publishes the bus had already accepted (deduplicated by event id)"],
-  ["handled", "bus_events_handled_total", "Events handled and acknowledged"],
-  ["failed", "bus_events_failed_total", "Handler failures (the event is redelivered with backoff)"],
-  ["terminated", "bus_events_terminated_total", "Events given up after max deliveries (logged; must stay 0)"],
-  ["redelivered", "bus_events_redelivered_total", "Deliveries of an event its durable consumer had been handed before"],
+  ["published", "careforall_bus_events_published_total", "Events published to the bus"],
+  [
+    "duplicates",
+    "careforall_bus_events_duplicate_total",
+    "Publishes the bus had already accepted (deduplicated by event id)",
+  ],
+  ["handled", "careforall_bus_events_handled_total", "Events handled and acknowledged"],
+  ["failed", "careforall_bus_events_failed_total", "Handler failures (the event is redelivered with backoff)"],
+  [
+    "terminated",
+    "careforall_bus_events_terminated_total",
+    "Events given up after max deliveries (logged; must stay 0)",
+  ],
+  [
+    "redelivered",
+    "careforall_bus_events_redelivered_total",
+    "Deliveries of an event its durable consumer had been handed before",
+  ],
 ];
 
 export function exportBusMetrics(metrics: CounterRegistry, bus: Pick<Bus, "stats">): void {
@@ -35,7 +47,7 @@ export interface GaugeHost {
 
 /**
  * Exports each durable consumer's lag (events not yet acknowledged) as
- * `bus_consumer_pending{consumer="<durable name>"}`, read from the bus at scrape time. Each
+ * `careforall_bus_consumer_pending{consumer="<durable name>"}`, read from the bus at scrape time. Each
  * subscription labels itself with its own durable name, so no label can name the wrong consumer;
  * broadcasts (no durable, no lag) are left out. The collection is read at every scrape, so
  * subscriptions added to it later are exported too.
@@ -45,7 +57,7 @@ export function exportConsumerLag(
   subscriptions: Iterable<Pick<Subscription, "durable" | "pending">>,
 ): void {
   new Gauge({
-    name: "bus_consumer_pending",
+    name: "careforall_bus_consumer_pending",
     help: "Events waiting for a durable consumer (not yet acknowledged): consumer lag",
     labelNames: ["consumer"],
     registers: [metrics.registry],

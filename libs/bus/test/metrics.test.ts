@@ -22,12 +22,12 @@ test("bus counters appear on /metrics and only ever grow by what happened", asyn
   await waitFor(() => handled === 1, { what: "handled once" });
   const text = async () => metrics.registry.metrics();
   const first = await text();
-  expect(first).toContain('bus_events_published_total{service="bus-metrics-test"} 1');
-  expect(first).toContain('bus_events_duplicate_total{service="bus-metrics-test"} 1');
-  expect(first).toContain('bus_events_handled_total{service="bus-metrics-test"} 1');
-  expect(first).toContain('bus_events_terminated_total{service="bus-metrics-test"} 0');
+  expect(first).toContain('careforall_bus_events_published_total{service="bus-metrics-test"} 1');
+  expect(first).toContain('careforall_bus_events_duplicate_total{service="bus-metrics-test"} 1');
+  expect(first).toContain('careforall_bus_events_handled_total{service="bus-metrics-test"} 1');
+  expect(first).toContain('careforall_bus_events_terminated_total{service="bus-metrics-test"} 0');
   // A second scrape adds nothing that did not happen.
-  expect(await text()).toContain('bus_events_published_total{service="bus-metrics-test"} 1');
+  expect(await text()).toContain('careforall_bus_events_published_total{service="bus-metrics-test"} 1');
   await sub.stop();
   await bus.close();
 });

@@ -1,6 +1,9 @@
 // Prometheus metrics per app instance (not the global registry, so several services can share
 // one process in tests). Labels use the route template, never the raw path. Every app also
 // exports the internal calls it refused for their service credential (DESIGN.md invariant 7).
+// Every exported name starts with `careforall_` (counters end in `_total`, durations are
+// `_seconds`, amounts `_minor`): the helpers below refuse any other name, and
+// tests/observability/grafana.test.ts checks every service's /metrics page for it.
 import { Counter, Gauge, Registry } from "prom-client";
 import { RequestMetrics } from "./request-metrics";
 
@@ -24,6 +27,16 @@ export interface HttpMetrics {
 
 export type RefusedReason = "credential" | "caller";
 
+/** The prefix of every metric the platform exports. */
+export const METRIC_PREFIX = "careforall_";
+
+/** Throws for a metric name without the platform's prefix, so an unprefixed metric fails at boot. */
+export function checkMetricName(name: string): string {
+  if (!name.startsWith(METRIC_PREFIX) || !/^[a-z_][a-z0-9_]*$/.test(name))
+    throw new Error(`metric ${name}: exported metric names are snake_case and start with ${METRIC_PREFIX}`);
+  return name;
+}
+
 export function createHttpMetrics(service: string): HttpMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
@@ -43,7 +56,7 @@ export function createHttpMetrics(service: string): HttpMetrics {
     http,
     gauge(name, help, collect) {
       return new Gauge({
-        name,
+        name: checkMetricName(name),
         help,
         registers: [registry],
         async collect() {
@@ -52,7 +65,13 @@ export function createHttpMetrics(service: string): HttpMetrics {
       });
     },
     counter(name, help, labelNames = [], collect) {
-      return new Counter({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+      return new Counter({
+        name: checkMetricName(name),
+        help,
+        labelNames,
+        registers: [registry],
+        ...(collect ? { collect } : {}),
+      });
     },
     refused: (reason) => refused.inc({ reason }),
   };

@@ -1,5 +1,5 @@
 // HTTP request count and latency histogram, by method, route template and status, exported as
-// Prometheus `http_requests_total` and `http_request_duration_seconds`. Hand-rolled rather than
+// Prometheus `careforall_http_requests_total` and `careforall_http_request_duration_seconds`. Hand-rolled rather than
 // prom-client's Counter/Histogram because those hash the label object on every call, which
 // showed up as the largest cost of the gateway's cached read; here a request is two array
 // increments on a series resolved once.
@@ -52,10 +52,10 @@ export class RequestMetrics {
   register(registry: Registry): void {
     const all = () => [...this.series.values()];
     registry.registerMetric({
-      name: "http_requests_total",
+      name: "careforall_http_requests_total",
       help: "HTTP requests by method, route template and status",
       get: async () => ({
-        name: "http_requests_total",
+        name: "careforall_http_requests_total",
         help: "HTTP requests by method, route template and status",
         type: "counter",
         aggregator: "sum",
@@ -64,10 +64,10 @@ export class RequestMetrics {
       reset: () => this.series.clear(),
     } as never);
     registry.registerMetric({
-      name: "http_request_duration_seconds",
+      name: "careforall_http_request_duration_seconds",
       help: "HTTP request latency by method, route template and status",
       get: async () => ({
-        name: "http_request_duration_seconds",
+        name: "careforall_http_request_duration_seconds",
         help: "HTTP request latency by method, route template and status",
         type: "histogram",
         aggregator: "sum",
@@ -77,18 +77,26 @@ export class RequestMetrics {
           LATENCY_BUCKETS.forEach((le, i) => {
             cumulative += s.buckets[i] as number;
             values.push({
-              metricName: "http_request_duration_seconds_bucket",
+              metricName: "careforall_http_request_duration_seconds_bucket",
               labels: { ...s.labels, le },
               value: cumulative,
             });
           });
           values.push({
-            metricName: "http_request_duration_seconds_bucket",
+            metricName: "careforall_http_request_duration_seconds_bucket",
             labels: { ...s.labels, le: "+Inf" },
             value: s.count,
           });
-          values.push({ metricName: "http_request_duration_seconds_sum", labels: { ...s.labels }, value: s.sum });
-          values.push({ metricName: "http_request_duration_seconds_count", labels: { ...s.labels }, value: s.count });
+          values.push({
+            metricName: "careforall_http_request_duration_seconds_sum",
+            labels: { ...s.labels },
+            value: s.sum,
+          });
+          values.push({
+            metricName: "careforall_http_request_duration_seconds_count",
+            labels: { ...s.labels },
+            value: s.count,
+          });
           return values;
         }),
       }),

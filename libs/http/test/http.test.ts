@@ -264,8 +264,8 @@ describe("operations endpoints", () => {
     await call(`/things/${ID}`, json({ count: 1, name: "x" }));
     await Bun.sleep(5);
     const text = await (await call("/metrics")).text();
-    expect(text).toContain('http_requests_total{method="POST",route="/things/:id",status="200"');
-    expect(text).toContain("http_request_duration_seconds_bucket");
+    expect(text).toContain('careforall_http_requests_total{method="POST",route="/things/:id",status="200"');
+    expect(text).toContain("careforall_http_request_duration_seconds_bucket");
     expect(text).not.toContain(`route="/things/${ID}"`);
   });
 });

@@ -252,12 +252,16 @@ export interface GaugeRegistry {
 
 /** Exports the relay's lag on /metrics: unpublished events and the age of the oldest. */
 export function exportOutboxLag(metrics: GaugeRegistry, relay: Pick<OutboxRelay, "lag" | "holding">): void {
-  metrics.gauge("outbox_burst_holding", "1 while a burst of commits holds events back in the outbox", () =>
+  metrics.gauge("careforall_outbox_burst_holding", "1 while a burst of commits holds events back in the outbox", () =>
     relay.holding() ? 1 : 0,
   );
-  metrics.gauge("outbox_pending_events", "Outbox events not yet published", async () => (await relay.lag()).pending);
   metrics.gauge(
-    "outbox_oldest_pending_age_seconds",
+    "careforall_outbox_pending_events",
+    "Outbox events not yet published",
+    async () => (await relay.lag()).pending,
+  );
+  metrics.gauge(
+    "careforall_outbox_oldest_pending_age_seconds",
     "Age of the oldest unpublished outbox event",
     async () => (await relay.lag()).oldestAgeSeconds,
   );

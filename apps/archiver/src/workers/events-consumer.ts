@@ -9,7 +9,7 @@ import type { BulkIndexer } from "../bulk-indexer";
 import { archiveIndex, toDocument } from "../domain/document";
 import type { ArchiverMetrics } from "../metrics";
 
-/** The durable consumer's name (its lag is bus_consumer_pending{consumer="archiver"}). */
+/** The durable consumer's name (its lag is careforall_bus_consumer_pending{consumer="archiver"}). */
 export const ARCHIVER_CONSUMER = "archiver";
 
 /** Every event type there is. */

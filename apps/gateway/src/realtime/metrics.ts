@@ -18,16 +18,24 @@ const FRAME_OF_TOPIC: Record<string, string> = {
 };
 
 export function realtimeMetrics(metrics: HttpMetrics, live: { sockets(): number; topics(): number }) {
-  metrics.gauge("gateway_ws_open_sockets", "WebSocket connections open on this gateway", () => live.sockets());
+  metrics.gauge("careforall_gateway_ws_open_sockets", "WebSocket connections open on this gateway", () =>
+    live.sockets(),
+  );
   metrics.gauge(
-    "gateway_ws_fanout_topics",
+    "careforall_gateway_ws_fanout_topics",
     "Fan-out topics this gateway listens to (one subscription each, whatever its sockets)",
     () => live.topics(),
   );
-  const framesIn = metrics.counter("gateway_ws_frames_in_total", "Frames received from clients, by op", ["op"]);
-  const framesOut = metrics.counter("gateway_ws_frames_out_total", "Frames sent to clients, by type", ["type"]);
-  const errors = metrics.counter("gateway_ws_error_frames_total", "Error frames sent, by code", ["code"]);
-  const closes = metrics.counter("gateway_ws_closes_total", "WebSocket connections closed, by reason", ["reason"]);
+  const framesIn = metrics.counter("careforall_gateway_ws_frames_in_total", "Frames received from clients, by op", [
+    "op",
+  ]);
+  const framesOut = metrics.counter("careforall_gateway_ws_frames_out_total", "Frames sent to clients, by type", [
+    "type",
+  ]);
+  const errors = metrics.counter("careforall_gateway_ws_error_frames_total", "Error frames sent, by code", ["code"]);
+  const closes = metrics.counter("careforall_gateway_ws_closes_total", "WebSocket connections closed, by reason", [
+    "reason",
+  ]);
   const delivery = new Histogram({
     name: "careforall_ws_delivery_seconds",
     help: "From an event's time (the frame's `at`) to this gateway pushing the frame to its sockets, by frame type",

@@ -116,7 +116,9 @@ describe("/api/admin/bank/faults", () => {
       );
       expect((await readPledge(e2e.gw, pledgeId, { token: dan.token })).body.status).toBe("pending");
       const bankMetrics = (await call<string>(e2e.stack.urls.bank, "GET", "/metrics")).text;
-      expect(metricValue(bankMetrics, "bank_faults_injected_total", { kind: "error" })).toBeGreaterThanOrEqual(1);
+      expect(
+        metricValue(bankMetrics, "careforall_bank_faults_injected_total", { kind: "error" }),
+      ).toBeGreaterThanOrEqual(1);
     } finally {
       expect((await putFaults({ errorRate: 0 }, admin)).status).toBe(200);
     }

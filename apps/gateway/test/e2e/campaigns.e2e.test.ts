@@ -318,7 +318,7 @@ describe("event path", () => {
     const c = await createCampaign(e2e.gw, owner.token);
     const cached = await get(`/api/campaigns/${c.id}`);
     expect(cached.body.status).toBe("active");
-    const originReads = /gateway_snapshot_lookups_total\{layer="origin",service="gateway"\} (\d+)/;
+    const originReads = /careforall_gateway_snapshot_lookups_total\{layer="origin",service="gateway"\} (\d+)/;
     const before = await metric(originReads);
 
     // Straight to the service: the gateway's own write path (and its snapshot apply) is bypassed.

@@ -455,7 +455,7 @@ describe("operations", () => {
     const reply = await call<string>(e2e.gw, "GET", "/metrics");
     expect(reply.status).toBe(200);
     expect(reply.res.headers.get("content-type")).toStartWith("text/plain");
-    const lines = reply.text.split("\n").filter((l) => l.startsWith("http_requests_total{"));
+    const lines = reply.text.split("\n").filter((l) => l.startsWith("careforall_http_requests_total{"));
     const has = (route: string, method: string, status: string) =>
       lines.some(
         (l) => l.includes(`route="${route}"`) && l.includes(`method="${method}"`) && l.includes(`status="${status}"`),
@@ -473,7 +473,7 @@ describe("operations", () => {
       expect(route!).not.toContain("/api/unknown");
     }
     expect(reply.text).not.toMatch(UUID_IN_TEXT);
-    expect(reply.text).toMatch(/gateway_snapshot_lookups_total\{layer="memory"/);
+    expect(reply.text).toMatch(/careforall_gateway_snapshot_lookups_total\{layer="memory"/);
   });
 });
 

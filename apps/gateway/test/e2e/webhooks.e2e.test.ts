@@ -287,19 +287,19 @@ describe("the bank's own webhooks", () => {
     const bank = await waitFor(
       async () => {
         const text = (await call<string>(e2e.stack.urls.bank, "GET", "/metrics")).text;
-        return metricValue(text, "bank_webhooks", { state: "pending" }) === 0 ? text : null;
+        return metricValue(text, "careforall_bank_webhooks", { state: "pending" }) === 0 ? text : null;
       },
       { timeoutMs: 15_000, intervalMs: 100, what: "every bank webhook to be delivered" },
     );
-    expect(metricValue(bank, "bank_webhooks", { state: "delivered" })).toBeGreaterThan(0);
-    expect(metricValue(bank, "bank_webhook_attempts_total", { result: "ok" })).toBeGreaterThan(0);
-    expect(metricValue(bank, "bank_webhook_attempts_total", { result: "failed" }) ?? 0).toBe(0);
+    expect(metricValue(bank, "careforall_bank_webhooks", { state: "delivered" })).toBeGreaterThan(0);
+    expect(metricValue(bank, "careforall_bank_webhook_attempts_total", { result: "ok" })).toBeGreaterThan(0);
+    expect(metricValue(bank, "careforall_bank_webhook_attempts_total", { result: "failed" }) ?? 0).toBe(0);
 
     const payment = (await call<string>(e2e.stack.urls.payment, "GET", "/metrics")).text;
-    expect(metricValue(payment, "payment_webhook_duplicates_ignored_total")).toBeGreaterThanOrEqual(5);
+    expect(metricValue(payment, "careforall_payment_webhook_duplicates_ignored_total")).toBeGreaterThanOrEqual(5);
 
     const gateway = (await call<string>(e2e.gw, "GET", "/metrics")).text;
-    expect(gateway).toMatch(/http_requests_total\{[^}]*route="\/api\/webhooks\/bank"[^}]*status="200"/);
+    expect(gateway).toMatch(/careforall_http_requests_total\{[^}]*route="\/api\/webhooks\/bank"[^}]*status="200"/);
 
     await waitCleanAudit(e2e.gw, admin);
   }, 45_000);
