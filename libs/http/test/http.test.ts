@@ -268,6 +268,17 @@ describe("operations endpoints", () => {
     expect(text).toContain("careforall_http_request_duration_seconds_bucket");
     expect(text).not.toContain(`route="/things/${ID}"`);
   });
+  test("an app metric without the careforall_ prefix is refused when it is registered (issue 12 naming)", () => {
+    const m = createHttpMetrics("naming");
+    expect(() => m.counter("orders_total", "unprefixed")).toThrow(/careforall_/);
+    expect(() => m.gauge("queue_depth", "unprefixed", () => 0)).toThrow(/careforall_/);
+    expect(() => m.counter("careforall_Orders_total", "not snake_case")).toThrow(/snake_case/);
+    m.counter("careforall_orders_total", "prefixed");
+    m.gauge("careforall_queue_depth", "prefixed", () => 0);
+    expect(m.registry.getMetricsAsArray().map((x) => x.name)).toEqual(
+      expect.arrayContaining(["careforall_orders_total", "careforall_queue_depth"]),
+    );
+  });
 });
 
 describe("trace context", () => {
