@@ -2,7 +2,7 @@
 // separate processes on fresh ports, a fresh database, its own Redis prefix and bus stream, torn
 // down afterwards; plus small HTTP helpers and the service logs' tails for a failing run.
 import { afterAll, beforeAll } from "bun:test";
-import { internalCallHeaders, registerStack, uniqueName } from "@careforall/testkit";
+import { internalCallHeaders, registerStack, TEST_NATS_URL, uniqueName } from "@careforall/testkit";
 import { type IsolatedStack, startIsolatedStack } from "../../scripts/isolated-stack";
 import type { ServiceName, Stack } from "../../scripts/stack";
 
@@ -45,6 +45,10 @@ export interface System {
   logsDir: string;
   /** The stack's database, for provoking races behind the services' backs (locks) and checking what happened. */
   databaseUrl: string;
+  /** The stack's bus (NATS URL, subject prefix) and keys: for a process started beside it (the archiver). */
+  natsUrl: string;
+  busPrefix: string;
+  keys: IsolatedStack["keys"];
   /** stack.restart, which waits until the port answers with the new process's own pid. */
   restart(name: ServiceName, env?: Record<string, string>): Promise<void>;
   /** Runs `fn`; if it throws, prints the tail of every service log first, then rethrows. */
@@ -75,7 +79,7 @@ export function useSystem(options: SystemOptions): System {
       ...(options.databaseServerUrl ? { databaseServerUrl: options.databaseServerUrl } : {}),
       ...(options.natsUrl ? { natsUrl: options.natsUrl } : {}),
     });
-    const { stack, logsDir, databaseUrl, logTails } = iso;
+    const { stack, logsDir, databaseUrl, logTails, busPrefix, keys } = iso;
     // Direct calls to the internal services carry what their platform caller would send.
     registerStack({ urls: iso.stack.urls, keys: iso.keys });
     process.once("exit", killAll);
@@ -85,6 +89,9 @@ export function useSystem(options: SystemOptions): System {
       logsDir,
       databaseUrl,
       logTails,
+      natsUrl: options.natsUrl ?? TEST_NATS_URL,
+      busPrefix,
+      keys,
       // startStack's restart waits until the port answers with the new process's own pid.
       restart: (name: ServiceName, env?: Record<string, string>) => stack.restart(name, env),
       async guard<T>(fn: () => Promise<T>): Promise<T> {
