@@ -51,12 +51,46 @@ describe("request logs", () => {
       });
       expect(line).toMatchObject({ service, method: "POST", route, status: expect.any(Number), requestId });
       expect(typeof line.durationMs).toBe("number");
+      // One trace across the services, and each line its own span.
+      expect(line.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(line.spanId).toMatch(/^[0-9a-f]{16}$/);
     }
+    const traces = ["gateway", "pledge", "bank"].map(
+      (service) => linesOf(service, requestId).find((l) => l.msg === "request")?.traceId,
+    );
+    expect(new Set(traces).size).toBe(1);
     await fetch(`${e2e.gw}/health`);
     await Bun.sleep(400);
     const probes = readFileSync(join(e2e.logsDir, "gateway.log"), "utf8")
       .split("\n")
       .filter((l) => l.includes('"route":"/health"'));
     expect(probes).toEqual([]);
+  }, 60_000);
+
+  test("the cached campaign read's access line carries a trace id and a span id too, the caller's trace continued", async () => {
+    const owner = await register(e2e.gw, { name: "Read Log Owner" });
+    const campaign = await createCampaign(e2e.gw, owner.token, { title: "Read and logged" });
+    const read = async (requestId: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${e2e.gw}/api/campaigns/${campaign.id}`, {
+        headers: { "x-request-id": requestId, ...headers },
+      });
+      expect(res.status).toBe(200);
+      return waitFor(() => linesOf("gateway", requestId).find((l) => l.msg === "request"), {
+        what: `the gateway's access line for ${requestId}`,
+        timeoutMs: 10_000,
+      });
+    };
+    const stamp = Date.now();
+    const [a, b] = [await read(`read-a-${stamp}`), await read(`read-b-${stamp}`)];
+    for (const line of [a, b]) {
+      expect(line).toMatchObject({ route: "/api/campaigns/:id", status: 200 });
+      expect(line.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(line.spanId).toMatch(/^[0-9a-f]{16}$/);
+    }
+    expect(a.traceId).not.toBe(b.traceId);
+    expect(a.spanId).not.toBe(b.spanId);
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const c = await read(`read-c-${stamp}`, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+    expect(c.traceId).toBe(traceId);
   }, 60_000);
 });

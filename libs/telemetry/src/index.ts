@@ -172,6 +172,27 @@ export interface TraceFields {
   spanId?: string;
 }
 
+const TRACE_ID = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** Per-process random halves: with a counter, ids unique across processes and restarts. */
+const LIGHT_TRACE_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+const LIGHT_SPAN_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+let lightCounter = 0;
+
+/**
+ * Ids for a log line of a request that records no span (the cached read while nothing exports):
+ * the caller's trace id when it sent a valid `traceparent`, else a fresh one; a fresh span id. A
+ * per-process random half and a counter — a few string operations instead of a span, so every line
+ * still carries a trace id and a span id that name this request alone.
+ */
+export function lightTraceIds(traceparent: string | null | undefined): { traceId: string; spanId: string } {
+  const n = (++lightCounter).toString(16).padStart(16, "0");
+  const incoming = traceparent ? TRACE_ID.exec(traceparent)?.[1] : undefined;
+  return {
+    traceId: incoming && incoming !== NO_TRACE ? incoming : LIGHT_TRACE_PREFIX + n,
+    spanId: LIGHT_SPAN_PREFIX + n.slice(8),
+  };
+}
+
 /** The request id, trace id and span id of the (active) context; undefined when it has none. */
 export function traceFields(ctx: Context = context.active()): TraceFields | undefined {
   const requestId = ctx.getValue(REQUEST_ID_KEY) as string | undefined;

@@ -4,6 +4,7 @@ import {
   extractTraceContext,
   initTelemetry,
   injectTraceHeaders,
+  lightTraceIds,
   SpanKind,
   withSpan,
 } from "@careforall/telemetry";
@@ -45,5 +46,26 @@ describe("trace context propagation", () => {
 
   test("errors are recorded and rethrown", async () => {
     await expect(withSpan("boom", {}, () => Promise.reject(new Error("x")))).rejects.toThrow("x");
+  });
+});
+
+describe("lightTraceIds (the cached read's log line while nothing records)", () => {
+  test("fresh ids per call, well-formed; a valid caller's trace id is kept, anything else replaced", () => {
+    const a = lightTraceIds(null);
+    const b = lightTraceIds(undefined);
+    for (const ids of [a, b]) {
+      expect(ids.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(ids.spanId).toMatch(/^[0-9a-f]{16}$/);
+    }
+    expect(a.traceId).not.toBe(b.traceId);
+    expect(a.spanId).not.toBe(b.spanId);
+    const caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    expect(lightTraceIds(`00-${caller}-00f067aa0ba902b7-01`).traceId).toBe(caller);
+    for (const bad of [
+      `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+      "garbage",
+      `00-${caller.toUpperCase()}-00f067aa0ba902b7-01`,
+    ])
+      expect(lightTraceIds(bad).traceId).not.toBe(caller);
   });
 });

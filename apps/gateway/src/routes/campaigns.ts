@@ -16,7 +16,7 @@ import {
   serviceUnavailable,
 } from "@careforall/http";
 import { accessLogFor, type Logger } from "@careforall/log";
-import { type SpanContext, startServerSpan, tracingEnabled, withContext } from "@careforall/telemetry";
+import { lightTraceIds, startServerSpan, tracingEnabled, withContext } from "@careforall/telemetry";
 import type { Treaty } from "@elysiajs/eden";
 import { Elysia, t } from "elysia";
 import { examples } from "../openapi/examples";
@@ -66,11 +66,19 @@ export interface HotReadDeps {
  * unexpected failure is a 503 without internals) with the security headers, and every outcome
  * counted under the route template (the snapshot store counts its own 200 and 304).
  */
+/** No line is written (the access log is off): no ids to mint. */
+const NO_IDS = { traceId: "", spanId: "" };
+
 export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   const read = campaignReadHandler(snapshots);
   // Outside Elysia, so outside httpKit's access log: the same line, written here.
   const access = accessLogFor(log);
-  const logged = (response: Response, requestId: string, started: number, span?: SpanContext): Response => {
+  const logged = (
+    response: Response,
+    requestId: string,
+    started: number,
+    span: { traceId: string; spanId: string },
+  ): Response => {
     if (access.enabled)
       access.record(
         "GET",
@@ -78,8 +86,8 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
         response.status,
         performance.now() - started,
         requestId,
-        span?.traceId,
-        span?.spanId,
+        span.traceId,
+        span.spanId,
       );
     return response;
   };
@@ -95,7 +103,7 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
     request: Request & { params: { id: string } },
     requestId: string,
     started: number,
-    span?: SpanContext,
+    span: { traceId: string; spanId: string },
   ): Response | Promise<Response> {
     const served = snapshots.serve(request.params.id, request, requestId);
     if (served instanceof Response) return logged(served, requestId, started, span);
@@ -122,9 +130,14 @@ export function hotCampaignRead({ snapshots, log, metrics }: HotReadDeps) {
   return (request: Request & { params: { id: string } }): Response | Promise<Response> => {
     const started = performance.now();
     const requestId = requestIdFor(request);
-    // Nothing exports spans: the read pays this one test, not a span.
+    // Nothing exports spans: the read pays this one test and two ids for its log line, not a span.
     if (tracingEnabled()) return traced(request, requestId, started);
-    return answer(request, requestId, started);
+    return answer(
+      request,
+      requestId,
+      started,
+      access.enabled ? lightTraceIds(request.headers.get("traceparent")) : NO_IDS,
+    );
   };
 }
 
