@@ -9,7 +9,16 @@ import { freePort } from "@careforall/http";
 import { waitFor } from "@careforall/testkit";
 import { type StandIn, startStandIn } from "../../apps/archiver/test/es-stand-in";
 import { ROOT, waitReady } from "../../scripts/stack";
-import { call, expectCall, mapLimited, register, type Session, uniqueEmail, useSystem } from "./support";
+import {
+  call,
+  createCampaign,
+  mapLimited,
+  openDemoAccount,
+  register,
+  type Session,
+  uniqueEmail,
+  useSystem,
+} from "./support";
 
 let es: StandIn | undefined;
 let owner: Session;
@@ -75,26 +84,11 @@ function pledgeDocs(pledgeId: string): Doc[] {
     .filter((d) => d.aggregateId === pledgeId || d.data?.pledgeId === pledgeId);
 }
 
-async function campaign(): Promise<string> {
-  const c = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title: "Archived donations", description: "Archive test", goalMinor: 10_000_000, currency: "BDT" },
-    { token: owner.accessToken },
-  );
-  return c.id;
-}
+const campaign = () => createCampaign(sys.gw, owner, "Archived donations", { description: "Archive test" });
 
 /** A guest donation with its own request id; retried while pledge does not know the campaign yet. */
 async function donate(campaignId: string, requestId: string): Promise<string> {
-  const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/bank/demo-accounts",
-  );
+  const account = await openDemoAccount(sys.gw);
   const key = crypto.randomUUID();
   return waitFor(
     async () => {

@@ -13,6 +13,7 @@ import {
   gauge,
   login,
   mapLimited,
+  openDemoAccount,
   randomInt,
   register,
   type Session,
@@ -164,12 +165,7 @@ test("the money path survives kills, bank faults and webhook chaos", async () =>
       Array.from({ length: GUESTS }, (_, i) => i),
       6,
       async (i) => {
-        const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-          201,
-          gw,
-          "POST",
-          "/api/bank/demo-accounts",
-        );
+        const account = await openDemoAccount(gw);
         const email = uniqueEmail(`guest${i}`);
         return {
           label: `guest${i}`,

@@ -12,10 +12,12 @@ import postgres from "postgres";
 import {
   ADMIN,
   call,
+  createCampaign,
   expectCall,
   gauge,
   login,
   mapLimited,
+  openDemoAccount,
   register,
   type Session,
   uniqueEmail,
@@ -62,25 +64,11 @@ beforeAll(async () => {
   owner = await register(sys.gw, "Crash Owner");
 });
 
-async function newCampaign(title: string): Promise<string> {
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title, description: "Crash test", goalMinor: 1_000_000, currency: "BDT" },
-    { token: owner.accessToken },
-  );
-  return campaign.id;
-}
+const newCampaign = (title: string) =>
+  createCampaign(sys.gw, owner, title, { description: "Crash test", goalMinor: 1_000_000 });
 
 async function newGuest(): Promise<Guest> {
-  const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/bank/demo-accounts",
-  );
+  const account = await openDemoAccount(sys.gw);
   return { email: uniqueEmail("crash"), accountId: account.bankAccountId, secret: account.accountSecret };
 }
 

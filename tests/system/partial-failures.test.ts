@@ -26,7 +26,19 @@ import {
   startRedisServer,
   waitFor,
 } from "@careforall/testkit";
-import { ADMIN, call, expectCall, gauge, login, register, type Session, uniqueEmail, useSystem } from "./support";
+import {
+  ADMIN,
+  call,
+  createCampaign,
+  expectCall,
+  gauge,
+  login,
+  openDemoAccount,
+  register,
+  type Session,
+  uniqueEmail,
+  useSystem,
+} from "./support";
 
 const redisPort = freePort();
 const postgresPort = freePort();
@@ -77,22 +89,8 @@ const accepted: Pledge[] = [];
 beforeAll(async () => {
   admin = await login(sys.gw, ADMIN.email, ADMIN.password);
   const owner = await register(sys.gw, "Partial Owner");
-  campaignId = (
-    await expectCall<{ id: string }>(
-      201,
-      sys.gw,
-      "POST",
-      "/api/campaigns",
-      { title: "Partial failures", description: "Servers going away", goalMinor: 10_000_000, currency: "BDT" },
-      { token: owner.accessToken },
-    )
-  ).id;
-  const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/bank/demo-accounts",
-  );
+  campaignId = await createCampaign(sys.gw, owner, "Partial failures", { description: "Servers going away" });
+  const account = await openDemoAccount(sys.gw);
   guest = { email: uniqueEmail("partial"), ...account };
 });
 
@@ -226,12 +224,7 @@ describe("the servers under the platform go away under load and come back", () =
   test("the bank killed: a cached source is accepted and waits, a new one gets 503 + Retry-After, then succeeds", async () => {
     await sys.guard(async () => {
       // A second guest whose account exists but whose source pledge has never asked the bank about.
-      const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-        201,
-        sys.gw,
-        "POST",
-        "/api/bank/demo-accounts",
-      );
+      const account = await openDemoAccount(sys.gw);
       const newcomer = { email: uniqueEmail("newcomer"), ...account };
       await sys.stack.kill("bank");
       for (let i = 0; i < 5; i++) expect((await donate()).status).toBe(202);

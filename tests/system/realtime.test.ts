@@ -8,7 +8,19 @@
 // pushes none twice.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Frame, TestSocket, waitFor } from "@careforall/testkit";
-import { ADMIN, call, expectCall, login, mapLimited, register, type Session, uniqueEmail, useSystem } from "./support";
+import {
+  ADMIN,
+  call,
+  createCampaign,
+  expectCall,
+  login,
+  mapLimited,
+  openDemoAccount,
+  register,
+  type Session,
+  uniqueEmail,
+  useSystem,
+} from "./support";
 
 const sys = useSystem({
   label: "realtime",
@@ -44,17 +56,8 @@ async function socket(gw: string, session?: Session): Promise<TestSocket> {
   return s;
 }
 
-async function newCampaign(title: string, goalMinor = 10_000_000): Promise<string> {
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title, description: "Real-time test", goalMinor, currency: "BDT" },
-    { token: owner.accessToken },
-  );
-  return campaign.id;
-}
+const newCampaign = (title: string, goalMinor = 10_000_000) =>
+  createCampaign(sys.gw, owner, title, { description: "Real-time test", goalMinor });
 
 /** Follows on `s` once the replica knows the campaign; returns the totals frame the follow answered with. */
 async function follow(s: TestSocket, campaignId: string): Promise<Frame> {
@@ -81,12 +84,7 @@ async function donate(session: Session | null, campaignId: string, amountMinor: 
   const key = `rt-${crypto.randomUUID()}`;
   const body: Record<string, unknown> = { amountMinor, currency: "BDT" };
   if (!session) {
-    const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-      201,
-      sys.gw,
-      "POST",
-      "/api/bank/demo-accounts",
-    );
+    const account = await openDemoAccount(sys.gw);
     body.donor = { email: uniqueEmail("rt-guest"), name: "Realtime Guest" };
     body.source = { bankAccountId: account.bankAccountId, accountSecret: account.accountSecret };
   }

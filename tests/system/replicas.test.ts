@@ -14,10 +14,12 @@ import { ROOT, type RunningService } from "../../scripts/stack";
 import {
   ADMIN,
   call,
+  createCampaign,
   expectCall,
   gauge,
   login,
   mapLimited,
+  openDemoAccount,
   register,
   type Session,
   uniqueEmail,
@@ -77,25 +79,11 @@ beforeAll(async () => {
   owner = await register(sys.gw, "Replicas Owner");
 }, 120_000);
 
-async function newCampaign(title: string): Promise<string> {
-  const campaign = await expectCall<{ id: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/campaigns",
-    { title, description: "Replicated topology test", goalMinor: 100_000_000, currency: "BDT" },
-    { token: owner.accessToken },
-  );
-  return campaign.id;
-}
+const newCampaign = (title: string) =>
+  createCampaign(sys.gw, owner, title, { description: "Replicated topology test", goalMinor: 100_000_000 });
 
 async function newGuest(): Promise<Payer> {
-  const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-    201,
-    sys.gw,
-    "POST",
-    "/api/bank/demo-accounts",
-  );
+  const account = await openDemoAccount(sys.gw);
   return {
     kind: "guest",
     email: uniqueEmail("replica"),

@@ -176,6 +176,35 @@ export async function expectCall<T = unknown>(
   return reply.body;
 }
 
+/** A demo bank account's credentials, as a guest donor pays with them. */
+export interface DemoAccount {
+  bankAccountId: string;
+  accountSecret: string;
+}
+
+/** Opens a demo bank account through the gateway, as a guest does (201 or the call throws). */
+export function openDemoAccount(gw: string): Promise<DemoAccount> {
+  return expectCall<DemoAccount>(201, gw, "POST", "/api/bank/demo-accounts");
+}
+
+/** Starts a BDT campaign owned by `owner` through the gateway; its id. */
+export async function createCampaign(
+  gw: string,
+  owner: Session,
+  title: string,
+  { description = "System test", goalMinor = 10_000_000 }: { description?: string; goalMinor?: number } = {},
+): Promise<string> {
+  const campaign = await expectCall<{ id: string }>(
+    201,
+    gw,
+    "POST",
+    "/api/campaigns",
+    { title, description, goalMinor, currency: "BDT" },
+    { token: owner.accessToken },
+  );
+  return campaign.id;
+}
+
 export function uniqueEmail(label = "user"): string {
   return `${uniqueName(label).toLowerCase()}@example.org`;
 }

@@ -7,7 +7,7 @@
 // request id on every span of the donation's own trace, and the resource attributes set.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TestSocket, waitFor } from "@careforall/testkit";
-import { call, expectCall, register, type Session, uniqueEmail, useSystem } from "./support";
+import { call, createCampaign, openDemoAccount, register, type Session, uniqueEmail, useSystem } from "./support";
 
 interface Span {
   service: string;
@@ -138,14 +138,12 @@ function connectedTraces(traceId: string): Set<string> {
 describe("tracing", () => {
   test("a donation is one connected trace across gateway, pledge, payment, bank and campaign, the request id on every span", async () => {
     await sys.guard(async () => {
-      const campaign = await expectCall<{ id: string }>(
-        201,
-        sys.gw,
-        "POST",
-        "/api/campaigns",
-        { title: "Followed by its trace", description: "Tracing test", goalMinor: 1_000_000, currency: "BDT" },
-        { token: owner.accessToken },
-      );
+      const campaign = {
+        id: await createCampaign(sys.gw, owner, "Followed by its trace", {
+          description: "Tracing test",
+          goalMinor: 1_000_000,
+        }),
+      };
       // A socket follows the campaign: the donation's totals are pushed to it.
       socket = await TestSocket.open(`${sys.gw}/api/ws`);
       await waitFor(
@@ -157,12 +155,7 @@ describe("tracing", () => {
         },
         { what: "the campaign followed", intervalMs: 100, timeoutMs: 15_000 },
       );
-      const account = await expectCall<{ bankAccountId: string; accountSecret: string }>(
-        201,
-        sys.gw,
-        "POST",
-        "/api/bank/demo-accounts",
-      );
+      const account = await openDemoAccount(sys.gw);
       const requestId = `trace-me-${Date.now()}`;
       const key = crypto.randomUUID();
       const pledge = await waitFor(
