@@ -11,6 +11,7 @@ import { fieldErrors, type ProblemDetails, toProblem } from "../api/problem";
 import { useServices } from "../context";
 import { formatMoney, minorDigits, parseAmount, toDecimalString } from "../lib/money";
 import type { DemoAccount } from "../lib/receipts";
+import { fieldMessages } from "./field-messages";
 import { ProblemBox } from "./status";
 
 export interface DonateCampaign {
@@ -202,14 +203,7 @@ export function DonatePanel(props: { campaign: DonateCampaign; onRefused?: () =>
     }
   }
 
-  const invalid = (field: string) => (errors()[field] ? "true" : undefined);
-  const FieldError = (p: { field: string }) => (
-    <Show when={errors()[p.field]}>
-      <span class="field-error" id={`err-${p.field}`}>
-        {errors()[p.field]}
-      </span>
-    </Show>
-  );
+  const { invalid, FieldError } = fieldMessages(errors);
 
   return (
     <form class="panel donate" onSubmit={donate} noValidate aria-labelledby="donate-title">

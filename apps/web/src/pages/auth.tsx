@@ -4,6 +4,7 @@ import { A, useNavigate, useSearchParams } from "@solidjs/router";
 import { createSignal, Show } from "solid-js";
 import { fieldErrors, type ProblemDetails, toProblem } from "../api/problem";
 import type { SessionBody } from "../api/session";
+import { fieldMessages } from "../components/field-messages";
 import { ProblemBox } from "../components/status";
 import { useServices } from "../context";
 
@@ -24,6 +25,7 @@ export function AuthForm(props: { mode: "signin" | "signup" }) {
   const [local, setLocal] = createSignal<Record<string, string>>({});
   const signup = () => props.mode === "signup";
   const errors = () => ({ ...fieldErrors(problem()), ...local() });
+  const { invalid, FieldError } = fieldMessages(errors);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -71,14 +73,10 @@ export function AuthForm(props: { mode: "signin" | "signup" }) {
         autocomplete={auto}
         value={value()}
         onInput={(e) => set(e.currentTarget.value)}
-        aria-invalid={errors()[id] ? "true" : undefined}
+        aria-invalid={invalid(id)}
         aria-describedby={`err-${id}`}
       />
-      <Show when={errors()[id]}>
-        <span class="field-error" id={`err-${id}`}>
-          {errors()[id]}
-        </span>
-      </Show>
+      <FieldError field={id} />
     </>
   );
 

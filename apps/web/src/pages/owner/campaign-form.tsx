@@ -3,6 +3,7 @@
 // Checked before sending; the server's problems are shown next to their fields, the rest above the button.
 import { createSignal, type JSX, Show } from "solid-js";
 import { fieldErrors, type ProblemDetails, toProblem } from "../../api/problem";
+import { fieldMessages } from "../../components/field-messages";
 import { ProblemBox } from "../../components/status";
 import {
   type CampaignDraft,
@@ -88,14 +89,7 @@ export function CampaignForm(props: {
     }
   }
 
-  const invalid = (field: string) => (errors()[field] ? "true" : undefined);
-  const FieldError = (p: { field: string }) => (
-    <Show when={errors()[p.field]}>
-      <span class="field-error" id={`err-${p.field}`}>
-        {errors()[p.field]}
-      </span>
-    </Show>
-  );
+  const { invalid, FieldError } = fieldMessages(errors);
 
   return (
     <form class="panel campaign-form" onSubmit={submit} noValidate ref={form}>
