@@ -10,12 +10,12 @@ import { createMemoryFanout } from "@careforall/bus";
 import { createMemoryCache, createMemoryRateLimiter } from "@careforall/cache";
 import { systemClock } from "@careforall/config";
 import type { CampaignSnapshot } from "@careforall/events";
-import { createHttpMetrics, freePort } from "@careforall/http";
+import { createHttpMetrics } from "@careforall/http";
 import { createLogger } from "@careforall/log";
 import { initTelemetry } from "@careforall/telemetry";
 import { campaignSnapshot, createTestKeys } from "@careforall/testkit";
-import { treaty } from "@elysiajs/eden";
-import { createGatewayApp, createSnapshotStore, type GatewayClients, hotCampaignRead } from "../apps/gateway/src/app";
+import { createGatewayApp, createSnapshotStore, hotCampaignRead } from "../apps/gateway/src/app";
+import { testGatewayConfig, unreachableClients } from "../apps/gateway/test/offline-gateway";
 
 type Mode = "off" | "on";
 
@@ -47,29 +47,11 @@ async function child(mode: Mode, iterations: number, rounds: number): Promise<vo
   });
   const hot = hotCampaignRead({ snapshots, log, metrics });
   const keys = await createTestKeys();
-  const nowhere = `127.0.0.1:${freePort()}`;
   const app = createGatewayApp({
-    clients: Object.fromEntries(
-      ["auth", "campaign", "pledge", "payment", "bank", "chat", "notification"].map((n) => [n, treaty(nowhere)]),
-    ) as unknown as GatewayClients,
+    clients: unreachableClients(),
     snapshots,
     limiter: createMemoryRateLimiter(),
-    config: {
-      JWT_PUBLIC_KEY: keys.publicKeyPem,
-      JWT_ISSUER: "careforall-auth",
-      RATE_LIMIT_AUTH: 0,
-      RATE_LIMIT_LOGIN_PER_ACCOUNT: 0,
-      RATE_LIMIT_DEMO_ACCOUNTS: 0,
-      RATE_LIMIT_PLEDGES: 0,
-      RATE_LIMIT_TEST_ACCOUNT_PLEDGES: 0,
-      TRUSTED_PROXIES: "",
-      WS_FRAMES_PER_SECOND: 20,
-      WS_FRAME_BURST: 40,
-      WS_MAX_FOLLOWS: 100,
-      WS_MAX_ROOMS: 20,
-      WS_IDLE_TIMEOUT_SECONDS: 60,
-      WS_BACKPRESSURE_LIMIT_BYTES: 1024 * 1024,
-    },
+    config: testGatewayConfig(keys.publicKeyPem),
     fanout: createMemoryFanout({ log }),
     log,
     metrics,
