@@ -149,6 +149,7 @@ export async function embeddedInfrastructure(options: EmbeddedInfrastructureOpti
         subscribeBatch: (subscribeOptions) => track(bus.subscribeBatch(subscribeOptions)),
         ping: () => bus.ping(),
         stats: () => bus.stats(),
+        retainedSince: () => bus.retainedSince(),
         close: async () => {},
       };
     },

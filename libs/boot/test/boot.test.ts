@@ -64,6 +64,7 @@ function recordingInfrastructure(order: string[], overrides: Partial<Infrastruct
         subscribeBatch: (options) => bus.subscribeBatch(options),
         ping: () => bus.ping(),
         stats: () => bus.stats(),
+        retainedSince: () => bus.retainedSince(),
         close: () => bus.close().then(() => void order.push("bus")),
       };
       return recordedBus;

@@ -49,6 +49,8 @@ export interface JetStreamBusOptions {
   streamName?: string;
   /** How long a repeated event id is recognised as a duplicate (default 2 minutes). */
   duplicateWindowMs?: number;
+  /** How long the stream keeps an event, in ms (default 0: forever); applied to an existing stream too. */
+  maxAgeMs?: number;
   /** Connection name shown in NATS monitoring. */
   name?: string;
 }
@@ -62,12 +64,16 @@ const STREAM_NOT_FOUND = 10059;
 const PING_TIMEOUT_MS = 2_000;
 /** A consumer's lag is read at scrape time: a NATS that is away costs a scrape this much at most. */
 const PENDING_TIMEOUT_MS = 500;
+/** retainedSince() asks the server about the stream; a NATS that is away costs the caller this much at most. */
+const INFO_TIMEOUT_MS = 5_000;
+const HOUR_MS = 60 * 60_000;
 
 /** The bus settings every service reads from its environment (`natsConfig` in libs/config). */
 export interface NatsSettings {
   NATS_URL: string;
   BUS_PREFIX: string;
   BUS_DUPLICATE_WINDOW_MS: number;
+  BUS_STREAM_MAX_AGE_HOURS?: number;
 }
 
 /**
@@ -97,6 +103,7 @@ export const jetStreamOptions = (config: NatsSettings) => ({
   url: config.NATS_URL,
   prefix: config.BUS_PREFIX,
   duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
+  maxAgeMs: (config.BUS_STREAM_MAX_AGE_HOURS ?? 0) * HOUR_MS,
 });
 
 export async function createJetStreamBus(options: JetStreamBusOptions): Promise<Bus> {
@@ -115,7 +122,10 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
   });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, stream, prefix, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
+    await ensureStream(jsm, stream, prefix, {
+      duplicateWindowMs: options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
+      maxAgeMs: options.maxAgeMs ?? 0,
+    });
     return new JetStreamBus(nc, jsm, jsm.jetstream(), prefix, stream, log);
   } catch (err) {
     await nc.close();
@@ -142,21 +152,31 @@ export async function deleteStream(url: string, prefix: string, name = streamNam
  * by add(); a different one (older deploy, other window) makes the server answer "name in use",
  * and then this process converges the stream on its own settings.
  */
-async function ensureStream(jsm: JetStreamManager, name: string, prefix: string, duplicateWindowMs: number) {
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  prefix: string,
+  limits: { duplicateWindowMs: number; maxAgeMs: number },
+) {
   const subjects = [`${prefix}.evt.>`];
-  const duplicate_window = nanos(duplicateWindowMs);
+  // 0 is "no limit" to the server. Events past it are deleted (the archiver keeps the history).
+  const max_age = nanos(limits.maxAgeMs);
+  // The server refuses a duplicate window longer than the max age: an id is remembered while its event is kept.
+  const windowMs = limits.maxAgeMs > 0 ? Math.min(limits.duplicateWindowMs, limits.maxAgeMs) : limits.duplicateWindowMs;
+  const duplicate_window = nanos(windowMs);
   try {
     await jsm.streams.add({
       name,
       subjects,
       duplicate_window,
+      max_age,
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
     });
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
-    await jsm.streams.update(name, { subjects, duplicate_window });
+    await jsm.streams.update(name, { subjects, duplicate_window, max_age });
   }
 }
 
@@ -281,6 +301,13 @@ class JetStreamBus implements Bus {
 
   stats() {
     return { ...this.#stats };
+  }
+
+  async retainedSince(): Promise<Date> {
+    const info = await withDeadline(this.jsm.streams.info(this.stream), INFO_TIMEOUT_MS, "nats");
+    // An empty stream reports first_ts as the zero time (0001-01-01): it holds nothing older than now.
+    if (info.state.messages === 0) return new Date();
+    return new Date(info.state.first_ts);
   }
 
   close(): Promise<void> {

@@ -414,6 +414,11 @@ class MemoryBus implements Bus {
     return { ...this.#stats };
   }
 
+  /** The oldest event still held (in memory, and so in the journal): trimmed ones can never be delivered again. */
+  async retainedSince(): Promise<Date> {
+    return new Date(this.#stream[0]?.publishedAt ?? this.#now());
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.all([...this.#subscriptions].map((s) => s.stop()));

@@ -154,5 +154,11 @@ export interface Bus {
   /** Cheap reachability check for /ready. */
   ping(): Promise<boolean>;
   stats(): BusStats;
+  /**
+   * The time of the oldest event the bus could still deliver (to a consumer created now, or on a
+   * replay); now when it holds none. Nothing older can reach a consumer again, so consumers may
+   * forget (prune) what they recorded of older events. One round trip: fine once a minute.
+   */
+  retainedSince(): Promise<Date>;
   close(): Promise<void>;
 }

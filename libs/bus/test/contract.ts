@@ -31,6 +31,9 @@ interface Received {
   traceId: string | undefined;
 }
 
+/** The bus may stamp events with its own clock (the NATS server's, on this machine): a little slack. */
+const CLOCK_SLACK_MS = 1_000;
+
 // Short delays keep the suite fast while still exercising real redelivery timers.
 const BACKOFF = [50, 100];
 
@@ -729,6 +732,33 @@ export function busContract(name: string, open: OpenNamespace): void {
         await expect(bus.subscribeBatch({ ...base, durable: "" })).rejects.toThrow("durable");
         await expect(bus.subscribeBatch({ ...base, types: [] })).rejects.toThrow("types");
       });
+    });
+
+    test("retainedSince() is now on an empty bus, then the first held event's time, however many follow", async () => {
+      const { bus } = await setup();
+      const before = Date.now();
+      const empty = (await bus.retainedSince()).getTime();
+      expect(empty).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
+      expect(empty).toBeLessThanOrEqual(Date.now() + CLOCK_SLACK_MS);
+      const sent = Date.now();
+      await bus.publish(makeEvent("retained.tested", { i: 0 }));
+      const firstStored = Date.now();
+      // Later events get later times, so a bus answering "now" (or the newest event) fails below.
+      await quietWindow(20);
+      for (let i = 1; i < 3; i++) await bus.publish(makeEvent("retained.tested", { i }));
+      const since = (await bus.retainedSince()).getTime();
+      expect(since).toBeLessThanOrEqual(firstStored);
+      expect(since).toBeGreaterThanOrEqual(sent - CLOCK_SLACK_MS);
+      // Handling does not move it: JetStream keeps acknowledged events (limits retention), the
+      // journaled bus keeps them inside the duplicate window at least.
+      const handled: number[] = [];
+      await bus.subscribe({
+        durable: "retained",
+        types: ["retained.tested"],
+        handler: async () => void handled.push(1),
+      });
+      await waitFor(() => handled.length === 3);
+      expect((await bus.retainedSince()).getTime()).toBeLessThanOrEqual(firstStored);
     });
 
     test("invalid event types and filters are rejected up front", async () => {

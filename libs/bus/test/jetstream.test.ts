@@ -7,6 +7,7 @@ import {
   type DeliveryContext,
   deleteStream,
   type EventEnvelope,
+  jetStreamOptions,
   streamName,
 } from "@careforall/bus";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -162,6 +163,50 @@ describe("jetstream bus", () => {
     } finally {
       await nc.close();
       await Promise.all(buses.map((b) => b.close()));
+    }
+  });
+
+  test("the stream's max age is set on a new stream and converged onto an existing one (0: forever)", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const forever = await createJetStreamBus({ url, prefix, log });
+    const nc = await connect({ servers: url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(streamName(prefix))).config.max_age).toBe(0);
+      const dayOld = await createJetStreamBus({ url, prefix, log, maxAgeMs: 24 * 3_600_000 });
+      await dayOld.close();
+      expect((await jsm.streams.info(streamName(prefix))).config.max_age).toBe(nanos(24 * 3_600_000));
+      // What every service passes: BUS_STREAM_MAX_AGE_HOURS from its config.
+      const configured = await createJetStreamBus({
+        ...jetStreamOptions({
+          NATS_URL: url,
+          BUS_PREFIX: prefix,
+          BUS_DUPLICATE_WINDOW_MS: 120_000,
+          BUS_STREAM_MAX_AGE_HOURS: 720,
+        }),
+        log,
+      });
+      await configured.close();
+      expect((await jsm.streams.info(streamName(prefix))).config.max_age).toBe(nanos(720 * 3_600_000));
+    } finally {
+      await nc.close();
+      await forever.close();
+    }
+  });
+
+  test("retainedSince() moves forward as events age out of a stream with a max age", async () => {
+    const prefix = freshPrefix();
+    const { log } = captureLog();
+    const bus = await createJetStreamBus({ url, prefix, log, maxAgeMs: 1_000 });
+    try {
+      await bus.publish(makeEvent("pledge.created", { i: 0 }));
+      const firstStored = Date.now();
+      expect((await bus.retainedSince()).getTime()).toBeLessThanOrEqual(firstStored);
+      // The server deletes it about a second later: then nothing that old can be delivered again.
+      await waitFor(async () => (await bus.retainedSince()).getTime() > firstStored, 20_000, 100);
+    } finally {
+      await bus.close();
     }
   });
 

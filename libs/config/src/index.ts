@@ -94,6 +94,17 @@ export const natsConfig = {
    * delivered again and the consumers' inboxes absorb it.
    */
   BUS_DUPLICATE_WINDOW_MS: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 120_000 }),
+  /**
+   * How long the stream keeps an event (hours; 0 = forever). Every service must use the same value
+   * (each converges the stream on its own at start). Older events are gone from the stream (the
+   * archiver keeps them in Elasticsearch); consumers' inbox rows are pruned behind it.
+   */
+  BUS_STREAM_MAX_AGE_HOURS: Type.Integer({ minimum: 0, maximum: 87_600, default: 720 }),
+  /**
+   * An inbox row is kept at least this long (hours), whatever the stream still holds: it covers a
+   * service down for days whose outbox re-publishes an event after the duplicate window.
+   */
+  INBOX_MIN_RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 87_600, default: 168 }),
 };
 
 /** The settings of a service that calls the bank (pledge for grants, payment for holds). */
