@@ -20,8 +20,11 @@ import {
 import { createLogger, type Logger } from "@careforall/log";
 import {
   type BurstHold,
+  createInboxPruner,
   createOutboxRelay,
   exportOutboxLag,
+  type InboxPruner,
+  type InboxTable,
   type OutboxRelay,
   type OutboxRelayOptions,
   type OutboxTable,
@@ -111,6 +114,14 @@ export interface RelaySettings {
   enabled?: boolean;
 }
 
+export interface InboxPruneSettings {
+  db: OutboxRelayOptions["db"];
+  table: InboxTable;
+}
+
+/** INBOX_MIN_RETENTION_HOURS's default (natsConfig in libs/config): 7 days. */
+const DEFAULT_INBOX_MIN_RETENTION_HOURS = 168;
+
 /** What a service's start gets: everything boot built, and helpers that open the rest in stop order. */
 export interface BootContext<C> {
   service: ServiceName;
@@ -126,6 +137,12 @@ export interface BootContext<C> {
   database<T extends Record<string, unknown>>(spec: DatabaseSpec<T>): Promise<OpenedDatabase<T>>;
   /** The outbox relay onto the bus, its lag exported, started (stopped after the workers, before the bus). */
   relay(settings: RelaySettings): OutboxRelay;
+  /**
+   * The inbox pruner, started: every minute it deletes the inbox rows whose event the bus can no
+   * longer deliver (older than bus.retainedSince() minus an hour, and than INBOX_MIN_RETENTION_HOURS),
+   * counted in careforall_inbox_pruned_total. Stopped with the workers.
+   */
+  pruneInbox(settings: InboxPruneSettings): InboxPruner;
   /** The shared cache (opened once; closed after the databases). */
   cache(): Promise<SharedCache>;
   /** Live fan-out to other processes (opened once; closed before the bus). Same NATS as the bus, so /ready's nats check covers it. */
@@ -266,6 +283,26 @@ export async function bootService<S extends TObject>(
         if (enabled) relay.start();
         else log.warn("outbox.relay_disabled");
         return relay;
+      },
+      pruneInbox({ db, table }) {
+        const configured = (config as Record<string, unknown>).INBOX_MIN_RETENTION_HOURS;
+        const hours = typeof configured === "number" ? configured : DEFAULT_INBOX_MIN_RETENTION_HOURS;
+        const pruned = metrics.counter(
+          "careforall_inbox_pruned_total",
+          "Inbox rows deleted once their event could not come back",
+        );
+        const pruner = createInboxPruner({
+          db,
+          table,
+          log,
+          clock,
+          retainedSince: () => bus.retainedSince(),
+          minRetentionMs: hours * 60 * 60_000,
+          onPruned: (count) => pruned.inc(count),
+        });
+        workers.push({ name: "inbox pruner", run: () => pruner.stop() });
+        pruner.start();
+        return pruner;
       },
       cache() {
         sharedCache ??= infra.cache(infraCtx).then((opened) => {

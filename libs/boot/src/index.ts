@@ -10,6 +10,7 @@ export {
   type Connection,
   type DatabaseSpec,
   defineService,
+  type InboxPruneSettings,
   type InfraContext,
   type Infrastructure,
   type OpenedDatabase,

@@ -20,7 +20,7 @@ import { createLogger, type Logger } from "@careforall/log";
 import { waitFor } from "@careforall/testkit";
 import { sql } from "drizzle-orm";
 import { Elysia } from "elysia";
-import { outbox, tables } from "./fixtures/schema";
+import { inbox, outbox, tables } from "./fixtures/schema";
 
 const ProbeConfig = T.Object({
   ...commonConfig,
@@ -338,6 +338,53 @@ describe("bootService", () => {
     await booted.stop();
   });
 
+  test("ctx.pruneInbox prunes the rows past its horizon at once, counts and logs them, and stops with the workers, before the bus", async () => {
+    const order: string[] = [];
+    const { lines, createLog } = capturedLog();
+    const hour = 60 * 60_000;
+    let metrics: Ctx["metrics"] | undefined;
+    let left: () => Promise<string[]> = async () => [];
+    const definition = defineService({
+      name: "campaign",
+      config: ProbeConfig,
+      async start({ database, pruneInbox, onStop, ...ctx }: Ctx) {
+        metrics = ctx.metrics;
+        const { db } = await database({ schema: tables, migrationsFolder: MIGRATIONS });
+        await db.delete(inbox);
+        const now = Date.now();
+        // The bus (in memory, empty) holds nothing older than now; the minimum retention is 2 hours.
+        await db.insert(inbox).values([
+          { consumer: "c", eventId: "old", processedAt: new Date(now - 3 * hour) },
+          { consumer: "c", eventId: "recent", processedAt: new Date(now - hour) },
+        ]);
+        onStop("worker", () => void order.push("worker"));
+        const pruner = pruneInbox({ db, table: inbox });
+        const stopPruner = pruner.stop.bind(pruner);
+        pruner.stop = () => stopPruner().then(() => void order.push("inbox pruner"));
+        left = async () => (await db.select().from(inbox)).map((r) => r.eventId);
+        return new Elysia();
+      },
+    });
+    const booted = await bootService(definition, {
+      infrastructure: recordingInfrastructure(order),
+      env: { ...env, INBOX_MIN_RETENTION_HOURS: "2" },
+      listen: false,
+      createLog,
+    });
+    try {
+      const pruned = await waitFor(() => lines.find((l) => l.msg === "inbox.pruned"), { what: "a pruning round" });
+      expect(await left()).toEqual(["recent"]);
+      expect(pruned).toMatchObject({ deleted: 1, service: "campaign" });
+      expect(Date.parse(String(pruned?.horizon))).toBeLessThan(Date.now() - 2 * hour + 60_000);
+      const counted = await metrics?.registry.getSingleMetric("careforall_inbox_pruned_total")?.get();
+      expect(counted?.values[0]?.value).toBe(1);
+    } finally {
+      await booted.stop();
+    }
+    expect(order.slice(0, 3)).toEqual(["worker", "inbox pruner", "bus"]);
+    expect(lines.some((l) => l.msg === "service.shutdown_failed" || l.msg === "inbox.pruner.failed")).toBe(false);
+  });
+
   test("the bus is on /ready (optional: a service answers without it), and migrations apply once when replicas boot together", async () => {
     const order: string[] = [];
     const checks: Array<Ctx["checks"]> = [];
@@ -371,7 +418,8 @@ describe("bootService", () => {
       const [journal] = await probe.db.execute<{ n: number }>(
         sql`select count(*)::int as n from campaign.__migrations`,
       );
-      expect(journal?.n).toBe(1);
+      // Each of the fixture's two migrations, once.
+      expect(journal?.n).toBe(2);
       await probe.close();
     } finally {
       await fresh.drop();

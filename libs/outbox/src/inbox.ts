@@ -1,6 +1,9 @@
 // Inbox: consumers record each event id in the same transaction as its effect, so a
-// redelivered event (at-least-once bus) applies once (invariant 5).
+// redelivered event (at-least-once bus) applies once (invariant 5). Rows are pruned once their
+// event can no longer reach the consumer again (see inbox-pruner.ts).
 import type { Executor } from "@careforall/db";
+import { sql } from "drizzle-orm";
+import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { InboxTable } from "./tables";
 
 /** Returns true the first time `eventId` is seen by `consumer` in this transaction's view; false on a repeat. */
@@ -33,4 +36,29 @@ export async function recordInboxMany(
     .onConflictDoNothing()
     .returning({ eventId: table.eventId });
   return new Set(rows.map((r) => r.eventId));
+}
+
+/**
+ * Deletes up to `limit` inbox rows processed before `before`, oldest first, in one short statement
+ * (inbox_processed_at_idx); returns how many went. The caller decides `before` (see createInboxPruner):
+ * a row may only go once its event cannot be delivered again.
+ */
+export async function pruneInbox(
+  // biome-ignore lint/suspicious/noExplicitAny: any drizzle pg database (postgres.js or PGlite)
+  db: PgDatabase<any, any, any>,
+  table: InboxTable,
+  before: Date,
+  limit = 5000,
+): Promise<number> {
+  // Raw SQL: drizzle's delete has no limit/order. The count comes back as a row, the same on both drivers.
+  const rows = (await db.execute(sql`
+    with gone as (
+      delete from ${table} where (consumer, event_id) in (
+        select consumer, event_id from ${table}
+        where processed_at < ${before.toISOString()}::timestamptz
+        order by processed_at
+        limit ${limit})
+      returning 1)
+    select count(*)::int as n from gone`)) as unknown as Array<{ n: number }>;
+  return rows[0]?.n ?? 0;
 }

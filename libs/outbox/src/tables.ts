@@ -38,7 +38,8 @@ export function inboxTable<S extends string>(schema: PgSchema<S>) {
       eventId: text("event_id").notNull(),
       processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     },
-    (t) => [primaryKey({ columns: [t.consumer, t.eventId] })],
+    // processed_at: the pruner deletes the oldest rows first, a few thousand at a time.
+    (t) => [primaryKey({ columns: [t.consumer, t.eventId] }), index("inbox_processed_at_idx").on(t.processedAt)],
   );
 }
 

@@ -1,0 +1,1 @@
+CREATE INDEX "inbox_processed_at_idx" ON "campaign"."inbox" USING btree ("processed_at");
