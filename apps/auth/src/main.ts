@@ -15,9 +15,24 @@ import { startBankAccountConsumer } from "./workers/bank-accounts";
 export const authService = defineService({
   name: "auth",
   config: AuthConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, cache, consume, onStop }) {
+  async start({
+    config,
+    log,
+    clock,
+    bus,
+    metrics,
+    identity,
+    checks,
+    database,
+    pruneInbox,
+    relay,
+    cache,
+    consume,
+    onStop,
+  }) {
     const keys = await loadSigningKeys({ privateKeyPem: config.JWT_PRIVATE_KEY, publicKeyPem: config.JWT_PUBLIC_KEY });
     const db = await database({ schema, migrationsFolder: join(import.meta.dir, "db/migrations") });
+    pruneInbox({ db: db.db, table: schema.inbox });
     const outboxRelay = relay({ db: db.db, table: schema.outbox });
     consume(await startBankAccountConsumer(bus, db.db));
 

@@ -6,7 +6,7 @@ import { defineService, runService } from "@careforall/boot";
 import { createBankApp } from "./app";
 import { BankConfigSchema, demoBankOn } from "./config";
 import { createBankConsumers } from "./consumers";
-import { outbox, schema } from "./db/schema";
+import { inbox, outbox, schema } from "./db/schema";
 import { faultsFromConfig } from "./domain";
 import { createFaultStore } from "./faults";
 import { ensureFixedAccounts } from "./ledger";
@@ -17,8 +17,9 @@ import { createWebhookSender } from "./workers/webhook-sender";
 export const bankService = defineService({
   name: "bank",
   config: BankConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop }) {
+  async start({ config, log, clock, bus, metrics, identity, checks, database, pruneInbox, relay, consume, onStop }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    pruneInbox({ db, table: inbox });
     const outboxRelay = relay({ db, table: outbox });
 
     // The BANK_* environment is the knobs' value at start; PUT /bank/faults changes them until the next start.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { defineService, runService } from "@careforall/boot";
 import { createCampaignApp } from "./app";
 import { CampaignConfigSchema } from "./config";
-import { outbox, schema } from "./db/schema";
+import { inbox, outbox, schema } from "./db/schema";
 import { createEndedCampaignCloser } from "./ended-campaigns";
 import { campaignMetrics } from "./metrics";
 import { createTotalsService } from "./totals";
@@ -14,8 +14,9 @@ import { startTotalsConsumer } from "./workers/totals-consumer";
 export const campaignService = defineService({
   name: "campaign",
   config: CampaignConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop }) {
+  async start({ config, log, clock, bus, metrics, identity, checks, database, pruneInbox, relay, consume, onStop }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    pruneInbox({ db, table: inbox });
     const outboxRelay = relay({ db, table: outbox });
     const onCommitted = () => outboxRelay.kick();
 

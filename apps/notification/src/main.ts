@@ -8,7 +8,7 @@ import { createSessionDenylist } from "@careforall/http";
 import { createNotificationApp } from "./app";
 import { createEventApplier } from "./apply-events";
 import { NotificationConfigSchema } from "./config";
-import { schema } from "./db/schema";
+import { inbox, schema } from "./db/schema";
 import { createPusher, notificationMetrics } from "./pushes";
 import { createStuckSweep } from "./stuck-pledges";
 import { startEventsConsumer } from "./workers/events-consumer";
@@ -17,8 +17,23 @@ import { startStuckSweeper } from "./workers/stuck-sweeper";
 export const notificationService = defineService({
   name: "notification",
   config: NotificationConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, cache, fanout, consume, onStop }) {
+  async start({
+    config,
+    log,
+    clock,
+    bus,
+    metrics,
+    identity,
+    checks,
+    database,
+    pruneInbox,
+    cache,
+    fanout,
+    consume,
+    onStop,
+  }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    pruneInbox({ db, table: inbox });
     const counters = notificationMetrics(metrics);
     const push = createPusher(await fanout(), counters, log);
 

@@ -7,7 +7,7 @@ import { dependencyBreaker } from "@careforall/http";
 import { buildPaymentService, createPaymentApp } from "./app";
 import { createBankClient } from "./bank-client";
 import { backoffList, PaymentConfigSchema } from "./config";
-import { outbox, schema } from "./db/schema";
+import { inbox, outbox, schema } from "./db/schema";
 import { createPledgeCreatedBatch } from "./pledge-created-batch";
 import { startPledgeConsumers } from "./workers/pledge-consumers";
 import { createReconciler } from "./workers/reconciler";
@@ -15,8 +15,23 @@ import { createReconciler } from "./workers/reconciler";
 export const paymentService = defineService({
   name: "payment",
   config: PaymentConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop, connect }) {
+  async start({
+    config,
+    log,
+    clock,
+    bus,
+    metrics,
+    identity,
+    checks,
+    database,
+    pruneInbox,
+    relay,
+    consume,
+    onStop,
+    connect,
+  }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    pruneInbox({ db, table: inbox });
     const outboxRelay = relay({ db, table: outbox });
     const bankConnection = connect("bank");
     const bank = createBankClient({

@@ -8,7 +8,7 @@ import { treaty } from "@elysiajs/eden";
 import { createPledgeApp } from "./app";
 import { cachingSourceVerifier, createEdenSourceVerifier } from "./bank-client";
 import { PledgeConfigSchema } from "./config";
-import { outbox, schema } from "./db/schema";
+import { inbox, outbox, schema } from "./db/schema";
 import { createPledgeService } from "./service";
 import { startCampaignConsumer } from "./workers/campaign-events";
 import { startIdempotencySweeper } from "./workers/idempotency-sweeper";
@@ -17,8 +17,23 @@ import { startPaymentConsumer } from "./workers/payment-events";
 export const pledgeService = defineService({
   name: "pledge",
   config: PledgeConfigSchema,
-  async start({ config, log, clock, bus, metrics, identity, checks, database, relay, consume, onStop, upstream }) {
+  async start({
+    config,
+    log,
+    clock,
+    bus,
+    metrics,
+    identity,
+    checks,
+    database,
+    pruneInbox,
+    relay,
+    consume,
+    onStop,
+    upstream,
+  }) {
     const { db } = await database({ schema, migrationsFolder: join(import.meta.dir, "db", "migrations") });
+    pruneInbox({ db, table: inbox });
     const outboxRelay = relay({
       db,
       table: outbox,
