@@ -49,7 +49,11 @@ export interface JetStreamBusOptions {
   streamName?: string;
   /** How long a repeated event id is recognised as a duplicate (default 2 minutes). */
   duplicateWindowMs?: number;
-  /** How long the stream keeps an event, in ms (default 0: forever); applied to an existing stream too. */
+  /**
+   * How long the stream keeps an event, in ms (0: forever), applied to an existing stream too.
+   * Omitted: a new stream keeps events forever and an existing one keeps its max age (a tool or
+   * test connecting does not undo the services' setting).
+   */
   maxAgeMs?: number;
   /** Connection name shown in NATS monitoring. */
   name?: string;
@@ -103,7 +107,7 @@ export const jetStreamOptions = (config: NatsSettings) => ({
   url: config.NATS_URL,
   prefix: config.BUS_PREFIX,
   duplicateWindowMs: config.BUS_DUPLICATE_WINDOW_MS,
-  maxAgeMs: (config.BUS_STREAM_MAX_AGE_HOURS ?? 0) * HOUR_MS,
+  ...(config.BUS_STREAM_MAX_AGE_HOURS === undefined ? {} : { maxAgeMs: config.BUS_STREAM_MAX_AGE_HOURS * HOUR_MS }),
 });
 
 export async function createJetStreamBus(options: JetStreamBusOptions): Promise<Bus> {
@@ -124,7 +128,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     const jsm = await jetstreamManager(nc);
     await ensureStream(jsm, stream, prefix, {
       duplicateWindowMs: options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
-      maxAgeMs: options.maxAgeMs ?? 0,
+      maxAgeMs: options.maxAgeMs,
     });
     return new JetStreamBus(nc, jsm, jsm.jetstream(), prefix, stream, log);
   } catch (err) {
@@ -156,13 +160,13 @@ async function ensureStream(
   jsm: JetStreamManager,
   name: string,
   prefix: string,
-  limits: { duplicateWindowMs: number; maxAgeMs: number },
+  limits: { duplicateWindowMs: number; maxAgeMs: number | undefined },
 ) {
   const subjects = [`${prefix}.evt.>`];
   // 0 is "no limit" to the server. Events past it are deleted (the archiver keeps the history).
-  const max_age = nanos(limits.maxAgeMs);
+  const max_age = nanos(limits.maxAgeMs ?? 0);
   // The server refuses a duplicate window longer than the max age: an id is remembered while its event is kept.
-  const windowMs = limits.maxAgeMs > 0 ? Math.min(limits.duplicateWindowMs, limits.maxAgeMs) : limits.duplicateWindowMs;
+  const windowMs = limits.maxAgeMs ? Math.min(limits.duplicateWindowMs, limits.maxAgeMs) : limits.duplicateWindowMs;
   const duplicate_window = nanos(windowMs);
   try {
     await jsm.streams.add({
@@ -176,7 +180,11 @@ async function ensureStream(
     });
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
-    await jsm.streams.update(name, { subjects, duplicate_window, max_age });
+    await jsm.streams.update(name, {
+      subjects,
+      duplicate_window,
+      ...(limits.maxAgeMs === undefined ? {} : { max_age }),
+    });
   }
 }
 

@@ -169,7 +169,7 @@ describe("jetstream bus", () => {
   test("the stream's max age is set on a new stream and converged onto an existing one (0: forever)", async () => {
     const prefix = freshPrefix();
     const { log } = captureLog();
-    const forever = await createJetStreamBus({ url, prefix, log });
+    const first = await createJetStreamBus({ url, prefix, log });
     const nc = await connect({ servers: url });
     try {
       const jsm = await jetstreamManager(nc);
@@ -189,9 +189,19 @@ describe("jetstream bus", () => {
       });
       await configured.close();
       expect((await jsm.streams.info(streamName(prefix))).config.max_age).toBe(nanos(720 * 3_600_000));
+      // A bus opened without a max age (a tool, a test's publisher) leaves the services' setting alone.
+      const tool = await createJetStreamBus({ url, prefix, log, duplicateWindowMs: 60_000 });
+      await tool.close();
+      const info = await jsm.streams.info(streamName(prefix));
+      expect(info.config.duplicate_window).toBe(nanos(60_000));
+      expect(info.config.max_age).toBe(nanos(720 * 3_600_000));
+      // 0: forever again.
+      const forever = await createJetStreamBus({ url, prefix, log, maxAgeMs: 0 });
+      await forever.close();
+      expect((await jsm.streams.info(streamName(prefix))).config.max_age).toBe(0);
     } finally {
       await nc.close();
-      await forever.close();
+      await first.close();
     }
   });
 
