@@ -50,14 +50,17 @@ export async function pruneInbox(
   before: Date,
   limit = 5000,
 ): Promise<number> {
-  // Raw SQL: drizzle's delete has no limit/order. The count comes back as a row, the same on both drivers.
+  // Raw SQL: drizzle's delete has no limit, order or SKIP LOCKED. SKIP LOCKED: replicas pruning at
+  // once split the rows instead of waiting on (or deadlocking over) each other's. The count comes
+  // back as a row, the same on both drivers.
   const rows = (await db.execute(sql`
     with gone as (
       delete from ${table} where (consumer, event_id) in (
         select consumer, event_id from ${table}
         where processed_at < ${before.toISOString()}::timestamptz
         order by processed_at
-        limit ${limit})
+        limit ${limit}
+        for update skip locked)
       returning 1)
     select count(*)::int as n from gone`)) as unknown as Array<{ n: number }>;
   return rows[0]?.n ?? 0;
