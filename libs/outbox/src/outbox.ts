@@ -138,8 +138,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function drainOnce(): Promise<number> {
     // While the bus is away nothing is read or marked: one ping per tick says when it is back.
     if (busAway && !(await bus.ping())) return 0;
-    // During a burst only events older than the hold go out (the oldest first, as always).
-    const readyBy = new Date(clock.now() - (holding() ? (burst?.holdMs ?? 0) : 0)).toISOString();
+    // During a burst only events older than the hold go out (the oldest first, as always). The
+    // clock counts whole milliseconds while next_attempt_at has microseconds: the cut-off is the
+    // end of the current millisecond, or a row committed within it would wait for the next tick.
+    const readyBy = new Date(clock.now() + 1 - (holding() ? (burst?.holdMs ?? 0) : 0)).toISOString();
     return db.transaction(async (tx) => {
       // SKIP LOCKED lets several relay replicas split the backlog without blocking each other;
       // drizzle has no builder for it. Order by id, not created_at: ids are UUIDv7 minted when
