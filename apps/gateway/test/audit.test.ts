@@ -3,6 +3,7 @@ import { createMemoryBus, type EventEnvelope } from "@careforall/bus";
 import { systemClock } from "@careforall/config";
 import { AuditCompleted } from "@careforall/events";
 import { silentLogger } from "@careforall/log";
+import { currentTraceId, initTelemetry, requestIdOf } from "@careforall/telemetry";
 import { waitFor } from "@careforall/testkit";
 import { Value } from "@sinclair/typebox/value";
 import { compareLedgers } from "../src/domain/audit";
@@ -134,5 +135,41 @@ describe("the background audit", () => {
       drifting: [{ campaignId: "a", driftMinor: 900 }],
       stuckPledges: 1,
     });
+  });
+
+  test("each run is one trace with one request id: the audit's calls and its event carry them", async () => {
+    initTelemetry({ service: "gateway-audit-test" });
+    const log = silentLogger();
+    const bus = createMemoryBus({ log });
+    const published: Array<{ traceId: string | undefined; requestId: string | undefined }> = [];
+    await bus.subscribe({
+      types: [AuditCompleted.type],
+      handler: async () => void published.push({ traceId: currentTraceId(), requestId: requestIdOf() }),
+    });
+    const runs: Array<{ given: string; traceId: string | undefined; requestId: string | undefined }> = [];
+    const loop = createAuditLoop({
+      auditor: {
+        async run(requestId) {
+          runs.push({ given: requestId, traceId: currentTraceId(), requestId: requestIdOf() });
+          return compareLedgers([], [], new Map(), 0, now);
+        },
+      },
+      bus,
+      clock: systemClock,
+      log,
+      intervalMs: 10,
+    });
+    loop.start();
+    try {
+      await waitFor(() => published.length >= 2, { what: "two audit.completed events" });
+    } finally {
+      await loop.stop();
+      await bus.close();
+    }
+    const [first, second] = runs;
+    expect(first?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(first?.requestId).toBe(first?.given);
+    expect(second?.traceId).not.toBe(first?.traceId);
+    expect(published[0]).toEqual({ traceId: first?.traceId, requestId: first?.given });
   });
 });
