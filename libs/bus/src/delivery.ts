@@ -3,7 +3,7 @@
 // handler concurrency.
 import type { Logger } from "@careforall/log";
 import {
-  type Context,
+  batchTraceContext,
   extractTraceContext,
   failSpan,
   injectTraceHeaders,
@@ -285,7 +285,7 @@ export async function deliverBatch(
   if (entries.length === 1 && only) return deliverEntry(only, options, log, stats);
   countRedeliveries(entries, stats);
   const types = [...new Set(entries.map((e) => e.event.type))];
-  const contexts = entries.map((e) => extractTraceContext(e.headers));
+  const trace = batchTraceContext(entries.map((e) => e.headers));
   const requestIds = [...new Set(entries.map((e) => e.headers[REQUEST_ID_HEADER]).filter((id) => id !== undefined))];
   const failed = await withSpan(
     `${types.length === 1 ? types[0] : options.durable} process`,
@@ -294,8 +294,8 @@ export async function deliverBatch(
       // A batch of events of one trace (one donation's pledge.captured and totals) continues it;
       // one of several traces belongs to none: a new root, linked to each event's trace, so every
       // donation stays followable.
-      parent: oneTrace(entries) ? (contexts[0] as Context) : extractTraceContext({}),
-      links: contexts,
+      parent: trace.parent,
+      links: trace.links,
       attributes: {
         "messaging.destination.name": [...new Set(entries.map((e) => e.subject))].join(","),
         "messaging.consumer.group.name": options.durable,
@@ -323,14 +323,6 @@ export async function deliverBatch(
   }
   stats.handled += entries.length;
   for (const entry of entries) entry.settle({ kind: "ack" });
-}
-
-/** Whether every entry carries the same trace id (in its `traceparent`, `00-<trace id>-…`). */
-function oneTrace(entries: DeliveryEntry[]): boolean {
-  const first = entries[0]?.headers.traceparent?.slice(3, 35);
-  return (
-    first !== undefined && first.length === 32 && entries.every((e) => e.headers.traceparent?.slice(3, 35) === first)
-  );
 }
 
 /** Bounds how many handlers run at once and lets stop() wait for the ones in flight. */

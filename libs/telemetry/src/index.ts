@@ -32,7 +32,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 
-export { SpanKind, SpanStatusCode, type Context, type Span, type SpanContext };
+export { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span, type SpanContext };
 
 /** The header (HTTP and bus message alike) that carries the request id beside `traceparent`. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -172,7 +172,13 @@ export interface TraceFields {
   spanId?: string;
 }
 
-const TRACE_ID = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The trace id of a W3C `traceparent`; undefined for none, a malformed one or the all-zero id. */
+export function traceIdOf(traceparent: string | null | undefined): string | undefined {
+  const id = traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
+  return id && id !== NO_TRACE ? id : undefined;
+}
 /** Per-process random halves: with a counter, ids unique across processes and restarts. */
 const LIGHT_TRACE_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 const LIGHT_SPAN_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
@@ -186,9 +192,8 @@ let lightCounter = 0;
  */
 export function lightTraceIds(traceparent: string | null | undefined): { traceId: string; spanId: string } {
   const n = (++lightCounter).toString(16).padStart(16, "0");
-  const incoming = traceparent ? TRACE_ID.exec(traceparent)?.[1] : undefined;
   return {
-    traceId: incoming && incoming !== NO_TRACE ? incoming : LIGHT_TRACE_PREFIX + n,
+    traceId: traceIdOf(traceparent) ?? LIGHT_TRACE_PREFIX + n,
     spanId: LIGHT_SPAN_PREFIX + n.slice(8),
   };
 }
@@ -236,6 +241,27 @@ export function injectTraceHeaders(
 /** Reads W3C trace context from headers; returns ROOT_CONTEXT's child when absent. */
 export function extractTraceContext(source: HeaderSource, base: Context = ROOT_CONTEXT): Context {
   return propagation.extract(base, source, sourceGetter);
+}
+
+/**
+ * The trace context for work done for several messages at once (a consumer's batch, a POST of
+ * several webhooks), from each message's headers: when all of them belong to one trace the work
+ * continues it (`shared`, `parent` = the first's context); otherwise it starts a trace of its own
+ * (`parent` = the root). `links` are the contexts of the messages that carry a trace, for the
+ * span to link to, so every message's trace stays followable.
+ */
+export function batchTraceContext(carriers: readonly HeaderSource[]): {
+  parent: Context;
+  links: Context[];
+  shared: boolean;
+} {
+  const ids = carriers.map((c) => traceIdOf(sourceGetter.get(c, "traceparent") as string | undefined));
+  const links: Context[] = [];
+  carriers.forEach((c, i) => {
+    if (ids[i]) links.push(extractTraceContext(c));
+  });
+  const shared = links.length > 0 && links.length === carriers.length && ids.every((id) => id === ids[0]);
+  return { parent: shared ? (links[0] as Context) : ROOT_CONTEXT, links, shared };
 }
 
 /**

@@ -3,6 +3,7 @@
 // Invariant: the document id is the event id, and the index depends on the event alone (its
 // occurredAt), so every delivery of an event writes the same document in the same place.
 import type { EventEnvelope } from "@careforall/bus";
+import { REQUEST_ID_HEADER, traceIdOf as traceIdOfTraceparent } from "@careforall/telemetry";
 
 /** The document one event becomes. `data` is mapped `flattened`: any event shape fits (index-template.ts). */
 export interface EventDocument {
@@ -43,16 +44,13 @@ export function archiveIndex(prefix: string, occurredAt: unknown): string {
   return `${prefix}-${date.getUTCFullYear()}.${String(date.getUTCMonth() + 1).padStart(2, "0")}`;
 }
 
-const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
-
-/** The trace id of a W3C traceparent header; undefined for none, a malformed one, or the all-zero id. */
+/**
+ * The trace id of a W3C traceparent header (telemetry's reading, forgiving of case and spaces
+ * around it: the archive keeps what it can); undefined for none, a malformed one, or the all-zero id.
+ */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
-  const id = traceparent ? TRACEPARENT.exec(traceparent.trim().toLowerCase())?.[1] : undefined;
-  return id && !/^0+$/.test(id) ? id : undefined;
+  return traceIdOfTraceparent(traceparent?.trim().toLowerCase());
 }
-
-/** The message header that carries the id of the request that caused an event (libs/telemetry). */
-export const REQUEST_ID_HEADER = "x-request-id";
 
 /** The document for `event` as delivered with `headers`; the same event always gives the same document. */
 export function toDocument(event: EventEnvelope, headers: Record<string, string>): EventDocument {

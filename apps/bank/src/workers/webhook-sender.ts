@@ -10,7 +10,7 @@
 import type { Clock } from "@careforall/config";
 import { fetchWithTimeout } from "@careforall/http";
 import type { Logger } from "@careforall/log";
-import { type Context, extractTraceContext, SpanKind, withContext, withSpan } from "@careforall/telemetry";
+import { batchTraceContext, type Context, ROOT_CONTEXT, SpanKind, withContext, withSpan } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import { inArray, sql } from "drizzle-orm";
 import type { BankConfig } from "../config";
@@ -60,9 +60,6 @@ interface Claimed {
   traceHeaders: Record<string, string> | null;
 }
 
-/** The trace id of a stored `traceparent` (version-traceid-spanid-flags), if any. */
-const traceIdOf = (headers: Record<string, string> | null) => headers?.traceparent?.split("-")[1];
-
 /**
  * The context a POST of `rows` is sent in: the trace of its events when they share one; otherwise a
  * fresh trace (undefined parent) linked to each of theirs.
@@ -71,10 +68,8 @@ export function deliveryContext(rows: ReadonlyArray<Pick<Claimed, "traceHeaders"
   parent: Context | undefined;
   links: Context[];
 } {
-  const traced = rows.filter((r) => traceIdOf(r.traceHeaders));
-  const links = traced.map((r) => extractTraceContext(r.traceHeaders!));
-  const one = traced.length === rows.length && new Set(traced.map((r) => traceIdOf(r.traceHeaders))).size === 1;
-  return one ? { parent: links[0], links: [] } : { parent: undefined, links };
+  const { parent, links, shared } = batchTraceContext(rows.map((r) => r.traceHeaders ?? {}));
+  return shared ? { parent, links: [] } : { parent: undefined, links };
 }
 
 /** Chance that the reorder knob holds a given delivery back (once). */
@@ -175,7 +170,7 @@ export function createWebhookSender(deps: WebhookSenderDeps): WebhookSender {
   /** Sends one POST of `rows` in their trace (see deliveryContext). */
   function post(rows: Claimed[], body: string): Promise<{ ok: boolean; error?: string }> {
     const { parent, links } = deliveryContext(rows);
-    const base = parent ?? extractTraceContext({});
+    const base = parent ?? ROOT_CONTEXT;
     return withContext(base, () =>
       links.length > 0
         ? withSpan(

@@ -8,7 +8,7 @@ import { AuditCompleted } from "@careforall/events";
 import { mintRequestId } from "@careforall/http";
 import type { Logger } from "@careforall/log";
 import { newEvent } from "@careforall/outbox";
-import { extractTraceContext, withRequestId, withSpan } from "@careforall/telemetry";
+import { ROOT_CONTEXT, withRequestId, withSpan } from "@careforall/telemetry";
 import { createPollingLoop } from "@careforall/worker";
 import type { AuditReport } from "../domain/audit";
 
@@ -42,7 +42,7 @@ export function createAuditLoop({ auditor, bus, clock, log, intervalMs }: AuditL
       // One trace and one request id per run: its calls to campaign, pledge and the bank, their
       // log lines and the audit.completed it publishes all name them.
       const requestId = mintRequestId();
-      await withSpan("gateway.audit", { parent: withRequestId(extractTraceContext({}), requestId) }, async () => {
+      await withSpan("gateway.audit", { parent: withRequestId(ROOT_CONTEXT, requestId) }, async () => {
         const report = await auditor.run(requestId);
         await bus.publish(auditCompletedEvent(report, clock)).catch((err) => log.warn({ err }, "audit.publish_failed"));
       });
