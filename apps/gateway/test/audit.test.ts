@@ -6,7 +6,7 @@ import { silentLogger } from "@careforall/log";
 import { currentTraceId, initTelemetry, requestIdOf } from "@careforall/telemetry";
 import { waitFor } from "@careforall/testkit";
 import { Value } from "@sinclair/typebox/value";
-import { compareLedgers } from "../src/domain/audit";
+import { type AuditReport, compareLedgers } from "../src/domain/audit";
 import { auditCompletedEvent, createAuditLoop } from "../src/workers/audit-loop";
 
 const now = new Date("2026-11-25T12:00:00Z");
@@ -101,33 +101,46 @@ describe("auditCompletedEvent", () => {
   });
 });
 
+/**
+ * Runs the background audit with `run` as its auditor on a memory bus until it has published two
+ * audit.completed events; `onPublished` sees each of them in its consumer's context.
+ */
+async function auditTwice(
+  run: (requestId: string) => Promise<AuditReport>,
+  onPublished: (event: EventEnvelope) => void,
+): Promise<void> {
+  const log = silentLogger();
+  const bus = createMemoryBus({ log });
+  let published = 0;
+  await bus.subscribe({
+    types: [AuditCompleted.type],
+    handler: async (event) => {
+      published++;
+      onPublished(event);
+    },
+  });
+  const loop = createAuditLoop({ auditor: { run }, bus, clock: systemClock, log, intervalMs: 10 });
+  loop.start();
+  try {
+    await waitFor(() => published >= 2, { what: "two audit.completed events" });
+  } finally {
+    await loop.stop();
+    await bus.close();
+  }
+}
+
 describe("the background audit", () => {
   test("each run is published on the bus as audit.completed", async () => {
-    const log = silentLogger();
-    const bus = createMemoryBus({ log });
     const seen: EventEnvelope[] = [];
-    await bus.subscribe({ types: [AuditCompleted.type], handler: async (event) => void seen.push(event) });
     const report = compareLedgers([{ campaignId: "a", raisedMinor: 900 }], [], new Map(), 1, now);
     let runs = 0;
-    const loop = createAuditLoop({
-      auditor: {
-        async run() {
-          runs++;
-          return report;
-        },
+    await auditTwice(
+      async () => {
+        runs++;
+        return report;
       },
-      bus,
-      clock: systemClock,
-      log,
-      intervalMs: 10,
-    });
-    loop.start();
-    try {
-      await waitFor(() => seen.length >= 2, { what: "two audit.completed events" });
-    } finally {
-      await loop.stop();
-      await bus.close();
-    }
+      (event) => seen.push(event),
+    );
     expect(runs).toBeGreaterThanOrEqual(2);
     expect(seen[0]?.data).toEqual({
       checkedAt: now.toISOString(),
@@ -139,33 +152,15 @@ describe("the background audit", () => {
 
   test("each run is one trace with one request id: the audit's calls and its event carry them", async () => {
     initTelemetry({ service: "gateway-audit-test" });
-    const log = silentLogger();
-    const bus = createMemoryBus({ log });
     const published: Array<{ traceId: string | undefined; requestId: string | undefined }> = [];
-    await bus.subscribe({
-      types: [AuditCompleted.type],
-      handler: async () => void published.push({ traceId: currentTraceId(), requestId: requestIdOf() }),
-    });
     const runs: Array<{ given: string; traceId: string | undefined; requestId: string | undefined }> = [];
-    const loop = createAuditLoop({
-      auditor: {
-        async run(requestId) {
-          runs.push({ given: requestId, traceId: currentTraceId(), requestId: requestIdOf() });
-          return compareLedgers([], [], new Map(), 0, now);
-        },
+    await auditTwice(
+      async (requestId) => {
+        runs.push({ given: requestId, traceId: currentTraceId(), requestId: requestIdOf() });
+        return compareLedgers([], [], new Map(), 0, now);
       },
-      bus,
-      clock: systemClock,
-      log,
-      intervalMs: 10,
-    });
-    loop.start();
-    try {
-      await waitFor(() => published.length >= 2, { what: "two audit.completed events" });
-    } finally {
-      await loop.stop();
-      await bus.close();
-    }
+      () => published.push({ traceId: currentTraceId(), requestId: requestIdOf() }),
+    );
     const [first, second] = runs;
     expect(first?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(first?.requestId).toBe(first?.given);
