@@ -4,7 +4,7 @@
 // services can boot in one process on whatever Infrastructure they are given.
 import { type Bus, exportBusMetrics, exportConsumerLag, type Fanout, type Subscription } from "@careforall/bus";
 import type { Cache, RateLimiter } from "@careforall/cache";
-import { type Clock, parseConfig, type Static, systemClock } from "@careforall/config";
+import { type Clock, natsConfig, parseConfig, type Static, systemClock } from "@careforall/config";
 import type { Database } from "@careforall/db";
 import {
   createHttpMetrics,
@@ -118,9 +118,6 @@ export interface InboxPruneSettings {
   db: OutboxRelayOptions["db"];
   table: InboxTable;
 }
-
-/** INBOX_MIN_RETENTION_HOURS's default (natsConfig in libs/config): 7 days. */
-const DEFAULT_INBOX_MIN_RETENTION_HOURS = 168;
 
 /** What a service's start gets: everything boot built, and helpers that open the rest in stop order. */
 export interface BootContext<C> {
@@ -286,7 +283,8 @@ export async function bootService<S extends TObject>(
       },
       pruneInbox({ db, table }) {
         const configured = (config as Record<string, unknown>).INBOX_MIN_RETENTION_HOURS;
-        const hours = typeof configured === "number" ? configured : DEFAULT_INBOX_MIN_RETENTION_HOURS;
+        // A schema without the setting (a test's) gets natsConfig's default.
+        const hours = typeof configured === "number" ? configured : natsConfig.INBOX_MIN_RETENTION_HOURS.default;
         const pruned = metrics.counter(
           "careforall_inbox_pruned_total",
           "Inbox rows deleted once their event could not come back",
