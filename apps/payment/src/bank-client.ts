@@ -160,8 +160,11 @@ async function batched<Req, I extends BatchItem>(
 /** The real client: Eden Treaty over the bank's routes (`treaty<BankApp>`). */
 export function createEdenBankClient(client: BankTreaty): BankClient {
   const bank = client.bank;
-  const authorize = (req: AuthorizeRequest) => traced("authorize", 1, () => outcome(() => bank.authorize.post(req)));
-  const capture = (req: CaptureRequest) => traced("capture", 1, () => outcome(() => bank.capture.post(req)));
+  /** One call for one item: its outcome, traced as `bank.<operation>`. */
+  const one = <R extends EdenAnswer>(operation: string, call: () => Promise<R>) =>
+    traced(operation, 1, () => outcome(call));
+  const authorize = (req: AuthorizeRequest) => one("authorize", () => bank.authorize.post(req));
+  const capture = (req: CaptureRequest) => one("capture", () => bank.capture.post(req));
   return {
     authorize,
     authorizeBatch: (reqs) =>
@@ -172,8 +175,8 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
           authorize,
         ),
       ),
-    holdByKey: (key) => traced("hold_by_key", 1, () => outcome(() => bank.holds["by-key"]({ key }).get())),
-    hold: (id) => traced("hold", 1, () => outcome(() => bank.holds({ id }).get())),
+    holdByKey: (key) => one("hold_by_key", () => bank.holds["by-key"]({ key }).get()),
+    hold: (id) => one("hold", () => bank.holds({ id }).get()),
     capture,
     captureBatch: (reqs) =>
       traced("capture_batch", reqs.length, () =>
@@ -183,8 +186,8 @@ export function createEdenBankClient(client: BankTreaty): BankClient {
           capture,
         ),
       ),
-    release: (req) => traced("release", 1, () => outcome(() => bank.release.post(req))),
-    refund: (req) => traced("refund", 1, () => outcome(() => bank.refund.post(req))),
+    release: (req) => one("release", () => bank.release.post(req)),
+    refund: (req) => one("refund", () => bank.refund.post(req)),
   };
 }
 
